@@ -1,0 +1,297 @@
+"""``logstream``: CloudWatch Logs subscription data in, NDJSON out, offline.
+
+Exit status: 0 all input handled, 1 some input could not be read or decoded (each failure on
+stderr with its place and step), 2 usage error, 141 output pipe closed early (like ``cat``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
+
+import msgspec
+
+from .decode import DEFAULT_MAX_SIZE
+from .envelopes import iter_log_streams
+from .errors import DecodeError, LogstreamError
+from .models import LogEvent, LogStream, MessageType
+
+__all__ = ["main"]
+
+_enc = msgspec.json.Encoder()
+_EVENTS_SEP = b'},{"id":'
+# Characters some line splitters (str.splitlines, JavaScript) treat as line breaks: escape them
+# so every consumer sees exactly one JSON object per line. The JSON value is unchanged.
+_LINE_BREAKS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
+
+
+class _StrictStop(Exception):
+    """--strict: stop at the first input error."""
+
+
+class Output:
+    """Buffered binary stdout writer with line-break-safe JSON lines."""
+
+    def __init__(self, stream: IO[bytes], limit: int = 1 << 20) -> None:
+        self.stream = stream
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            data = b"".join(self.parts)
+            self.parts.clear()
+            self.size = 0
+            if b"\xe2\x80" in data or b"\xc2\x85" in data:
+                for raw, escaped in _LINE_BREAKS:
+                    data = data.replace(raw, escaped)
+            self.stream.write(data)
+        self.stream.flush()
+
+
+class Reporter:
+    """Collects input errors: prints each to stderr, remembers that one happened."""
+
+    def __init__(self, strict: bool, stream: IO[str] | None = None) -> None:
+        self.strict = strict
+        self.count = 0
+        self.stream = stream or sys.stderr
+
+    def __call__(self, err: LogstreamError | str) -> None:
+        self.count += 1
+        print(f"logstream: {err}", file=self.stream)
+        if self.strict:
+            raise _StrictStop
+
+
+# ----------------------------------------------------------------------------------- input
+def read_inputs(files: list[str], report: Reporter) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) for every FILE; ``-`` or none reads stdin (binary)."""
+    for name in files or ["-"]:
+        if name == "-":
+            yield "<stdin>", sys.stdin.buffer.read()
+            continue
+        try:
+            with open(name, "rb") as fh:
+                yield name, fh.read()
+        except OSError as exc:
+            report(f"{name}: {exc.strerror or exc}")
+
+
+def iter_streams(
+    args: argparse.Namespace,
+    report: Reporter,
+    plain_lines: Callable[[list[str]], Iterator[LogStream]] | None = None,
+) -> Iterator[LogStream]:
+    for name, data in read_inputs(args.files, report):
+        yield from iter_log_streams(
+            data, max_size=args.max_size, source=name, on_error=report, plain_lines=plain_lines
+        )
+
+
+# ----------------------------------------------------------------------------------- decode
+def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -> bytes:
+    """The NDJSON lines of ``logstream decode`` for one stream: one event per line with context.
+
+    Encodes all events in one call, then splices the stream context in at each event boundary
+    (``},{"id":`` cannot occur inside a JSON string, where quotes are escaped).
+    """
+    events = stream.log_events if events is None else events
+    if not events:
+        return b""
+    prefix = _enc.encode(stream.context)[:-1] + b","
+    close = b"}" if stream.policy_level is None else b',"policyLevel":' + _enc.encode(stream.policy_level) + b"}"
+    body = _enc.encode(events)[2:-2]  # strip '[{' and '}]'
+    return prefix + body.replace(_EVENTS_SEP, close + b"\n" + prefix + b'"id":') + close + b"\n"
+
+
+def cmd_decode(args: argparse.Namespace, out: Output, report: Reporter) -> None:
+    for stream in iter_streams(args, report):
+        if args.documents:
+            out.write(_enc.encode(stream.to_document()) + b"\n")
+        elif stream.is_control and not args.include_control:
+            continue
+        elif args.messages:
+            out.write(
+                "".join(
+                    m if m.endswith("\n") else m + "\n" for m in (e.message for e in stream.log_events)
+                ).encode("utf-8", "surrogatepass")
+            )
+        else:
+            out.write(event_lines(stream))
+
+
+# ----------------------------------------------------------------------------------- encode
+def _plain_to_streams(args: argparse.Namespace) -> Callable[[list[str]], Iterator[LogStream]]:
+    import time
+
+    def plain(lines: list[str]) -> Iterator[LogStream]:
+        now = int(time.time() * 1000)
+        from .testing import event_id
+
+        yield LogStream(
+            MessageType.DATA_MESSAGE,
+            args.owner,
+            args.log_group,
+            args.log_stream,
+            tuple(args.subscription_filter),
+            tuple(LogEvent(event_id(now, i), now, line + "\n") for i, line in enumerate(lines)),
+        )
+
+    return plain
+
+
+def _merge(streams: Iterable[LogStream]) -> Iterator[LogStream]:
+    """Merge consecutive one-stream batches (e.g. decode's NDJSON lines) back into documents."""
+    pending: LogStream | None = None
+    events: list[LogEvent] = []
+
+    def key(s: LogStream) -> tuple[Any, ...]:
+        return (s.message_type, s.owner, s.log_group, s.log_stream, s.subscription_filters, s.policy_level)
+
+    for stream in streams:
+        if pending is not None and key(pending) == key(stream) and stream.raw is None and pending.raw is None:
+            events.extend(stream.log_events)
+            continue
+        if pending is not None:
+            yield _with_events(pending, events)
+        pending, events = stream, list(stream.log_events)
+    if pending is not None:
+        yield _with_events(pending, events)
+
+
+def _with_events(stream: LogStream, events: list[LogEvent]) -> LogStream:
+    if len(events) == len(stream.log_events):
+        return stream
+    return LogStream(
+        stream.message_type,
+        stream.owner,
+        stream.log_group,
+        stream.log_stream,
+        stream.subscription_filters,
+        tuple(events),
+        stream.policy_level,
+    )
+
+
+def cmd_encode(args: argparse.Namespace, out: Output, report: Reporter) -> None:
+    from . import testing
+
+    docs = list(_merge(iter_streams(args, report, plain_lines=_plain_to_streams(args))))
+    if not docs:
+        return
+    if args.to == "lambda":
+        for doc in docs:
+            out.write(_enc.encode(testing.lambda_event(doc)) + b"\n")
+    elif args.to == "kinesis":
+        out.write(_enc.encode(testing.kinesis_event(docs)) + b"\n")
+    elif args.to == "firehose":
+        out.write(_enc.encode(testing.firehose_event(docs)) + b"\n")
+    elif args.to == "firehose-http":
+        out.write(_enc.encode(testing.firehose_http_body(docs)) + b"\n")
+    else:  # s3: binary, gzip members back to back
+        out.write(testing.s3_object(docs, outer_gzip=args.outer_gzip))
+
+
+# ----------------------------------------------------------------------------------- parser
+def _size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().rstrip("ib").rstrip("b")
+    mult = units.get(t[-1:], 1)
+    try:
+        value = int(float(t[:-1] if t[-1:] in units else t) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 256M)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("size must be positive")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="logstream",
+        description="Decode CloudWatch Logs subscription data (any transport) to NDJSON.",
+        epilog="Exit status: 0 ok, 1 some input could not be decoded, 2 usage error.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"logstream {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("files", nargs="*", metavar="FILE", help="input files; none or - reads stdin")
+    common.add_argument("--strict", action="store_true", help="stop at the first input error")
+    common.add_argument(
+        "--max-size",
+        type=_size,
+        default=DEFAULT_MAX_SIZE,
+        metavar="BYTES",
+        help="cap on the decompressed size of one payload (default 256M)",
+    )
+
+    p = sub.add_parser(
+        "decode", parents=[common], help="one NDJSON line per log event", description="Decode to NDJSON."
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--documents", action="store_true", help="one decoded document per line, as sent")
+    mode.add_argument("--messages", action="store_true", help="only the original log text")
+    p.add_argument("--include-control", action="store_true", help="also print control messages' events")
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser(
+        "encode",
+        parents=[common],
+        help="build a Lambda, Kinesis or Firehose event from documents, events or log lines",
+        description="The inverse of decode: payloads exactly as CloudWatch writes them (gzip, mtime 0).",
+    )
+    p.add_argument(
+        "--to",
+        choices=["lambda", "kinesis", "firehose", "firehose-http", "s3"],
+        default="lambda",
+        help="event shape (default lambda: one event per document, one per line)",
+    )
+    p.add_argument("--outer-gzip", action="store_true", help="with --to s3: gzip the object again")
+    p.add_argument("--log-group", default="/aws/lambda/example", help="for plain log lines")
+    p.add_argument("--log-stream", default="2024/01/01/[$LATEST]logstream", help="for plain log lines")
+    p.add_argument("--owner", default="123456789012", help="for plain log lines")
+    p.add_argument("--subscription-filter", action="append", default=[], help="for plain log lines")
+    p.set_defaults(func=cmd_encode)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = Output(sys.stdout.buffer)
+    report = Reporter(strict=args.strict)
+    try:
+        try:
+            args.func(args, out, report)
+        except _StrictStop:
+            pass
+        except LogstreamError as err:  # e.g. a ConfigError from an option value
+            report.strict = False
+            report(err)
+        except DecodeError as err:  # pragma: no cover - DecodeError is a LogstreamError
+            report(err)
+        out.flush()
+    except BrokenPipeError:
+        # The reader went away (| head). Point stdout at /dev/null so the interpreter's own
+        # flush at exit does not raise again, and leave quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        return 130
+    return 1 if report.count else 0
