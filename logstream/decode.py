@@ -48,6 +48,7 @@ _ZLIB_ERRORS: tuple[type[BaseException], ...] = (zlib.error,) + (
     (_isal_zlib.error,) if _isal_zlib is not None else ()
 )
 _WS = re.compile(rb"[ \t\r\n]*")
+_STEP = 32 << 20  # inflate step: bounds memory on a bomb to the cap plus this
 _B64_WS = re.compile(r"\s+")
 
 
@@ -141,18 +142,22 @@ def decompress(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
     member = 0
     while True:
         d = _zlib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
-        try:
-            out = d.decompress(data, max_size - total + 1)
-        except _ZLIB_ERRORS as exc:
-            raise DecompressError(f"corrupt compressed data in member {member}: {exc}") from None
-        total += len(out)
-        if total > max_size:
-            raise SizeLimitError(f"decompressed size exceeds the cap of {max_size} bytes")
-        parts.append(out)
-        if not d.eof:
-            if d.unconsumed_tail:  # pragma: no cover - covered by the size check above
+        pending = data
+        while True:  # inflate in bounded steps so a bomb never holds more than the cap + one step
+            want = min(_STEP, max_size - total + 1)
+            try:
+                out = d.decompress(pending, want)
+            except _ZLIB_ERRORS as exc:
+                raise DecompressError(f"corrupt compressed data in member {member}: {exc}") from None
+            total += len(out)
+            if total > max_size:
                 raise SizeLimitError(f"decompressed size exceeds the cap of {max_size} bytes")
-            raise DecompressError(f"truncated compressed data in member {member}")
+            parts.append(out)
+            if d.eof:
+                break
+            pending = d.unconsumed_tail
+            if len(out) < want and not pending:
+                raise DecompressError(f"truncated compressed data in member {member}")
         rest = d.unused_data
         if not rest or not rest.strip(b"\x00"):  # trailing NUL padding is tolerated
             break
@@ -160,6 +165,7 @@ def decompress(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
             raise DecompressError(f"trailing bytes after compressed member {member}")
         data = rest
         member += 1
+    parts = [p for p in parts if p]
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
