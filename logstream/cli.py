@@ -203,6 +203,108 @@ def cmd_encode(args: argparse.Namespace, out: Output, report: Reporter) -> None:
         out.write(testing.s3_object(docs, outer_gzip=args.outer_gzip))
 
 
+# ----------------------------------------------------------------------------------- parsers
+def _plain_events(lines: list[str]) -> Iterator[LogStream]:
+    """Plain log lines (no CloudWatch envelope): one stream, no group, time unknown (0)."""
+    yield LogStream(
+        MessageType.DATA_MESSAGE, "", "", "", (), tuple(LogEvent("", 0, line) for line in lines)
+    )
+
+
+def _parser_streams(args: argparse.Namespace, report: Reporter) -> Iterator[LogStream]:
+    return _merge(s for s in iter_streams(args, report, plain_lines=_plain_events) if not s.is_control)
+
+
+def _pricing(args: argparse.Namespace):
+    from .metrics import Pricing
+
+    return Pricing(architecture=args.architecture, price_per_gb_second=args.price_per_gb_second)
+
+
+def cmd_report(args: argparse.Namespace, out: Output, report: Reporter) -> None:
+    from .parsers.lambda_report import iter_reports
+
+    streams = list(_parser_streams(args, report))
+    reports = list(iter_reports(streams))
+    if args.summary:
+        out.write(summary_table(reports, _pricing(args)).encode())
+        return
+    for r in reports:
+        out.write(_enc.encode(r.to_dict()) + b"\n")
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    import math
+
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def summary_table(reports: list, pricing) -> str:
+    """The per-function table of ``logstream report --summary``."""
+    from .metrics import estimated_cost
+
+    by_fn: dict[str, list] = {}
+    for r in reports:
+        by_fn.setdefault(r.function_name or r.log_group or "(unknown)", []).append(r)
+    header = ("function", "invocations", "p50 ms", "p95 ms", "p99 ms", "max MB", "mem %",
+              "cold", "timeouts", "OOMs", "est. cost $")
+    rows = []
+    for fn in sorted(by_fn):
+        rs = by_fn[fn]
+        durations = sorted(r.duration_ms for r in rs)
+        mems = [r.max_memory_used_mb for r in rs if r.max_memory_used_mb is not None]
+        utils = [u for u in (r.memory_utilization for r in rs) if u is not None]
+        costs = [c for c in (estimated_cost(r, pricing) for r in rs) if c is not None]
+        rows.append((
+            fn, str(len(rs)),
+            f"{_percentile(durations, 50):.2f}", f"{_percentile(durations, 95):.2f}",
+            f"{_percentile(durations, 99):.2f}",
+            str(max(mems)) if mems else "-", f"{max(utils):.0f}" if utils else "-",
+            str(sum(r.cold_start for r in rs)), str(sum(r.timeout for r in rs)),
+            str(sum(r.out_of_memory for r in rs)), f"{sum(costs):.8f}" if costs else "-",
+        ))
+    if not rows:
+        return "no invocation reports found\n"
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def fmt(row: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([fmt(header), *(fmt(r) for r in rows)]) + "\n"
+
+
+def cmd_fluentd(args: argparse.Namespace, out: Output, report: Reporter) -> None:
+    from .parsers.fluentd import iter_statuses
+
+    for status in iter_statuses(_parser_streams(args, report), on_error=report):
+        out.write(_enc.encode(status.to_dict()) + b"\n")
+
+
+def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter) -> None:
+    from . import metrics
+    from .parsers.fluentd import iter_statuses
+    from .parsers.lambda_report import iter_reports
+
+    streams = list(_parser_streams(args, report))
+    pricing = _pricing(args)
+    lambda_data = [d for r in iter_reports(streams) for d in metrics.report_data(r, pricing)]
+    fluentd = [d for s in iter_statuses(streams, on_error=report) for d in metrics.fluentd_data(s)]
+    outputs = []
+    if lambda_data:
+        outputs.append((args.namespace or metrics.DEFAULT_LAMBDA_NAMESPACE, lambda_data))
+    if fluentd:
+        outputs.append((args.fluentd_namespace, fluentd))
+    for namespace, data in outputs:
+        if args.format == "emf":
+            items = metrics.emf_documents(namespace, data)
+        else:
+            items = metrics.put_metric_data_requests(namespace, data)
+        for item in items:
+            out.write(_enc.encode(item) + b"\n")
+
+
 # ----------------------------------------------------------------------------------- parser
 def _size(text: str) -> int:
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -267,6 +369,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subscription-filter", action="append", default=[], help="for plain log lines")
     p.set_defaults(func=cmd_encode)
 
+    def parser_command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    def pricing_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64",
+                       help="for the estimated cost (default x86_64)")
+        p.add_argument("--price-per-gb-second", type=float, default=None, metavar="USD",
+                       help="override the us-east-1 list price (other regions, discounts)")
+
+    p = parser_command("report", cmd_report, "one NDJSON line per Lambda invocation report")
+    p.add_argument("--summary", action="store_true", help="a per-function table instead of NDJSON")
+    pricing_options(p)
+    parser_command("fluentd", cmd_fluentd, "one NDJSON line per fluentd plugin status")
+    p = parser_command("metrics", cmd_metrics, "the metric data the handlers would send")
+    p.add_argument("--format", choices=["emf", "put-metric-data"], default="emf",
+                   help="EMF documents (default) or PutMetricData request parameters, one per line")
+    p.add_argument("--namespace", default=None, help="namespace of Lambda metrics (default Logstream/Lambda)")
+    p.add_argument("--fluentd-namespace", default="fluentd", help="namespace of fluentd metrics")
+    pricing_options(p)
     return parser
 
 

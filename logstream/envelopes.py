@@ -303,6 +303,9 @@ class _Walker:
                 elif isinstance(value, Mapping) and _holds_payload(value):
                     yield from self.mapping(value, where, depth + 1)
             return
+        if self.plain_lines is not None:  # parsers read other JSON (fluentd status) as a log line
+            yield from self.plain_lines([msgspec.json.encode(m).decode()])
+            return
         self.fail(EnvelopeError("a JSON object that is neither a CloudWatch Logs document nor a known envelope"), where)
 
 

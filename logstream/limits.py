@@ -1,0 +1,40 @@
+"""Service limits, in one place, each with its reference. Checked 2026-11 against the AWS docs.
+
+Sinks and the metric aggregation read these names; nothing else hard-codes a limit.
+"""
+
+# CloudWatch PutMetricData
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
+PUT_METRIC_DATA_MAX_DATUMS = 1000  # "up to 1000 different metrics" per request
+PUT_METRIC_DATA_MAX_BYTES = 1_000_000  # 1 MB request payload
+PUT_METRIC_DATA_MAX_VALUES = 150  # Values / Counts arrays: up to 150 entries each
+PUT_METRIC_DATA_MAX_DIMENSIONS = 30  # dimensions per metric
+PUT_METRIC_DATA_MAX_AGE_S = 14 * 24 * 3600  # timestamps up to two weeks in the past
+PUT_METRIC_DATA_MAX_FUTURE_S = 2 * 3600  # and up to two hours in the future
+
+# Embedded Metric Format
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+EMF_MAX_METRICS = 100  # metric definitions per document
+EMF_MAX_VALUES = 100  # values per metric array
+EMF_MAX_DIMENSIONS = 30  # dimensions per dimension set
+
+# Kinesis Data Streams PutRecords
+# https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
+KINESIS_MAX_RECORDS = 500
+KINESIS_MAX_RECORD_BYTES = 1024 * 1024  # data blob + partition key
+KINESIS_MAX_REQUEST_BYTES = 10 * 1024 * 1024
+KINESIS_MAX_PARTITION_KEY = 256  # unicode characters
+
+# Amazon Data Firehose PutRecordBatch
+# https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html
+FIREHOSE_MAX_RECORDS = 500
+FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024  # 1,000 KiB before base64
+FIREHOSE_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+# Firehose data transformation: Lambda response payload
+# https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html
+FIREHOSE_TRANSFORM_MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+
+# Lambda asynchronous invocation
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+LAMBDA_ASYNC_MAX_PAYLOAD_BYTES = 1024 * 1024

@@ -1,0 +1,304 @@
+"""Lambda invocation reports: ``REPORT`` lines (text log format) and ``platform.report`` records
+(JSON log format) into one typed :class:`InvocationReport`.
+
+Text lines are read as key/value pairs in any order (the runtime interface emulator prints
+``Init Duration`` first; Managed Instances print only the duration), separated by tabs or runs
+of spaces, with or without a trailing tab and a following ``XRAY TraceId`` line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from ..models import LogStream
+
+__all__ = [
+    "InvocationReport",
+    "parse_report",
+    "parse_timeout",
+    "parse_killed",
+    "iter_reports",
+    "function_name",
+    "function_version",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InvocationReport:
+    """One invocation's report. Field names follow Lambda's JSON log format, snake_cased.
+
+    ``None`` means Lambda did not print the field (never a made-up zero).
+    """
+
+    request_id: str
+    duration_ms: float
+    billed_duration_ms: float | None = None
+    memory_size_mb: int | None = None
+    max_memory_used_mb: int | None = None
+    init_duration_ms: float | None = None
+    restore_duration_ms: float | None = None
+    billed_restore_duration_ms: float | None = None
+    status: str | None = None
+    error_type: str | None = None
+    xray_trace_id: str | None = None
+    timeout: bool = False
+    out_of_memory: bool = False
+    timestamp: int | None = None
+    log_group: str | None = None
+    function_name: str | None = None
+    function_version: str | None = None
+
+    @property
+    def cold_start(self) -> bool:
+        """An init phase ran before this invocation (``Init Duration`` present)."""
+        return self.init_duration_ms is not None
+
+    @property
+    def memory_utilization(self) -> float | None:
+        """Max memory used as a percentage of the configured memory size."""
+        if self.max_memory_used_mb is None or not self.memory_size_mb:
+            return None
+        return 100.0 * self.max_memory_used_mb / self.memory_size_mb
+
+    def to_dict(self) -> dict[str, Any]:
+        """The NDJSON record of ``logstream report`` (Lambda's JSON names, absent fields omitted)."""
+        out: dict[str, Any] = {}
+        for key, value in (
+            ("functionName", self.function_name),
+            ("logGroup", self.log_group),
+            ("requestId", self.request_id),
+            ("timestamp", self.timestamp),
+            ("durationMs", self.duration_ms),
+            ("billedDurationMs", _num(self.billed_duration_ms)),
+            ("memorySizeMB", self.memory_size_mb),
+            ("maxMemoryUsedMB", self.max_memory_used_mb),
+            ("initDurationMs", self.init_duration_ms),
+            ("restoreDurationMs", self.restore_duration_ms),
+            ("billedRestoreDurationMs", _num(self.billed_restore_duration_ms)),
+            ("status", self.status),
+            ("errorType", self.error_type),
+        ):
+            if value is not None:
+                out[key] = value
+        out["coldStart"] = self.cold_start
+        out["timeout"] = self.timeout
+        out["outOfMemory"] = self.out_of_memory
+        if self.xray_trace_id is not None:
+            out["xrayTraceId"] = self.xray_trace_id
+        return out
+
+
+def _num(value: float | None) -> float | int | None:
+    return int(value) if value is not None and value == int(value) else value
+
+
+_KEYS = (
+    "RequestId|Billed Restore Duration|Restore Duration|Billed Duration|Init Duration|Duration"
+    "|Memory Size|Max Memory Used|Status|Error Type|TraceId|SegmentId|Sampled"
+)
+_KV = re.compile(rf"(?<![A-Za-z])({_KEYS}): ?([^\s]+)")
+_TIMEOUT = re.compile(r"(?:^|\s)(\S+) Task timed out after [\d.]+ seconds")
+_KILLED = re.compile(r"RequestId: (\S+) Error: Runtime exited with error: signal: killed")
+_EDGE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d\.")
+_VERSION = re.compile(r"\[([^\]]+)\]")
+
+
+class _Metrics(msgspec.Struct, rename="camel"):
+    duration_ms: float
+    billed_duration_ms: float | None = None
+    memory_size_m_b: int | None = msgspec.field(default=None, name="memorySizeMB")
+    max_memory_used_m_b: int | None = msgspec.field(default=None, name="maxMemoryUsedMB")
+    init_duration_ms: float | None = None
+    restore_duration_ms: float | None = None
+    billed_restore_duration_ms: float | None = None
+
+
+class _Tracing(msgspec.Struct):
+    value: str | None = None
+
+
+class _Record(msgspec.Struct, rename="camel"):
+    request_id: str
+    metrics: _Metrics
+    status: str | None = None
+    error_type: str | None = None
+    tracing: _Tracing | None = None
+
+
+class _Platform(msgspec.Struct):
+    type: str
+    record: _Record
+
+
+_platform = msgspec.json.Decoder(_Platform)
+
+
+def parse_report(message: str) -> InvocationReport | None:
+    """Parse one log message into a report, or ``None`` when it is not a report.
+
+    Example
+    -------
+    >>> r = parse_report("REPORT RequestId: 1\\tDuration: 9.14 ms\\tBilled Duration: 10 ms\\t"
+    ...                  "Memory Size: 128 MB\\tMax Memory Used: 36 MB\\tInit Duration: 190.62 ms\\t")
+    >>> r.billed_duration_ms, r.cold_start
+    (10.0, True)
+    >>> parse_report("REPORT invalid report log line") is None
+    True
+    """
+    if message.startswith("REPORT "):
+        return _parse_text(message)
+    if message.startswith("{") and "platform.report" in message:
+        return _parse_json(message)
+    return None
+
+
+def _parse_text(message: str) -> InvocationReport | None:
+    if "\t" not in message and "\\t" in message:  # literal backslash escapes (seen in fixtures)
+        message = message.replace("\\t", "\t").replace("\\n", "\n")
+    fields = dict(_KV.findall(message))
+    request_id = fields.get("RequestId")
+    duration = fields.get("Duration")
+    if request_id is None or duration is None:
+        return None
+    try:
+        return InvocationReport(
+            request_id=request_id,
+            duration_ms=float(duration),
+            billed_duration_ms=_float(fields.get("Billed Duration")),
+            memory_size_mb=_int(fields.get("Memory Size")),
+            max_memory_used_mb=_int(fields.get("Max Memory Used")),
+            init_duration_ms=_float(fields.get("Init Duration")),
+            restore_duration_ms=_float(fields.get("Restore Duration")),
+            billed_restore_duration_ms=_float(fields.get("Billed Restore Duration")),
+            status=fields.get("Status"),
+            error_type=fields.get("Error Type"),
+            xray_trace_id=fields.get("TraceId"),
+        )
+    except ValueError:  # a number that is not a number: not a report Lambda wrote
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _int(value: str | None) -> int | None:
+    return None if value is None else int(float(value))
+
+
+def _parse_json(message: str) -> InvocationReport | None:
+    try:
+        line = _platform.decode(message)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if line.type != "platform.report":
+        return None
+    rec, m = line.record, line.record.metrics
+    trace = None
+    if rec.tracing is not None and rec.tracing.value:
+        trace = rec.tracing.value.split(";")[0].removeprefix("Root=")
+    return InvocationReport(
+        request_id=rec.request_id,
+        duration_ms=m.duration_ms,
+        billed_duration_ms=m.billed_duration_ms,
+        memory_size_mb=m.memory_size_m_b,
+        max_memory_used_mb=m.max_memory_used_m_b,
+        init_duration_ms=m.init_duration_ms,
+        restore_duration_ms=m.restore_duration_ms,
+        billed_restore_duration_ms=m.billed_restore_duration_ms,
+        status=rec.status,
+        error_type=rec.error_type,
+        xray_trace_id=trace,
+    )
+
+
+def parse_timeout(message: str) -> str | None:
+    """The request id of a ``Task timed out after N seconds`` line, else ``None``."""
+    if "Task timed out" not in message:
+        return None
+    m = _TIMEOUT.search(message.replace("\\n", "\n"))
+    return m.group(1) if m else None
+
+
+def parse_killed(message: str) -> str | None:
+    """The request id of a ``Runtime exited with error: signal: killed`` line (legacy OOM)."""
+    if "signal: killed" not in message:
+        return None
+    m = _KILLED.search(message)
+    return m.group(1) if m else None
+
+
+def function_name(log_group: str) -> str | None:
+    """``/aws/lambda/NAME`` -> NAME; Lambda@Edge ``/aws/lambda/us-east-1.NAME`` -> NAME.
+
+    Example
+    -------
+    >>> function_name("/aws/lambda/us-east-1.edge-fn"), function_name("/other")
+    ('edge-fn', None)
+    """
+    if not log_group.startswith("/aws/lambda/"):
+        return None
+    name = log_group[len("/aws/lambda/") :]
+    return _EDGE.sub("", name, count=1) or None
+
+
+def function_version(log_stream: str) -> str | None:
+    """``2024/01/01/[$LATEST]abc`` -> ``$LATEST``; ``None`` when the stream does not say."""
+    m = _VERSION.search(log_stream)
+    return m.group(1) if m else None
+
+
+def iter_reports(streams: LogStream | Iterable[LogStream]) -> Iterator[InvocationReport]:
+    """One report per invocation in the batch, with the derived fields filled in.
+
+    ``timeout`` comes from ``Status: timeout`` or a ``Task timed out`` line for the same
+    request id anywhere in the batch; ``out_of_memory`` from ``Runtime.OutOfMemory``, a
+    ``signal: killed`` line for the same request, or max memory reaching memory size together
+    with an error.
+    """
+    batch = [streams] if isinstance(streams, LogStream) else list(streams)
+    timed_out: set[str] = set()
+    killed: set[str] = set()
+    found: list[tuple[LogStream, int, InvocationReport]] = []
+    for stream in batch:
+        for event in stream.log_events:
+            msg = event.message
+            report = parse_report(msg)
+            if report is not None:
+                found.append((stream, event.timestamp, report))
+                continue
+            rid = parse_timeout(msg)
+            if rid is not None:
+                timed_out.add(rid)
+                continue
+            rid = parse_killed(msg)
+            if rid is not None:
+                killed.add(rid)
+    for stream, timestamp, r in found:
+        timeout = r.status == "timeout" or r.request_id in timed_out
+        errored = r.status in ("error", "failure") or r.error_type is not None or r.request_id in killed
+        oom = (
+            r.error_type == "Runtime.OutOfMemory"
+            or r.request_id in killed
+            or (
+                errored
+                and r.max_memory_used_mb is not None
+                and r.memory_size_mb is not None
+                and r.max_memory_used_mb >= r.memory_size_mb
+            )
+        )
+        yield dataclasses.replace(
+            r,
+            status=r.status or ("timeout" if timeout else None),
+            timeout=timeout,
+            out_of_memory=oom,
+            timestamp=timestamp or None,  # 0: a plain log line, time unknown
+            log_group=stream.log_group or None,
+            function_name=function_name(stream.log_group),
+            function_version=function_version(stream.log_stream),
+        )
