@@ -18,11 +18,11 @@ from .decode import DEFAULT_MAX_SIZE
 from .envelopes import iter_log_streams
 from .errors import DecodeError, LogstreamError
 from .models import LogEvent, LogStream, MessageType
+from .ndjson import event_lines
 
 __all__ = ["main"]
 
 _enc = msgspec.json.Encoder()
-_EVENTS_SEP = b'},{"id":'
 # Characters some line splitters (str.splitlines, JavaScript) treat as line breaks: escape them
 # so every consumer sees exactly one JSON object per line. The JSON value is unchanged.
 _LINE_BREAKS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
@@ -100,21 +100,6 @@ def iter_streams(
 
 
 # ----------------------------------------------------------------------------------- decode
-def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -> bytes:
-    """The NDJSON lines of ``logstream decode`` for one stream: one event per line with context.
-
-    Encodes all events in one call, then splices the stream context in at each event boundary
-    (``},{"id":`` cannot occur inside a JSON string, where quotes are escaped).
-    """
-    events = stream.log_events if events is None else events
-    if not events:
-        return b""
-    prefix = _enc.encode(stream.context)[:-1] + b","
-    close = b"}" if stream.policy_level is None else b',"policyLevel":' + _enc.encode(stream.policy_level) + b"}"
-    body = _enc.encode(events)[2:-2]  # strip '[{' and '}]'
-    return prefix + body.replace(_EVENTS_SEP, close + b"\n" + prefix + b'"id":') + close + b"\n"
-
-
 def cmd_decode(args: argparse.Namespace, out: Output, report: Reporter) -> None:
     for stream in iter_streams(args, report):
         if args.documents:

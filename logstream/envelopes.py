@@ -35,7 +35,7 @@ from .decode import (
 from .errors import DecodeError, DecompressError, EnvelopeError, SchemaError
 from .models import CONTROL_OWNER, LogEvent, LogStream, MessageType
 
-__all__ = ["iter_log_streams", "decode_log_stream", "ErrorHandler"]
+__all__ = ["iter_log_streams", "decode_log_stream", "payload_streams", "ErrorHandler"]
 
 #: Called with each :class:`DecodeError` instead of raising it, so the remaining input is decoded.
 ErrorHandler = Callable[[DecodeError], None]
@@ -132,6 +132,16 @@ def decode_log_stream(data: Any, *, max_size: int = DEFAULT_MAX_SIZE) -> LogStre
             + ("; use iter_log_streams() for several" if streams else "")
         )
     return streams[0]
+
+
+def payload_streams(data: Any, *, max_size: int = DEFAULT_MAX_SIZE) -> list[LogStream]:
+    """The documents in one record's base64 ``data`` (Kinesis or Firehose record).
+
+    Raises
+    ------
+    DecodeError
+    """
+    return list(_Walker(max_size, None, None, None).payload(data, {}))
 
 
 class _Walker:

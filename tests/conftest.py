@@ -42,3 +42,57 @@ def run_cli(*args: str, stdin: bytes = b"", env: dict | None = None) -> subproce
         env={**os.environ, **(env or {})},
         timeout=120,
     )
+
+
+# ------------------------------------------------------------------ local AWS endpoint (moto)
+@pytest.fixture(scope="session")
+def aws_endpoint():
+    """moto's server on 127.0.0.1 with a free port; every boto3 client in the test session
+    points at it through AWS_ENDPOINT_URL (boto3 honours it itself). No real AWS, no network."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{server._server.server_port}"
+    saved = {k: os.environ.get(k) for k in _AWS_ENV}
+    os.environ.update({**_AWS_ENV, "AWS_ENDPOINT_URL": url})
+    try:
+        yield url
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ENDPOINT_URL": "",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+@pytest.fixture
+def aws(aws_endpoint):
+    import boto3
+
+    return lambda service: boto3.client(service, region_name="us-east-1")
+
+
+class LambdaContext:
+    function_name = "logstream-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:logstream-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/logstream-test"
+    log_stream_name = "2026/11/23/[$LATEST]test"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000

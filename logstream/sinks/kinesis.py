@@ -1,0 +1,70 @@
+"""Kinesis Data Streams ``PutRecords`` with per-record retry of partial failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .. import limits
+from ..models import LogStream
+from .base import DeliveryResult, FailedEntry, RetryPolicy, batches, make_client, send_with_retry
+from .records import Record, event_records
+
+
+class KinesisSink:
+    """Send log events as NDJSON records to a Kinesis stream.
+
+    Example
+    -------
+    >>> sink = KinesisSink("my-stream", client=object())  # any boto3-like client
+    >>> sink.stream_name
+    'my-stream'
+    """
+
+    service = "kinesis"
+    max_records = limits.KINESIS_MAX_RECORDS
+    max_record_bytes = limits.KINESIS_MAX_RECORD_BYTES
+    max_request_bytes = limits.KINESIS_MAX_REQUEST_BYTES
+
+    def __init__(self, stream_name: str, *, client: Any = None, region: str | None = None,
+                 retry: RetryPolicy = RetryPolicy()) -> None:
+        self.stream_name = stream_name
+        self._client = client
+        self.region = region
+        self.retry = retry
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.service, self.region)
+        return self._client
+
+    def send(self, streams: Iterable[LogStream]) -> DeliveryResult:
+        """Deliver every event of ``streams``; the result lists each record still failed."""
+        result = DeliveryResult()
+        records: list[Record] = []
+        for item in event_records(streams, self.max_record_bytes):
+            if isinstance(item, Record):
+                records.append(item)
+            else:
+                result.failed.append(FailedEntry(item, "RecordTooLarge", "one log event over the record limit"))
+        for batch in batches(records, self._size, self.max_records, self.max_request_bytes):
+            result.merge(send_with_retry(batch, self._put, self.retry))
+        return result
+
+    @staticmethod
+    def _size(record: Record) -> int:
+        return len(record.data) + len(record.partition_key.encode())
+
+    def _put(self, batch: list[Record]) -> list[tuple[int, str, str]]:
+        response = self.client.put_records(
+            StreamName=self.stream_name,
+            Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in batch],
+        )
+        if not response.get("FailedRecordCount"):
+            return []
+        return [
+            (i, entry["ErrorCode"], entry.get("ErrorMessage", ""))
+            for i, entry in enumerate(response["Records"])
+            if entry.get("ErrorCode")
+        ]
