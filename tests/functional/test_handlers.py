@@ -1,0 +1,122 @@
+"""Handlers end to end: real payloads in, response contract and what reached the endpoint."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import io
+import json
+import sys
+import uuid
+from contextlib import redirect_stdout
+
+import pytest
+
+from logstream import DeliveryError
+from logstream import testing as t
+from tests.conftest import LambdaContext, corpus_path
+
+CTX = LambdaContext()
+
+
+def load_handler(monkeypatch, module, **env):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/logstream-self")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
+    sys.modules.pop(module, None)
+    return importlib.import_module(module)
+
+
+def corpus_event(name):
+    return json.loads(corpus_path("events", name).read_text(encoding="utf-8-sig"))
+
+
+def test_firehose_transform_answers_every_record(monkeypatch, aws_endpoint):
+    mod = load_handler(monkeypatch, "handlers.firehose_transform")
+    event = corpus_event("aws-sam-cli__KinesisFirehoseCloudwatchLogsProcessor.json")
+    out = mod.handler(event, CTX)
+    assert [r["recordId"] for r in out["records"]] == [r["recordId"] for r in event["records"]]
+    assert [r["result"] for r in out["records"]] == ["Dropped", "Ok", "Ok", "Ok"]
+    lines = base64.b64decode(out["records"][1]["data"]).decode().splitlines()
+    assert len(lines) == 3 and json.loads(lines[0])["logGroup"].startswith("copy-cwl")
+    bad = mod.handler(corpus_event("powertools-python__kinesisFirehosePutEvent.json"), CTX)
+    assert [r["result"] for r in bad["records"]] == ["ProcessingFailed", "ProcessingFailed"]
+
+
+def test_firehose_transform_keeps_response_under_limit(monkeypatch, aws_endpoint):
+    from logstream.sinks import transform_response
+
+    docs = [t.make_document([f"{i}-" + "x" * 1000 for i in range(300)]) for _ in range(30)]
+    out = transform_response(t.firehose_event(docs), max_bytes=2_000_000)
+    assert len(json.dumps(out)) < 2_000_000
+    results = [r["result"] for r in out["records"]]
+    assert results[0] == "Ok" and results[-1] == "ProcessingFailed" and len(results) == 30
+
+
+def test_forward_kinesis_source_reports_exactly_the_bad_records(monkeypatch, aws):
+    name = f"fwd-{uuid.uuid4().hex[:8]}"
+    kinesis = aws("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    mod = load_handler(monkeypatch, "handlers.forward",
+                       DESTINATION_ARN=f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}")
+    event = t.kinesis_event([t.make_document(["a"]), t.make_document(["b"])])
+    bad = corpus_event("powertools-python__kinesisStreamEvent.json")["Records"][0]
+    event["Records"].insert(1, bad)
+    out = mod.handler(event, CTX)
+    assert out == {"batchItemFailures": [{"itemIdentifier": bad["kinesis"]["sequenceNumber"]}]}
+    shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    msgs = [json.loads(r["Data"])["message"] for r in kinesis.get_records(ShardIterator=it)["Records"]]
+    assert msgs == ["a", "b"]
+
+
+def test_forward_async_ignores_own_log_group_and_raises_on_failure(monkeypatch, aws):
+    mod = load_handler(monkeypatch, "handlers.forward",
+                       DESTINATION_ARN="arn:aws:kinesis:us-east-1:123456789012:stream/does-not-exist")
+    own = t.lambda_event(t.make_document(["loop?"], log_group="/aws/lambda/logstream-self"))
+    assert mod.handler(own, CTX) == {"delivered": 0, "requests": 0}
+    mod.SINK.retry = type(mod.SINK.retry)(max_attempts=1)
+    with pytest.raises(DeliveryError, match="ResourceNotFoundException"):
+        mod.handler(t.lambda_event(t.make_document(["x"])), CTX)
+
+
+def test_lambda_metrics_emf_by_default(monkeypatch, aws_endpoint):
+    monkeypatch.delenv("METRICS_OUTPUT", raising=False)
+    mod = load_handler(monkeypatch, "handlers.lambda_metrics")
+    event = corpus_event("powertools-python__kinesisStreamCloudWatchLogsEvent.json")
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        out = mod.handler(event, CTX)
+    assert out["reports"] == 2
+    emf = [json.loads(line) for line in buf.getvalue().splitlines() if '"_aws"' in line]
+    assert {d["FunctionName"] for d in emf} == {"pt-1488-DummyLogDataFunction-gnWXPvL6jJyG"}
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Logstream/Lambda"
+
+
+def test_lambda_metrics_put_metric_data_over_the_wire(monkeypatch, aws):
+    import time
+
+    ns = f"Test/{uuid.uuid4().hex[:8]}"
+    mod = load_handler(monkeypatch, "handlers.lambda_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE=ns)
+    now = int(time.time() * 1000) - 120_000
+    doc = t.make_document([(now, "REPORT RequestId: r1\tDuration: 12.5 ms\tBilled Duration: 13 ms\t"
+                                 "Memory Size: 128 MB\tMax Memory Used: 64 MB\tInit Duration: 100.0 ms\t\n")],
+                          log_group="/aws/lambda/checkout")
+    assert mod.handler(t.lambda_event(doc), CTX)["reports"] == 1
+    names = {m["MetricName"] for m in aws("cloudwatch").list_metrics(Namespace=ns)["Metrics"]}
+    assert {"Duration", "ColdStart", "MaxMemoryUsed", "EstimatedCost", "MemoryUtilization"} <= names
+
+
+def test_fluentd_metrics_namespace_and_dimension(monkeypatch, aws_endpoint):
+    monkeypatch.delenv("METRICS_OUTPUT", raising=False)
+    monkeypatch.delenv("METRICS_NAMESPACE", raising=False)
+    mod = load_handler(monkeypatch, "handlers.fluentd_metrics")
+    doc = t.make_document(['2024-05-01 12:00:00 +0000 monitor.metrics: {"plugin_id":"out_s3","buffer_queue_length":3,'
+                           '"buffer_total_queued_size":100,"retry_count":2}\n'], log_group="/ecs/fluentd")
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert mod.handler(t.lambda_event(doc), CTX) == {"statuses": 1, "metrics": 3}
+    emf = [json.loads(line) for line in buf.getvalue().splitlines() if '"_aws"' in line]
+    assert emf[0]["PluginId"] == "out_s3" and emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "fluentd"
+    assert emf[0]["buffer_queue_length"] == 3
