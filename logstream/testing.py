@@ -45,9 +45,11 @@ _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00"
 DEFAULT_START_MS = 1_700_000_000_000
 
 
-def event_id(timestamp: int, sequence: int = 0) -> str:
-    """A 56-digit event id in CloudWatch's format (unique per timestamp and sequence)."""
-    return f"{timestamp:020d}{sequence:036d}"
+def event_id(timestamp: int, sequence: int = 0, source: str = "") -> str:
+    """A 56-digit event id in CloudWatch's format, unique per timestamp, sequence and source
+    (log group and stream)."""
+    salt = zlib.crc32(source.encode()) if source else 0
+    return f"{timestamp:020d}{salt:010d}{sequence:026d}"
 
 
 def make_document(
@@ -67,9 +69,10 @@ def make_document(
     A message may also be a ``(timestamp_ms, text)`` pair.
     """
     events = []
+    source = f"{log_group}\n{log_stream}"
     for seq, msg in enumerate(messages):
         ts, text = msg if isinstance(msg, tuple) else (start_ms + seq * step_ms, msg)
-        event: dict[str, Any] = {"id": event_id(ts, seq), "timestamp": ts, "message": text}
+        event: dict[str, Any] = {"id": event_id(ts, seq, source), "timestamp": ts, "message": text}
         if extracted_fields is not None:
             event["extractedFields"] = dict(extracted_fields)
         events.append(event)
