@@ -92,7 +92,7 @@ def run() -> int:
     from logstream.cli import summary_table
     from logstream.metrics import Pricing
     from logstream.parsers.lambda_report import iter_reports
-    from logstream.testing import firehose_event, kinesis_event, lambda_event
+    from logstream.testing import firehose_event, lambda_event
 
     print(f"local AWS endpoint: {os.environ['AWS_ENDPOINT_URL']} (moto server, in-process)\n")
     kinesis, s3, firehose, cw = (boto3.client(s) for s in ("kinesis", "s3", "firehose", "cloudwatch"))

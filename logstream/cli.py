@@ -16,7 +16,7 @@ import msgspec
 
 from .decode import DEFAULT_MAX_SIZE
 from .envelopes import iter_log_streams
-from .errors import DecodeError, LogstreamError
+from .errors import LogstreamError
 from .models import LogEvent, LogStream, MessageType
 from .ndjson import event_lines
 
@@ -390,8 +390,6 @@ def main(argv: list[str] | None = None) -> int:
             pass
         except LogstreamError as err:  # e.g. a ConfigError from an option value
             report.strict = False
-            report(err)
-        except DecodeError as err:  # pragma: no cover - DecodeError is a LogstreamError
             report(err)
         out.flush()
     except BrokenPipeError:

@@ -169,9 +169,7 @@ class _Walker:
             yield from self.data(bytes(obj), where, top=True, depth=depth)
         elif isinstance(obj, str):
             text = obj.lstrip("\ufeff \t\r\n")
-            if text[:1] in ("{", "["):
-                yield from self.data(text.encode(), where, top=True, depth=depth)
-            elif "\n" in text.strip():
+            if text[:1] in ("{", "[") or "\n" in text.strip():  # JSON, or lines of payloads
                 yield from self.data(text.encode(), where, top=True, depth=depth)
             else:
                 yield from self.payload(text, where, depth)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -67,7 +67,7 @@ class LogEvent(
     @property
     def datetime(self) -> datetime:
         """The timestamp as an aware UTC datetime (millisecond precision)."""
-        return _EPOCH + _ms(self.timestamp)
+        return _EPOCH + timedelta(milliseconds=self.timestamp)
 
     def to_dict(self) -> dict[str, Any]:
         """The event as CloudWatch writes it (camelCase keys, optional keys only when set)."""
@@ -75,12 +75,6 @@ class LogEvent(
         if self.extracted_fields is not None:
             out["extractedFields"] = self.extracted_fields
         return out
-
-
-def _ms(value: int):
-    from datetime import timedelta
-
-    return timedelta(milliseconds=value)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -99,6 +99,20 @@ def batches(items: Iterable[T], size_of: Callable[[T], int], max_count: int, max
         yield batch
 
 
+class LazyClient:
+    """An injectable boto3 client, built from the environment on first use when none is given."""
+
+    service = ""
+    _client: Any = None
+    region: str | None = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.service, self.region)
+        return self._client
+
+
 def make_client(service: str, region: str | None = None) -> Any:
     """A boto3 client with standard-mode retries (imported here, on first use only)."""
     import boto3

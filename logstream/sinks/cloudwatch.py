@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any
 
 from .. import limits
 from ..metrics import Datum, put_metric_data_requests
-from .base import DeliveryResult, FailedEntry, RetryPolicy, make_client, send_with_retry
+from .base import DeliveryResult, FailedEntry, LazyClient, RetryPolicy, send_with_retry
 
 
-class CloudWatchSink:
+class CloudWatchSink(LazyClient):
     """Send metric data with PutMetricData, one namespace per sink.
 
     Data outside CloudWatch's accepted window (2 weeks back, 2 hours ahead) would make the
     whole request fail; such data is reported as failed (``TimestampOutOfRange``) and the rest
     is sent.
     """
+
+    service = "cloudwatch"
 
     def __init__(self, namespace: str, *, client: Any = None, region: str | None = None,
                  retry: RetryPolicy = RetryPolicy(), clock=time.time) -> None:
@@ -31,12 +32,6 @@ class CloudWatchSink:
         self.region = region
         self.retry = retry
         self.clock = clock
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client("cloudwatch", self.region)
-        return self._client
 
     def send(self, data: Iterable[Datum]) -> DeliveryResult:
         now_ms = int(self.clock() * 1000)
@@ -52,16 +47,13 @@ class CloudWatchSink:
         for request in put_metric_data_requests(self.namespace, fresh):
             sent = send_with_retry([request], self._put, self.retry)
             result.requests += sent.requests
-            result.delivered += sum(len(r["MetricData"]) for r in [request] if sent.ok)
+            if sent.ok:
+                result.delivered += len(request["MetricData"])
             result.failed.extend(sent.failed)
         return result
 
     def _put(self, batch: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
-        (request,) = batch
-        metric_data = [
-            {**d, "Timestamp": datetime.strptime(d["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)}
-            for d in request["MetricData"]
-        ]
-        self.client.put_metric_data(Namespace=request["Namespace"], MetricData=metric_data)
+        (request,) = batch  # ISO 8601 timestamps: botocore serializes them for any protocol
+        self.client.put_metric_data(**request)
         return []
 

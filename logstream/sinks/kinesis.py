@@ -7,11 +7,11 @@ from typing import Any
 
 from .. import limits
 from ..models import LogStream
-from .base import DeliveryResult, FailedEntry, RetryPolicy, batches, make_client, send_with_retry
+from .base import DeliveryResult, FailedEntry, LazyClient, RetryPolicy, batches, send_with_retry
 from .records import Record, event_records
 
 
-class KinesisSink:
+class KinesisSink(LazyClient):
     """Send log events as NDJSON records to a Kinesis stream.
 
     Example
@@ -32,12 +32,6 @@ class KinesisSink:
         self._client = client
         self.region = region
         self.retry = retry
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client(self.service, self.region)
-        return self._client
 
     def send(self, streams: Iterable[LogStream]) -> DeliveryResult:
         """Deliver every event of ``streams``; the result lists each record still failed."""
