@@ -1,14 +1,16 @@
 """Subscription target for a fluentd log group: monitor_agent status -> metrics.
 
 Environment: METRICS_OUTPUT (emf|cloudwatch), METRICS_NAMESPACE (default fluentd),
-METRICS_DIMENSION (default PluginId).
+METRICS_DIMENSION (default PluginId). Also consumes a Kinesis event source: undecodable
+records come back in batchItemFailures.
 """
 
 import os
 
 from aws_lambda_powertools import Logger
 
-from logstream import DeliveryError, iter_log_streams
+from handlers import _kinesis_source
+from logstream import iter_log_streams
 from logstream.metrics import DEFAULT_FLUENTD_NAMESPACE, fluentd_data
 from logstream.parsers.fluentd import iter_statuses
 from logstream.sinks import config
@@ -19,15 +21,19 @@ DIMENSION = os.environ.get("METRICS_DIMENSION", "PluginId")
 OWN_GROUP = config.own_log_group()
 
 
+def _send(streams):  # raises when data is still undelivered: Lambda retries, then OnFailure
+    statuses = list(iter_statuses(streams, on_error=lambda err: logger.warning(
+        "unreadable status line", extra={"error": str(err)})))
+    result = SINK.send(d for s in statuses for d in fluentd_data(s, DIMENSION)).raise_if_failed("metric data")
+    return {"statuses": len(statuses), "metrics": result.delivered}
+
+
+def _send_batch(tagged):  # metrics are aggregated: a delivery failure fails the whole batch
+    _send(s for _, s in tagged)
+
+
 @logger.inject_lambda_context
 def handler(event, context):
-    streams = [s for s in iter_log_streams(event) if not s.is_control and s.log_group != OWN_GROUP]
-    bad = []
-    statuses = list(iter_statuses(streams, on_error=bad.append))
-    for err in bad:
-        logger.warning("unreadable status line", extra={"error": str(err)})
-    result = SINK.send(d for s in statuses for d in fluentd_data(s, DIMENSION))
-    if not result.ok:
-        codes = sorted({f.error_code for f in result.failed})
-        raise DeliveryError(f"{len(result.failed)} metric data not delivered: {codes}", result.failed)
-    return {"statuses": len(statuses), "metrics": result.delivered}
+    if _kinesis_source.is_kinesis_batch(event):
+        return _kinesis_source.handle(event, context, _send_batch, OWN_GROUP)
+    return _send(s for s in iter_log_streams(event) if not s.is_control and s.log_group != OWN_GROUP)

@@ -1,12 +1,14 @@
 """Subscription target for /aws/lambda/* groups: REPORT and platform.report -> metrics.
 
 Environment: METRICS_OUTPUT (emf|cloudwatch), METRICS_NAMESPACE (default Logstream/Lambda),
-LAMBDA_ARCHITECTURE, LAMBDA_PRICE_PER_GB_SECOND.
+LAMBDA_ARCHITECTURE, LAMBDA_PRICE_PER_GB_SECOND. Also consumes a Kinesis event source
+(account-level subscription): undecodable records come back in batchItemFailures.
 """
 
 from aws_lambda_powertools import Logger
 
-from logstream import DeliveryError, iter_log_streams
+from handlers import _kinesis_source
+from logstream import iter_log_streams
 from logstream.metrics import DEFAULT_LAMBDA_NAMESPACE, report_data
 from logstream.parsers.lambda_report import iter_reports
 from logstream.sinks import config
@@ -17,13 +19,20 @@ PRICING = config.pricing()
 OWN_GROUP = config.own_log_group()
 
 
-@logger.inject_lambda_context
-def handler(event, context):
-    streams = [s for s in iter_log_streams(event) if not s.is_control and s.log_group != OWN_GROUP]
+def _send(streams):  # raises when data is still undelivered: Lambda retries, then OnFailure
     reports = list(iter_reports(streams))
     result = SINK.send(d for r in reports for d in report_data(r, PRICING))
     logger.info("reports processed", extra={"reports": len(reports), "requests": result.requests})
-    if not result.ok:  # raise: Lambda retries, then the on-failure destination keeps the event
-        codes = sorted({f.error_code for f in result.failed})
-        raise DeliveryError(f"{len(result.failed)} metric data not delivered: {codes}", result.failed)
+    result.raise_if_failed("metric data")
     return {"reports": len(reports), "metrics": result.delivered}
+
+
+def _send_batch(tagged):  # metrics are aggregated: a delivery failure fails the whole batch
+    _send(s for _, s in tagged)
+
+
+@logger.inject_lambda_context
+def handler(event, context):
+    if _kinesis_source.is_kinesis_batch(event):
+        return _kinesis_source.handle(event, context, _send_batch, OWN_GROUP)
+    return _send(s for s in iter_log_streams(event) if not s.is_control and s.log_group != OWN_GROUP)

@@ -35,7 +35,7 @@ from .decode import (
 from .errors import DecodeError, DecompressError, EnvelopeError, SchemaError
 from .models import CONTROL_OWNER, LogEvent, LogStream, MessageType
 
-__all__ = ["iter_log_streams", "decode_log_stream", "payload_streams", "ErrorHandler"]
+__all__ = ["iter_log_streams", "decode_log_stream", "payload_streams", "kinesis_batch", "ErrorHandler"]
 
 #: Called with each :class:`DecodeError` instead of raising it, so the remaining input is decoded.
 ErrorHandler = Callable[[DecodeError], None]
@@ -142,6 +142,38 @@ def payload_streams(data: Any, *, max_size: int = DEFAULT_MAX_SIZE) -> list[LogS
     DecodeError
     """
     return list(_Walker(max_size, None, None, None).payload(data, {}))
+
+
+def kinesis_batch(
+    records: Any, *, ignore_log_group: str | None = None, max_size: int = DEFAULT_MAX_SIZE
+) -> tuple[list[tuple[str, LogStream]], dict[str, DecodeError]]:
+    """Decode a Kinesis event-source batch (``event["Records"]``) record by record.
+
+    Returns ``(streams, failures)``: ``(sequenceNumber, LogStream)`` pairs for the data messages
+    (control messages and ``ignore_log_group`` left out), and the :class:`DecodeError` of each
+    record that cannot be decoded, by sequence number. One bad record never hides the others.
+
+    >>> from logstream.testing import kinesis_event, make_document
+    >>> event = kinesis_event([make_document(["a"]), make_document(["b"])])
+    >>> event["Records"][1]["kinesis"]["data"] = "not base64!"
+    >>> streams, failures = kinesis_batch(event["Records"])
+    >>> [s.log_events[0].message for _, s in streams], [e.step for e in failures.values()]
+    (['a'], ['base64'])
+    """
+    streams: list[tuple[str, LogStream]] = []
+    failures: dict[str, DecodeError] = {}
+    for index, record in enumerate(records):
+        kin = record.get("kinesis") if isinstance(record, Mapping) else None
+        seq = str(kin.get("sequenceNumber", index)) if isinstance(kin, Mapping) else str(index)
+        try:
+            if kin is None or "data" not in kin:
+                raise EnvelopeError("not a Kinesis record (no kinesis.data)")
+            for stream in _Walker(max_size, None, None, None).payload(kin["data"], {}):
+                if not stream.is_control and stream.log_group != ignore_log_group:
+                    streams.append((seq, stream))
+        except DecodeError as err:
+            failures[seq] = err.locate(record=index)
+    return streams, failures
 
 
 class _Walker:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,13 @@ class LambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 30_000
+
+
+def load_handler(monkeypatch, module, **env):
+    """Import a handler afresh with its environment (handlers read it once, at import)."""
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/logstream-self")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
+    sys.modules.pop(module, None)
+    return importlib.import_module(module)

@@ -10,7 +10,7 @@ from .cloudwatch import CloudWatchSink
 from .emf import EmfSink
 from .firehose import FirehoseSink, transform_response
 from .kinesis import KinesisSink
-from .records import event_records
+from .records import Oversize, Record, event_records
 
 __all__ = [
     "DeliveryResult",
@@ -22,6 +22,8 @@ __all__ = [
     "FirehoseSink",
     "transform_response",
     "event_records",
+    "Record",
+    "Oversize",
     "sink_for_destination",
 ]
 

@@ -32,6 +32,15 @@ class DeliveryResult:
     def ok(self) -> bool:
         return not self.failed
 
+    def raise_if_failed(self, what: str = "entries") -> DeliveryResult:
+        """Raise :class:`~logstream.DeliveryError` (listing each failed entry) if any failed."""
+        if self.failed:
+            from ..errors import DeliveryError
+
+            codes = sorted({f.error_code for f in self.failed})
+            raise DeliveryError(f"{len(self.failed)} {what} not delivered: {codes}", self.failed)
+        return self
+
     def merge(self, other: DeliveryResult) -> DeliveryResult:
         self.delivered += other.delivered
         self.requests += other.requests

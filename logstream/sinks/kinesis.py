@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from .. import limits
@@ -33,8 +33,12 @@ class KinesisSink(LazyClient):
         self.region = region
         self.retry = retry
 
-    def send(self, streams: Iterable[LogStream]) -> DeliveryResult:
-        """Deliver every event of ``streams``; the result lists each record still failed."""
+    def send(self, streams: Iterable[LogStream | tuple[Hashable, LogStream]]) -> DeliveryResult:
+        """Deliver every event of ``streams``; the result lists each record still failed.
+
+        Pass ``(tag, stream)`` pairs to learn which source each failed record came from: every
+        :class:`FailedEntry` then carries a ``Record`` or ``Oversize`` whose ``tag`` is yours.
+        """
         result = DeliveryResult()
         records: list[Record] = []
         for item in event_records(streams, self.max_record_bytes):

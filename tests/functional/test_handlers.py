@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import importlib
 import io
 import json
-import sys
 import uuid
 from contextlib import redirect_stdout
 
@@ -14,18 +12,9 @@ import pytest
 
 from logstream import DeliveryError
 from logstream import testing as t
-from tests.conftest import LambdaContext, corpus_path
+from tests.conftest import LambdaContext, corpus_path, load_handler
 
 CTX = LambdaContext()
-
-
-def load_handler(monkeypatch, module, **env):
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/logstream-self")
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
-    sys.modules.pop(module, None)
-    return importlib.import_module(module)
 
 
 def corpus_event(name):
@@ -62,6 +51,7 @@ def test_forward_kinesis_source_reports_exactly_the_bad_records(monkeypatch, aws
                        DESTINATION_ARN=f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}")
     event = t.kinesis_event([t.make_document(["a"]), t.make_document(["b"])])
     bad = corpus_event("powertools-python__kinesisStreamEvent.json")["Records"][0]
+    bad["kinesis"]["sequenceNumber"] = "49590338271490256608559692538361571095921575989136589999"  # unique in the shard
     event["Records"].insert(1, bad)
     out = mod.handler(event, CTX)
     assert out == {"batchItemFailures": [{"itemIdentifier": bad["kinesis"]["sequenceNumber"]}]}
@@ -88,10 +78,33 @@ def test_lambda_metrics_emf_by_default(monkeypatch, aws_endpoint):
     buf = io.StringIO()
     with redirect_stdout(buf):
         out = mod.handler(event, CTX)
-    assert out["reports"] == 2
+    assert out == {"batchItemFailures": []}  # a Kinesis event source gets the partial-batch answer
     emf = [json.loads(line) for line in buf.getvalue().splitlines() if '"_aws"' in line]
     assert {d["FunctionName"] for d in emf} == {"pt-1488-DummyLogDataFunction-gnWXPvL6jJyG"}
     assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Logstream/Lambda"
+
+
+def test_metrics_handlers_on_kinesis_source_fail_only_undecodable_records(monkeypatch, aws_endpoint):
+    monkeypatch.delenv("METRICS_OUTPUT", raising=False)
+    mod = load_handler(monkeypatch, "handlers.lambda_metrics")
+    report = "REPORT RequestId: {}\tDuration: 1.0 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t"
+    event = t.kinesis_event([t.make_document([report.format(f"r{i}")], log_group=f"/aws/lambda/f{i}") for i in range(3)]
+                            + [t.make_document([report.format("self")], log_group="/aws/lambda/logstream-self")])
+    event["Records"][1]["kinesis"]["data"] = base64.b64encode(b"\x1f\x8b\x08truncated").decode()
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        out = mod.handler(event, CTX)
+    assert out == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["kinesis"]["sequenceNumber"]}]}
+    emf = [json.loads(line) for line in buf.getvalue().splitlines() if '"_aws"' in line]
+    assert sorted({d["FunctionName"] for d in emf}) == ["f0", "f2"]  # not f1 (bad), not our own group
+
+    fluentd = load_handler(monkeypatch, "handlers.fluentd_metrics")
+    status = '2024-05-01 12:00:00 +0000 monitor.metrics: {"plugin_id":"out_s3","buffer_queue_length":3}\n'
+    event = t.kinesis_event([t.make_document([status], log_group="/ecs/fluentd"), t.make_document(["x"])])
+    event["Records"][0]["kinesis"]["data"] = "%%%"
+    with redirect_stdout(io.StringIO()):
+        assert fluentd.handler(event, CTX) == {
+            "batchItemFailures": [{"itemIdentifier": event["Records"][0]["kinesis"]["sequenceNumber"]}]}
 
 
 def test_lambda_metrics_put_metric_data_over_the_wire(monkeypatch, aws):

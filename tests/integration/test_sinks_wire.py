@@ -135,3 +135,25 @@ def test_bad_destination_arn_is_a_config_error():
 
     with pytest.raises(ConfigError):
         sink_for_destination("arn:aws:sqs:us-east-1:1:q")
+
+
+def test_records_are_split_by_events_and_an_oversize_event_is_reported_not_dropped():
+    from logstream.sinks import Oversize, Record, event_records
+
+    stream = decode_log_stream(lambda_event(make_document(["a" * 300, "b" * 300, "c" * 5000, "d" * 300, "e"])))
+    items = list(event_records([("src-1", stream)], max_record_bytes=1200))
+    assert [type(i) for i in items] == [Oversize, Record, Record]
+    assert [i.tag for i in items] == ["src-1"] * 3
+    assert [[json.loads(line)["message"][0] for line in i.data.splitlines()] for i in items[1:]] == [
+        ["a", "b"], ["d", "e"]]
+    assert all(len(i.data) + len(i.partition_key) <= 1200 for i in items if isinstance(i, Record))
+
+    class Client:
+        def put_records(self, StreamName, Records):  # noqa: N803 - boto3's names
+            return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": "s"} for _ in Records]}
+
+    sink = KinesisSink("s", client=Client())
+    sink.max_record_bytes = 1200
+    result = sink.send([stream])
+    assert (result.delivered, [f.error_code for f in result.failed]) == (2, ["RecordTooLarge"])
+    assert b"c" * 5000 in result.failed[0].entry.line
