@@ -133,3 +133,31 @@ def test_fluentd_metrics_namespace_and_dimension(monkeypatch, aws_endpoint):
     emf = [json.loads(line) for line in buf.getvalue().splitlines() if '"_aws"' in line]
     assert emf[0]["PluginId"] == "out_s3" and emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "fluentd"
     assert emf[0]["buffer_queue_length"] == 3
+
+
+def test_fluentd_metrics_put_metric_data_over_the_wire(monkeypatch, aws):
+    import time
+
+    ns = f"Test/{uuid.uuid4().hex[:8]}"
+    mod = load_handler(monkeypatch, "handlers.fluentd_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE=ns)
+    now = int(time.time() * 1000) - 120_000
+    doc = t.make_document([(now, '{"plugin_id":"out_es","buffer_queue_length":2,"retry_count":1}')], log_group="/ecs/fluentd")
+    assert mod.handler(t.lambda_event(doc), CTX) == {"statuses": 1, "metrics": 2}
+    metrics = aws("cloudwatch").list_metrics(Namespace=ns)["Metrics"]
+    assert sorted((m["MetricName"], m["Dimensions"][0]["Value"]) for m in metrics) == [
+        ("buffer_queue_length", "out_es"), ("retry_count", "out_es")]
+
+
+def test_forward_to_firehose_over_the_wire(monkeypatch, aws):
+    s3, firehose = aws("s3"), aws("firehose")
+    bucket, name = f"b-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    firehose.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration={
+        "RoleARN": "arn:aws:iam::123456789012:role/f", "BucketARN": f"arn:aws:s3:::{bucket}"})
+    mod = load_handler(monkeypatch, "handlers.forward",
+                       DESTINATION_ARN=f"arn:aws:firehose:us-east-1:123456789012:deliverystream/{name}")
+    event = corpus_event("aws-lambda-go__cloudwatch-logs-event.json")  # a real subscription payload
+    out = mod.handler(event, CTX)
+    lines = [json.loads(line) for obj in s3.list_objects_v2(Bucket=bucket)["Contents"]
+             for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines()]
+    assert out["delivered"] >= 1 and lines and all({"id", "timestamp", "message", "logGroup"} <= set(d) for d in lines)
