@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint clean
+.PHONY: test demo bench lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,12 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python demo.py
 
+# Interleaved, side-by-side measurements reported as ratios; the table goes in the README.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
 lint: $(STAMP)
-	$(BIN)/ruff check logstream handlers tests demo.py
+	$(BIN)/ruff check logstream handlers tests benchmarks demo.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,11 +1,16 @@
 """Kinesis event source, shared by the handlers: decode record by record, act on the whole
 batch once, answer with Powertools' ``batchItemFailures`` naming exactly the failed records."""
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from functools import cache
 
 from logstream.envelopes import kinesis_batch
 
-_processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+
+@cache
+def _batch():  # imported on the first Kinesis batch only: subscription targets never pay for it
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    return BatchProcessor(event_type=EventType.KinesisDataStreams), process_partial_response
 
 
 def is_kinesis_batch(event) -> bool:
@@ -24,4 +29,5 @@ def handle(event, context, deliver, own_group):
         if err is not None:
             raise err
 
-    return process_partial_response(event=event, record_handler=check, processor=_processor, context=context)
+    processor, process_partial_response = _batch()
+    return process_partial_response(event=event, record_handler=check, processor=processor, context=context)

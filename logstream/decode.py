@@ -263,6 +263,26 @@ def _json_detail(exc: msgspec.DecodeError) -> str:
     return msg.replace("JSON is malformed: ", "invalid JSON: ") if "malformed" in msg else msg
 
 
+def fast_payload(payload: str, max_size: int = DEFAULT_MAX_SIZE) -> LogStream | None:
+    """The common case in one pass: base64 of one gzip member holding one valid document.
+
+    Returns ``None`` for anything else (the general path then decodes it, or names the step
+    that fails); never raises for bad input.
+    """
+    try:
+        raw = _b64.b64decode(payload, validate=True) if _b64 is not None else binascii.a2b_base64(
+            payload, strict_mode=True)
+        if raw[:2] != b"\x1f\x8b":
+            return None
+        d = _zlib.decompressobj(31)
+        buf = d.decompress(raw, max_size + 1)
+        if not d.eof or d.unused_data or len(buf) > max_size:
+            return None
+        return _stream(_typed.decode(buf), buf)
+    except Exception:  # noqa: BLE001 - not the common case: the general path reports it
+        return None
+
+
 def document_from_mapping(obj: dict[str, Any]) -> LogStream:
     """Validate an already-parsed document (a dict) into a :class:`LogStream`.
 

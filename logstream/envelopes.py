@@ -29,6 +29,7 @@ from .decode import (
     b64decode,
     decompress,
     document_from_mapping,
+    fast_payload,
     is_compressed,
     iter_json_values,
 )
@@ -121,7 +122,10 @@ def decode_log_stream(data: Any, *, max_size: int = DEFAULT_MAX_SIZE) -> LogStre
     if isinstance(data, Mapping):
         awslogs = data.get("awslogs")
         if isinstance(awslogs, Mapping) and len(data) == 1:  # the hot path: a Lambda event
-            streams = list(_Walker(max_size, None, None, None).payload(awslogs.get("data"), {}))
+            payload = awslogs.get("data")
+            if isinstance(payload, str) and (stream := fast_payload(payload, max_size)) is not None:
+                return stream
+            streams = list(_Walker(max_size, None, None, None).payload(payload, {}))
         else:
             streams = list(iter_log_streams(data, max_size=max_size))
     else:

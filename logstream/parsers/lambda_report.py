@@ -101,6 +101,11 @@ _KEYS = (
     "RequestId|Billed Restore Duration|Restore Duration|Billed Duration|Init Duration|Duration"
     "|Memory Size|Max Memory Used|Status|Error Type|TraceId|SegmentId|Sampled"
 )
+# Lambda's usual layout, whole line: parsed in one match (the general parser gives the same result).
+_USUAL = re.compile(
+    r"REPORT RequestId: (\S+)\tDuration: ([\d.]+) ms\tBilled Duration: ([\d.]+) ms\tMemory Size: (\d+) MB\t"
+    r"Max Memory Used: (\d+) MB\t(?:Init Duration: ([\d.]+) ms\t)?\s*\Z"
+)
 _KV = re.compile(rf"(?<![A-Za-z])({_KEYS}): ?([^\s]+)")
 _TIMEOUT = re.compile(r"(?:^|\s)(\S+) Task timed out after [\d.]+ seconds")
 _KILLED = re.compile(r"RequestId: (\S+) Error: Runtime exited with error: signal: killed")
@@ -151,6 +156,14 @@ def parse_report(message: str) -> InvocationReport | None:
     True
     """
     if message.startswith("REPORT "):
+        m = _USUAL.match(message)  # Lambda's usual layout in one match; anything else: _parse_text
+        if m is not None:
+            try:
+                return InvocationReport(
+                    m[1], float(m[2]), float(m[3]), int(m[4]), int(m[5]), float(m[6]) if m[6] else None
+                )
+            except ValueError:
+                pass  # e.g. "1.2.3 ms": the general parser decides
         return _parse_text(message)
     if message.startswith("{") and "platform.report" in message:
         return _parse_json(message)
@@ -158,6 +171,7 @@ def parse_report(message: str) -> InvocationReport | None:
 
 
 def _parse_text(message: str) -> InvocationReport | None:
+    """Key/value pairs in any order, tabs or runs of spaces between them."""
     if "\t" not in message and "\\t" in message:  # literal backslash escapes (seen in fixtures)
         message = message.replace("\\t", "\t").replace("\\n", "\n")
     fields = dict(_KV.findall(message))

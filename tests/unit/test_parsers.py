@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logstream import ParseError, decode_log_stream, iter_log_streams
 from logstream.models import LogEvent, LogStream, MessageType
@@ -109,6 +111,23 @@ def test_given_status_fields_then_status_and_error_type():
 def test_given_fields_in_any_order_then_same_values():
     r = parse_report(HAND["emulator"])
     assert (r.init_duration_ms, r.duration_ms, r.billed_duration_ms, r.memory_size_mb) == (0.4, 95.09, 96.0, 3008)
+
+
+_FIELD = st.sampled_from(["0", "1.5", "12.34", "900", "1.2.3", "7e2"])
+
+
+@given(rid=st.from_regex(r"[0-9a-f-]{1,36}", fullmatch=True), d=_FIELD, b=_FIELD, m=_FIELD, x=_FIELD,
+       init=st.none() | _FIELD, end=st.sampled_from(["", "\n", "\t\n", "\n\nXRAY TraceId: 1-a-b\t"]),
+       order=st.permutations(range(5)))
+def test_usual_layout_fast_path_equals_order_independent_parser(rid, d, b, m, x, init, end, order):
+    from logstream.parsers.lambda_report import _parse_text
+
+    parts = [f"RequestId: {rid}", f"Duration: {d} ms", f"Billed Duration: {b} ms", f"Memory Size: {m} MB",
+             f"Max Memory Used: {x} MB"] + ([f"Init Duration: {init} ms"] if init else [])
+    line = "REPORT " + "\t".join(parts) + "\t" + end
+    assert parse_report(line) == _parse_text(line)  # the one-match fast path agrees with the general one
+    shuffled = "REPORT " + "\t".join([parts[i] for i in order] + parts[5:]) + "\t" + end
+    assert parse_report(shuffled) == parse_report(line)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""logstream benchmarks: ``make bench`` (or ``python -m benchmarks``). See README "Performance"."""

@@ -1,0 +1,138 @@
+"""Run every benchmark and print a Markdown table of ratios against targets.
+
+    make bench                  # or: python -m benchmarks [--quick]
+
+Everything compared is measured side by side in the same run (interleaved, medians), so the
+ratios hold on a noisy machine even when the absolute times do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import platform
+import random
+import sys
+from pathlib import Path
+
+from logstream import decode as decode_module
+from logstream.parsers.lambda_report import parse_report
+
+from . import cli, decode, imports, memory, putmetricdata, reports
+from .harness import compare, fmt_time, verdict
+from .payloads import lambda_event
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOOR, TYPED, PURE, POWERTOOLS = list(decode.CANDIDATES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run, noisier)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "results.md")
+    args = parser.parse_args(argv)
+    rounds = 5 if args.quick else 15
+    rows: list[tuple[str, str, str, str, str]] = []
+    missed = 0
+
+    def row(what: str, measured: str, ratio: float | None, target: str, ok: str = "") -> None:
+        nonlocal missed
+        missed += ok == "MISSED"
+        rows.append((what, measured, "" if ratio is None else f"{ratio:.2f}x", target, ok))
+        print(f"  {what}: {measured} {'' if ratio is None else f'{ratio:.2f}x'} {target} {ok}", file=sys.stderr)
+
+    # Installed packages (boto3, Powertools) come with bytecode; give our sources the same.
+    compileall.compile_dir(ROOT / "logstream", quiet=1)
+    compileall.compile_dir(ROOT / "handlers", quiet=1)
+    decode.check()
+    reports.check()
+
+    print("decode ...", file=sys.stderr)
+    for n in decode.SIZES:
+        event = lambda_event(n)
+        t = compare({name: (lambda fn=fn: fn(event)) for name, fn in decode.CANDIDATES.items()}, rounds=rounds)
+        size = f"{n:,} event{'s' if n > 1 else ''}"
+        target = {1: "<= 1.50x", 10_000: "<= 0.60x"}.get(n, "")
+        r = t[TYPED] / t[FLOOR]
+        row(f"typed decode vs stdlib floor, {size}", f"{fmt_time(t[TYPED])} vs {fmt_time(t[FLOOR])}", r, target,
+            verdict(r, 1.5 if n == 1 else 0.6) if target else "")
+        row(f"  pure-Python path (no pybase64/isal) vs floor, {size}", fmt_time(t[PURE]), t[PURE] / t[FLOOR], "")
+        s = t[POWERTOOLS] / t[TYPED]
+        row(f"Powertools CloudWatchLogsEvent time / logstream, {size}", fmt_time(t[POWERTOOLS]), s,
+            ">= 4x" if n == 10_000 else "", verdict(s, 4, higher_is_better=True) if n == 10_000 else "")
+
+    print("REPORT parsing ...", file=sys.stderr)
+    usual = reports.lines()
+    rng = random.Random(1)
+    shuffled = []
+    for line in usual:
+        head, *fields = line.rstrip("\t\n").split("\t")
+        fields.insert(0, head.removeprefix("REPORT "))
+        rng.shuffle(fields)
+        shuffled.append("REPORT " + "\t".join(fields) + "\t\n")
+    assert [parse_report(x) for x in shuffled] == [parse_report(x) for x in usual]
+    t = compare({"fixed": lambda: [reports.fixed_order(x) for x in usual],
+                 "usual": lambda: [parse_report(x) for x in usual],
+                 "shuffled": lambda: [parse_report(x) for x in shuffled]}, rounds=rounds)
+    r = t["fixed"] / t["usual"]
+    row("REPORT parsing speed vs fixed-order regex (Lambda's order)", f"{fmt_time(t['usual'] / len(usual))}/line", r,
+        ">= 0.90x", verdict(r, 0.9, higher_is_better=True))
+    row("  same, fields shuffled (the regex cannot parse these)", f"{fmt_time(t['shuffled'] / len(usual))}/line",
+        t["fixed"] / t["shuffled"], "")
+
+    print("imports ...", file=sys.stderr)
+    t = imports.measure(rounds=7 if args.quick else 15)
+    dc, boto3 = t["aws_lambda_powertools.utilities.data_classes"], t["boto3"]
+    r = t["logstream"] / dc
+    row("`import logstream` vs Powertools data_classes", f"{fmt_time(t['logstream'])} vs {fmt_time(dc)}", r,
+        "<= 0.75x", verdict(r, 0.75))
+    for module in imports.MODULES[1:5]:
+        r = t[module] / boto3
+        is_target = module == "handlers.lambda_metrics"
+        uses_boto3 = imports.boto3_imported_by(module)
+        row(f"`import {module}` (EMF) vs `import boto3`{' - imports boto3!' if uses_boto3 else ''}",
+            f"{fmt_time(t[module])} vs {fmt_time(boto3)}", r, "<= 0.60x" if is_target else "",
+            verdict(r, 0.6) if is_target else ("MISSED" if uses_boto3 else ""))
+
+    print("CLI vs jq ...", file=sys.stderr)
+    c = cli.measure(rounds=1 if args.quick else 3)
+    what = f"`logstream decode` vs jq pipeline, {c['bytes'] / 1e6:.0f} MB JSON, {c['events']:,} events"
+    if c["jq"] is None:
+        row(what, f"{fmt_time(c['logstream'])} (jq not installed)", None, ">= 10x")
+    else:
+        r = c["jq"] / c["logstream"]
+        row(what, f"{fmt_time(c['logstream'])} vs {fmt_time(c['jq'])}", r, ">= 10x", verdict(r, 10, higher_is_better=True))
+
+    print("memory ...", file=sys.stderr)
+    m = memory.measure()
+    r = m[TYPED]["peak"] / m[FLOOR]["peak"]
+    row("peak memory decoding 10,000 events vs floor (tracemalloc)",
+        f"{m[TYPED]['peak'] / 1e6:.1f} MB vs {m[FLOOR]['peak'] / 1e6:.1f} MB", r, "<= 1.00x", verdict(r, 1.0))
+    row("  memory still held by the result (incl. the raw document)",
+        f"{m[TYPED]['retained'] / 1e6:.1f} MB vs {m[FLOOR]['retained'] / 1e6:.1f} MB",
+        m[TYPED]["retained"] / m[FLOOR]["retained"], "")
+    row("  Powertools CloudWatchLogsEvent peak", f"{m[POWERTOOLS]['peak'] / 1e6:.1f} MB",
+        m[POWERTOOLS]["peak"] / m[FLOOR]["peak"], "")
+
+    p = putmetricdata.measure()
+    keys = list(p)
+    row(f"PutMetricData requests for {p['reports']:,} reports ({p['data points']:,} data points)",
+        f"{p[keys[2]]} (vs {p[keys[3]]} unaggregated, {p[keys[4]]:,} one per report)", None, "")
+
+    acc = decode_module.accelerators()
+    head = (f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
+            f"pybase64 {'on' if acc['pybase64'] else 'off'}, isal {'on' if acc['isal'] else 'off'}; "
+            f"{'quick' if args.quick else 'full'} run")
+    table = [head, "", "| measurement | logstream (vs baseline) | ratio | target | |", "| --- | --- | --- | --- | --- |"]
+    table += [f"| {' | '.join(r)} |" for r in rows]
+    text = "\n".join(table) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    print(f"written to {args.out}; {missed} target(s) missed", file=sys.stderr)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

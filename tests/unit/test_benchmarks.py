@@ -1,0 +1,18 @@
+"""The benchmarks compare like with like: every candidate returns the same events, the fast and
+general REPORT paths agree, and the metric aggregation they count is the one the sinks send."""
+
+from benchmarks import decode, putmetricdata, reports
+
+
+def test_decode_candidates_agree_on_every_event(codec):
+    decode.check(size=50)
+
+
+def test_report_parsers_agree():
+    reports.check()
+
+
+def test_putmetricdata_requests_are_counted_from_the_real_aggregation():
+    out = putmetricdata.measure()
+    assert out["data points"] > out["reports"] * 8
+    assert 1 <= out["logstream (Values/Counts per minute, 1,000 datums/1 MB per request)"] <= 10
