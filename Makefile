@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)
@@ -21,8 +21,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+SOURCES := logstream handlers tests benchmarks demo.py
 lint: $(STAMP)
-	$(BIN)/ruff check logstream handlers tests benchmarks demo.py
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check --quiet $(SOURCES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -17,11 +17,17 @@ import random
 import sys
 import time
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "POWERTOOLS_LOG_LEVEL": "ERROR",
-    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/logstream-demo",
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/logstream-demo",
+    }
+)
 
 
 class Context:
@@ -36,7 +42,12 @@ def lambda_logs(now_ms: int) -> list[dict]:
 
     rnd = random.Random(42)
     docs = []
-    for fn, mem, base in (("checkout", 512, 120), ("search", 1024, 40), ("thumbnailer", 256, 900), ("auth", 128, 15)):
+    for fn, mem, base in (
+        ("checkout", 512, 120),
+        ("search", 1024, 40),
+        ("thumbnailer", 256, 900),
+        ("auth", 128, 15),
+    ):
         msgs = []
         for i in range(60):
             rid = f"{fn[:4]}{i:04d}-0000-4000-8000-000000000000"
@@ -50,10 +61,18 @@ def lambda_logs(now_ms: int) -> list[dict]:
             if fn == "checkout" and i == 30:
                 dur = 3000.0
                 msgs.append((ts, f"2026-11-23T10:00:00.000Z {rid} Task timed out after 3.00 seconds\n"))
-            msgs += [(ts, f"START RequestId: {rid} Version: $LATEST\n"), (ts, f"END RequestId: {rid}\n"),
-                     (ts, f"REPORT RequestId: {rid}\tDuration: {dur} ms\tBilled Duration: {int(dur) + 1} ms\t"
-                          f"Memory Size: {mem} MB\tMax Memory Used: {used} MB{extra}{status}\t\n")]
-        docs.append(make_document(msgs, log_group=f"/aws/lambda/{fn}", log_stream=f"2026/11/23/[$LATEST]{fn}"))
+            msgs += [
+                (ts, f"START RequestId: {rid} Version: $LATEST\n"),
+                (ts, f"END RequestId: {rid}\n"),
+                (
+                    ts,
+                    f"REPORT RequestId: {rid}\tDuration: {dur} ms\tBilled Duration: {int(dur) + 1} ms\t"
+                    f"Memory Size: {mem} MB\tMax Memory Used: {used} MB{extra}{status}\t\n",
+                ),
+            ]
+        docs.append(
+            make_document(msgs, log_group=f"/aws/lambda/{fn}", log_stream=f"2026/11/23/[$LATEST]{fn}")
+        )
     return docs
 
 
@@ -62,10 +81,15 @@ def fluentd_logs(now_ms: int) -> dict:
 
     lines = []
     for i in range(3):
-        lines.append((now_ms + i, '2026-11-23 10:00:0%d +0000 [info]: #0 flushing buffer\n' % i))
-        lines.append((now_ms + i, '2026-11-23 10:00:0%d.5 +0000 monitor.metrics: {"plugin_id":"out_s3","plugin_category":'
-                      '"output","type":"s3","output_plugin":true,"buffer_queue_length":%d,"buffer_total_queued_size":%d,'
-                      '"retry_count":%d}\n' % (i, i * 2, i * 4096, i)))
+        lines.append((now_ms + i, f"2026-11-23 10:00:0{i} +0000 [info]: #0 flushing buffer\n"))
+        lines.append(
+            (
+                now_ms + i,
+                f'2026-11-23 10:00:0{i}.5 +0000 monitor.metrics: {{"plugin_id":"out_s3","plugin_category":'
+                f'"output","type":"s3","output_plugin":true,"buffer_queue_length":{i * 2},'
+                f'"buffer_total_queued_size":{i * 4096},"retry_count":{i}}}\n',
+            )
+        )
     return make_document(lines, log_group="/ecs/fluentd", log_stream="fluentd/app/1")
 
 
@@ -98,8 +122,13 @@ def run() -> int:
     kinesis, s3, firehose, cw = (boto3.client(s) for s in ("kinesis", "s3", "firehose", "cloudwatch"))
     kinesis.create_stream(StreamName="logstream-events", ShardCount=2)
     s3.create_bucket(Bucket="logstream-archive")
-    firehose.create_delivery_stream(DeliveryStreamName="logstream-archive", ExtendedS3DestinationConfiguration={
-        "RoleARN": "arn:aws:iam::123456789012:role/firehose", "BucketARN": "arn:aws:s3:::logstream-archive"})
+    firehose.create_delivery_stream(
+        DeliveryStreamName="logstream-archive",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": "arn:aws:s3:::logstream-archive",
+        },
+    )
 
     now = int(time.time() * 1000) - 10 * 60_000
     docs = lambda_logs(now)
@@ -113,12 +142,22 @@ def run() -> int:
 
     quiet = contextlib.redirect_stdout(io.StringIO())
     with quiet:
-        metrics = handler("handlers.lambda_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE="Logstream/Lambda")
+        metrics = handler(
+            "handlers.lambda_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE="Logstream/Lambda"
+        )
         m_out = [metrics(lambda_event(d), ctx) for d in docs]
-        f_out = handler("handlers.fluentd_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE="fluentd")(lambda_event(fluentd), ctx)
-        fwd = handler("handlers.forward", DESTINATION_ARN="arn:aws:kinesis:us-east-1:123456789012:stream/logstream-events")
+        f_out = handler("handlers.fluentd_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE="fluentd")(
+            lambda_event(fluentd), ctx
+        )
+        fwd = handler(
+            "handlers.forward",
+            DESTINATION_ARN="arn:aws:kinesis:us-east-1:123456789012:stream/logstream-events",
+        )
         k_out = [fwd(lambda_event(d), ctx) for d in docs]
-        fh = handler("handlers.forward", DESTINATION_ARN="arn:aws:firehose:us-east-1:123456789012:deliverystream/logstream-archive")
+        fh = handler(
+            "handlers.forward",
+            DESTINATION_ARN="arn:aws:firehose:us-east-1:123456789012:deliverystream/logstream-archive",
+        )
         fh_out = fh(lambda_event(fluentd), ctx)
         t_out = handler("handlers.firehose_transform")(firehose_event(docs[:2]), ctx)
 
@@ -127,35 +166,56 @@ def run() -> int:
     print(summary_table(reports, Pricing(architecture="arm64")))
 
     print("CloudWatch metrics read back with GetMetricStatistics (namespace Logstream/Lambda):")
-    print(f"  {'function':<12} {'Invocations':>11} {'ColdStart':>9} {'Timeout':>7} {'OutOfMemory':>11} {'max Duration ms':>15}")
+    print(
+        f"  {'function':<12} {'Invocations':>11} {'ColdStart':>9} {'Timeout':>7} "
+        f"{'OutOfMemory':>11} {'max Duration ms':>15}"
+    )
     for fn in ("auth", "checkout", "search", "thumbnailer"):
         row = []
-        for metric, stat in (("Invocations", "Sum"), ("ColdStart", "Sum"), ("Timeout", "Sum"), ("OutOfMemory", "Sum"), ("Duration", "Maximum")):
-            pts = cw.get_metric_statistics(Namespace="Logstream/Lambda", MetricName=metric,
-                                           Dimensions=[{"Name": "FunctionName", "Value": fn}],
-                                           StartTime=(now - 3_600_000) / 1000, EndTime=(now + 3_600_000) / 1000,
-                                           Period=3600 * 2, Statistics=[stat])["Datapoints"]
+        for metric, stat in (
+            ("Invocations", "Sum"),
+            ("ColdStart", "Sum"),
+            ("Timeout", "Sum"),
+            ("OutOfMemory", "Sum"),
+            ("Duration", "Maximum"),
+        ):
+            pts = cw.get_metric_statistics(
+                Namespace="Logstream/Lambda",
+                MetricName=metric,
+                Dimensions=[{"Name": "FunctionName", "Value": fn}],
+                StartTime=(now - 3_600_000) / 1000,
+                EndTime=(now + 3_600_000) / 1000,
+                Period=3600 * 2,
+                Statistics=[stat],
+            )["Datapoints"]
             row.append(sum(p[stat] for p in pts) if stat == "Sum" else max((p[stat] for p in pts), default=0))
         print(f"  {fn:<12} {row[0]:>11.0f} {row[1]:>9.0f} {row[2]:>7.0f} {row[3]:>11.0f} {row[4]:>15.2f}")
     names = sorted({m["MetricName"] for m in cw.list_metrics(Namespace="fluentd")["Metrics"]})
-    print(f"\nfluentd metrics (namespace fluentd, dimension PluginId): {', '.join(names)} "
-          f"from {f_out['statuses']} status lines")
+    print(
+        f"\nfluentd metrics (namespace fluentd, dimension PluginId): {', '.join(names)} "
+        f"from {f_out['statuses']} status lines"
+    )
 
     ids = []
     for shard in kinesis.list_shards(StreamName="logstream-events")["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName="logstream-events", ShardId=shard["ShardId"],
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        it = kinesis.get_shard_iterator(
+            StreamName="logstream-events", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         for rec in kinesis.get_records(ShardIterator=it, Limit=10000)["Records"]:
             ids += [json.loads(line)["id"] for line in rec["Data"].decode().splitlines()]
     sent = sum(len(d["logEvents"]) for d in docs)
-    print(f"\nKinesis stream logstream-events: {len(ids)} events read back of {sent} forwarded "
-          f"({sum(o['requests'] for o in k_out)} PutRecords requests), unique ids: {len(set(ids))}")
+    print(
+        f"\nKinesis stream logstream-events: {len(ids)} events read back of {sent} forwarded "
+        f"({sum(o['requests'] for o in k_out)} PutRecords requests), unique ids: {len(set(ids))}"
+    )
     lines = 0
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="logstream-archive").get("Contents", [])]
     for key in keys:
         lines += len(s3.get_object(Bucket="logstream-archive", Key=key)["Body"].read().splitlines())
-    print(f"Firehose -> S3 logstream-archive: {len(keys)} object(s), {lines} NDJSON events "
-          f"(forwarded {fh_out['delivered']} record(s))")
+    print(
+        f"Firehose -> S3 logstream-archive: {len(keys)} object(s), {lines} NDJSON events "
+        f"(forwarded {fh_out['delivered']} record(s))"
+    )
     results = [r["result"] for r in t_out["records"]]
     first = base64.b64decode(t_out["records"][0]["data"]).decode().splitlines()[0]
     print(f"Firehose transformation: {results}; first line: {first[:100]}...")

@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal missed
         missed += ok == "MISSED"
         rows.append((what, measured, "" if ratio is None else f"{ratio:.2f}x", target, ok))
-        print(f"  {what}: {measured} {'' if ratio is None else f'{ratio:.2f}x'} {target} {ok}", file=sys.stderr)
+        print(
+            f"  {what}: {measured} {'' if ratio is None else f'{ratio:.2f}x'} {target} {ok}", file=sys.stderr
+        )
 
     # Installed packages (boto3, Powertools) come with bytecode; give our sources the same.
     compileall.compile_dir(ROOT / "logstream", quiet=1)
@@ -51,16 +53,32 @@ def main(argv: list[str] | None = None) -> int:
     print("decode ...", file=sys.stderr)
     for n in decode.SIZES:
         event = lambda_event(n)
-        t = compare({name: (lambda fn=fn: fn(event)) for name, fn in decode.CANDIDATES.items()}, rounds=rounds)
+        calls = {name: (lambda fn=fn, event=event: fn(event)) for name, fn in decode.CANDIDATES.items()}
+        t = compare(calls, rounds=rounds)
         size = f"{n:,} event{'s' if n > 1 else ''}"
         target = {1: "<= 1.50x", 10_000: "<= 0.60x"}.get(n, "")
         r = t[TYPED] / t[FLOOR]
-        row(f"typed decode vs stdlib floor, {size}", f"{fmt_time(t[TYPED])} vs {fmt_time(t[FLOOR])}", r, target,
-            verdict(r, 1.5 if n == 1 else 0.6) if target else "")
-        row(f"  pure-Python path (no pybase64/isal) vs floor, {size}", fmt_time(t[PURE]), t[PURE] / t[FLOOR], "")
+        row(
+            f"typed decode vs stdlib floor, {size}",
+            f"{fmt_time(t[TYPED])} vs {fmt_time(t[FLOOR])}",
+            r,
+            target,
+            verdict(r, 1.5 if n == 1 else 0.6) if target else "",
+        )
+        row(
+            f"  pure-Python path (no pybase64/isal) vs floor, {size}",
+            fmt_time(t[PURE]),
+            t[PURE] / t[FLOOR],
+            "",
+        )
         s = t[POWERTOOLS] / t[TYPED]
-        row(f"Powertools CloudWatchLogsEvent time / logstream, {size}", fmt_time(t[POWERTOOLS]), s,
-            ">= 4x" if n == 10_000 else "", verdict(s, 4, higher_is_better=True) if n == 10_000 else "")
+        row(
+            f"Powertools CloudWatchLogsEvent time / logstream, {size}",
+            fmt_time(t[POWERTOOLS]),
+            s,
+            ">= 4x" if n == 10_000 else "",
+            verdict(s, 4, higher_is_better=True) if n == 10_000 else "",
+        )
 
     print("REPORT parsing ...", file=sys.stderr)
     usual = reports.lines()
@@ -72,28 +90,51 @@ def main(argv: list[str] | None = None) -> int:
         rng.shuffle(fields)
         shuffled.append("REPORT " + "\t".join(fields) + "\t\n")
     assert [parse_report(x) for x in shuffled] == [parse_report(x) for x in usual]
-    t = compare({"fixed": lambda: [reports.fixed_order(x) for x in usual],
-                 "usual": lambda: [parse_report(x) for x in usual],
-                 "shuffled": lambda: [parse_report(x) for x in shuffled]}, rounds=rounds)
+    t = compare(
+        {
+            "fixed": lambda: [reports.fixed_order(x) for x in usual],
+            "usual": lambda: [parse_report(x) for x in usual],
+            "shuffled": lambda: [parse_report(x) for x in shuffled],
+        },
+        rounds=rounds,
+    )
     r = t["fixed"] / t["usual"]
-    row("REPORT parsing speed vs fixed-order regex (Lambda's order)", f"{fmt_time(t['usual'] / len(usual))}/line", r,
-        ">= 0.90x", verdict(r, 0.9, higher_is_better=True))
-    row("  same, fields shuffled (the regex cannot parse these)", f"{fmt_time(t['shuffled'] / len(usual))}/line",
-        t["fixed"] / t["shuffled"], "")
+    row(
+        "REPORT parsing speed vs fixed-order regex (Lambda's order)",
+        f"{fmt_time(t['usual'] / len(usual))}/line",
+        r,
+        ">= 0.90x",
+        verdict(r, 0.9, higher_is_better=True),
+    )
+    row(
+        "  same, fields shuffled (the regex cannot parse these)",
+        f"{fmt_time(t['shuffled'] / len(usual))}/line",
+        t["fixed"] / t["shuffled"],
+        "",
+    )
 
     print("imports ...", file=sys.stderr)
     t = imports.measure(rounds=7 if args.quick else 15)
     dc, boto3 = t["aws_lambda_powertools.utilities.data_classes"], t["boto3"]
     r = t["logstream"] / dc
-    row("`import logstream` vs Powertools data_classes", f"{fmt_time(t['logstream'])} vs {fmt_time(dc)}", r,
-        "<= 0.75x", verdict(r, 0.75))
+    row(
+        "`import logstream` vs Powertools data_classes",
+        f"{fmt_time(t['logstream'])} vs {fmt_time(dc)}",
+        r,
+        "<= 0.75x",
+        verdict(r, 0.75),
+    )
     for module in imports.MODULES[1:5]:
         r = t[module] / boto3
         is_target = module == "handlers.lambda_metrics"
         uses_boto3 = imports.boto3_imported_by(module)
-        row(f"`import {module}` (EMF) vs `import boto3`{' - imports boto3!' if uses_boto3 else ''}",
-            f"{fmt_time(t[module])} vs {fmt_time(boto3)}", r, "<= 0.60x" if is_target else "",
-            verdict(r, 0.6) if is_target else ("MISSED" if uses_boto3 else ""))
+        row(
+            f"`import {module}` (EMF) vs `import boto3`{' - imports boto3!' if uses_boto3 else ''}",
+            f"{fmt_time(t[module])} vs {fmt_time(boto3)}",
+            r,
+            "<= 0.60x" if is_target else "",
+            verdict(r, 0.6) if is_target else ("MISSED" if uses_boto3 else ""),
+        )
 
     print("CLI vs jq ...", file=sys.stderr)
     c = cli.measure(rounds=1 if args.quick else 3)
@@ -102,29 +143,58 @@ def main(argv: list[str] | None = None) -> int:
         row(what, f"{fmt_time(c['logstream'])} (jq not installed)", None, ">= 10x")
     else:
         r = c["jq"] / c["logstream"]
-        row(what, f"{fmt_time(c['logstream'])} vs {fmt_time(c['jq'])}", r, ">= 10x", verdict(r, 10, higher_is_better=True))
+        row(
+            what,
+            f"{fmt_time(c['logstream'])} vs {fmt_time(c['jq'])}",
+            r,
+            ">= 10x",
+            verdict(r, 10, higher_is_better=True),
+        )
 
     print("memory ...", file=sys.stderr)
     m = memory.measure()
     r = m[TYPED]["peak"] / m[FLOOR]["peak"]
-    row("peak memory decoding 10,000 events vs floor (tracemalloc)",
-        f"{m[TYPED]['peak'] / 1e6:.1f} MB vs {m[FLOOR]['peak'] / 1e6:.1f} MB", r, "<= 1.00x", verdict(r, 1.0))
-    row("  memory still held by the result (incl. the raw document)",
+    row(
+        "peak memory decoding 10,000 events vs floor (tracemalloc)",
+        f"{m[TYPED]['peak'] / 1e6:.1f} MB vs {m[FLOOR]['peak'] / 1e6:.1f} MB",
+        r,
+        "<= 1.00x",
+        verdict(r, 1.0),
+    )
+    row(
+        "  memory still held by the result (incl. the raw document)",
         f"{m[TYPED]['retained'] / 1e6:.1f} MB vs {m[FLOOR]['retained'] / 1e6:.1f} MB",
-        m[TYPED]["retained"] / m[FLOOR]["retained"], "")
-    row("  Powertools CloudWatchLogsEvent peak", f"{m[POWERTOOLS]['peak'] / 1e6:.1f} MB",
-        m[POWERTOOLS]["peak"] / m[FLOOR]["peak"], "")
+        m[TYPED]["retained"] / m[FLOOR]["retained"],
+        "",
+    )
+    row(
+        "  Powertools CloudWatchLogsEvent peak",
+        f"{m[POWERTOOLS]['peak'] / 1e6:.1f} MB",
+        m[POWERTOOLS]["peak"] / m[FLOOR]["peak"],
+        "",
+    )
 
     p = putmetricdata.measure()
     keys = list(p)
-    row(f"PutMetricData requests for {p['reports']:,} reports ({p['data points']:,} data points)",
-        f"{p[keys[2]]} (vs {p[keys[3]]} unaggregated, {p[keys[4]]:,} one per report)", None, "")
+    row(
+        f"PutMetricData requests for {p['reports']:,} reports ({p['data points']:,} data points)",
+        f"{p[keys[2]]} (vs {p[keys[3]]} unaggregated, {p[keys[4]]:,} one per report)",
+        None,
+        "",
+    )
 
     acc = decode_module.accelerators()
-    head = (f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
-            f"pybase64 {'on' if acc['pybase64'] else 'off'}, isal {'on' if acc['isal'] else 'off'}; "
-            f"{'quick' if args.quick else 'full'} run")
-    table = [head, "", "| measurement | logstream (vs baseline) | ratio | target | |", "| --- | --- | --- | --- | --- |"]
+    head = (
+        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
+        f"pybase64 {'on' if acc['pybase64'] else 'off'}, isal {'on' if acc['isal'] else 'off'}; "
+        f"{'quick' if args.quick else 'full'} run"
+    )
+    table = [
+        head,
+        "",
+        "| measurement | logstream (vs baseline) | ratio | target | |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     table += [f"| {' | '.join(r)} |" for r in rows]
     text = "\n".join(table) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

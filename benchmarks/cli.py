@@ -52,5 +52,9 @@ def measure(rounds: int = 3) -> dict[str, float | int | None]:
             ls.append(_run(logstream_cmd))
             if jq:
                 jqs.append(_run(jq_cmd))
-        return {"bytes": raw, "events": PAYLOADS * EVENTS, "logstream": statistics.median(ls),
-                "jq": statistics.median(jqs) if jqs else None}
+        return {
+            "bytes": raw,
+            "events": PAYLOADS * EVENTS,
+            "logstream": statistics.median(ls),
+            "jq": statistics.median(jqs) if jqs else None,
+        }

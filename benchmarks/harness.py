@@ -22,13 +22,15 @@ def _loops(fn: Callable[[], Any], min_time: float) -> int:
         n *= 2
 
 
-def compare(candidates: dict[str, Callable[[], Any]], *, rounds: int = 15, min_time: float = 0.05) -> dict[str, float]:
+def compare(
+    candidates: dict[str, Callable[[], Any]], *, rounds: int = 15, min_time: float = 0.05
+) -> dict[str, float]:
     """Median seconds per call for each candidate, measured interleaved."""
     names = list(candidates)
     loops = {name: _loops(candidates[name], min_time) for name in names}
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             fn, n = candidates[name], loops[name]
             gc.collect()

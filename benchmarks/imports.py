@@ -12,8 +12,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 _TIMER = "import sys, time; t = time.perf_counter(); __import__(sys.argv[1]); print(time.perf_counter() - t)"
 # What the handlers read at import: EMF output (no boto3), a destination for the forwarder.
-ENV = {"METRICS_OUTPUT": "emf", "DESTINATION_ARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s",
-       "AWS_DEFAULT_REGION": "us-east-1", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench"}
+ENV = {
+    "METRICS_OUTPUT": "emf",
+    "DESTINATION_ARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
+}
 
 MODULES = [
     "logstream",
@@ -27,15 +31,21 @@ MODULES = [
 
 
 def import_seconds(module: str) -> float:
-    out = subprocess.run([sys.executable, "-c", _TIMER, module], capture_output=True, text=True, check=True,
-                         cwd=ROOT, env={**os.environ, **ENV})
+    out = subprocess.run(
+        [sys.executable, "-c", _TIMER, module],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+    )
     return float(out.stdout)
 
 
 def measure(rounds: int = 15) -> dict[str, float]:
     samples: dict[str, list[float]] = {m: [] for m in MODULES}
     for r in range(rounds):
-        order = MODULES[r % len(MODULES):] + MODULES[: r % len(MODULES)]
+        order = MODULES[r % len(MODULES) :] + MODULES[: r % len(MODULES)]
         for module in order:
             samples[module].append(import_seconds(module))
     return {m: statistics.median(s) for m, s in samples.items()}
@@ -43,6 +53,12 @@ def measure(rounds: int = 15) -> dict[str, float]:
 
 def boto3_imported_by(module: str) -> bool:
     code = f"import sys; __import__({module!r}); print('boto3' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
-                         env={**os.environ, **ENV})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+    )
     return out.stdout.strip() == "True"

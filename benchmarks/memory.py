@@ -30,7 +30,12 @@ def measure() -> dict[str, dict[str, int]]:
 
     out = {}
     for name in CANDIDATES:
-        proc = subprocess.run([sys.executable, "-c", _PROBE.format(name=name)], capture_output=True, text=True,
-                              check=True, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE.format(name=name)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         out[name] = json.loads(proc.stdout)
     return out

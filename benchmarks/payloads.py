@@ -27,14 +27,20 @@ def messages(count: int, seed: int = 7) -> list[str]:
         out.append(f"START RequestId: {rid} Version: $LATEST\n")
         out += [_APP[rng.randrange(len(_APP))].format(rid=rid, n=n, ms=ms, ts=ts) + "\n" for _ in range(2)]
         out.append(f"END RequestId: {rid}\n")
-        out.append(f"REPORT RequestId: {rid}\tDuration: {ms}.{n:02d} ms\tBilled Duration: {ms + 1} ms\t"
-                   f"Memory Size: 512 MB\tMax Memory Used: {n + 60} MB\t\n")
+        out.append(
+            f"REPORT RequestId: {rid}\tDuration: {ms}.{n:02d} ms\tBilled Duration: {ms + 1} ms\t"
+            f"Memory Size: 512 MB\tMax Memory Used: {n + 60} MB\t\n"
+        )
     return out[:count]
 
 
 def document(count: int, *, seed: int = 7, stream: int = 0) -> dict:
-    return t.make_document(messages(count, seed), log_group="/aws/lambda/checkout-api",
-                           log_stream=f"2026/11/23/[$LATEST]{stream:032x}", step_ms=3)
+    return t.make_document(
+        messages(count, seed),
+        log_group="/aws/lambda/checkout-api",
+        log_stream=f"2026/11/23/[$LATEST]{stream:032x}",
+        step_ms=3,
+    )
 
 
 def lambda_event(count: int, **kw) -> dict:

@@ -17,10 +17,19 @@ def reports(count: int = 10_000, seed: int = 5) -> list[InvocationReport]:
     out = []
     for i in range(count):
         duration = round(rng.lognormvariate(4, 1), 2)
-        out.append(InvocationReport(
-            f"r{i}", duration, float(math.ceil(duration)), 512, rng.randint(60, 200),
-            round(rng.uniform(100, 800), 2) if rng.random() < 0.05 else None,
-            timestamp=START + rng.randrange(600_000), function_name=f"fn{i % 20}", log_group=f"/aws/lambda/fn{i % 20}"))
+        out.append(
+            InvocationReport(
+                f"r{i}",
+                duration,
+                float(math.ceil(duration)),
+                512,
+                rng.randint(60, 200),
+                round(rng.uniform(100, 800), 2) if rng.random() < 0.05 else None,
+                timestamp=START + rng.randrange(600_000),
+                function_name=f"fn{i % 20}",
+                log_group=f"/aws/lambda/fn{i % 20}",
+            )
+        )
     return out
 
 
@@ -31,6 +40,8 @@ def measure() -> dict[str, int]:
         "reports": 10_000,
         "data points": len(data),
         "logstream (Values/Counts per minute, 1,000 datums/1 MB per request)": len(requests),
-        "one datum per data point, 1,000 per request": math.ceil(len(data) / limits.PUT_METRIC_DATA_MAX_DATUMS),
+        "one datum per data point, 1,000 per request": math.ceil(
+            len(data) / limits.PUT_METRIC_DATA_MAX_DATUMS
+        ),
         "one request per report": 10_000,
     }

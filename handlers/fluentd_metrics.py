@@ -22,8 +22,11 @@ OWN_GROUP = config.own_log_group()
 
 
 def _send(streams):  # raises when data is still undelivered: Lambda retries, then OnFailure
-    statuses = list(iter_statuses(streams, on_error=lambda err: logger.warning(
-        "unreadable status line", extra={"error": str(err)})))
+    statuses = list(
+        iter_statuses(
+            streams, on_error=lambda err: logger.warning("unreadable status line", extra={"error": str(err)})
+        )
+    )
     result = SINK.send(d for s in statuses for d in fluentd_data(s, DIMENSION)).raise_if_failed("metric data")
     return {"statuses": len(statuses), "metrics": result.delivered}
 

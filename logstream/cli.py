@@ -191,9 +191,7 @@ def cmd_encode(args: argparse.Namespace, out: Output, report: Reporter) -> None:
 # ----------------------------------------------------------------------------------- parsers
 def _plain_events(lines: list[str]) -> Iterator[LogStream]:
     """Plain log lines (no CloudWatch envelope): one stream, no group, time unknown (0)."""
-    yield LogStream(
-        MessageType.DATA_MESSAGE, "", "", "", (), tuple(LogEvent("", 0, line) for line in lines)
-    )
+    yield LogStream(MessageType.DATA_MESSAGE, "", "", "", (), tuple(LogEvent("", 0, line) for line in lines))
 
 
 def _parser_streams(args: argparse.Namespace, report: Reporter) -> Iterator[LogStream]:
@@ -233,8 +231,19 @@ def summary_table(reports: list, pricing) -> str:
     by_fn: dict[str, list] = {}
     for r in reports:
         by_fn.setdefault(r.function_name or r.log_group or "(unknown)", []).append(r)
-    header = ("function", "invocations", "p50 ms", "p95 ms", "p99 ms", "max MB", "mem %",
-              "cold", "timeouts", "OOMs", "est. cost $")
+    header = (
+        "function",
+        "invocations",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max MB",
+        "mem %",
+        "cold",
+        "timeouts",
+        "OOMs",
+        "est. cost $",
+    )
     rows = []
     for fn in sorted(by_fn):
         rs = by_fn[fn]
@@ -242,20 +251,29 @@ def summary_table(reports: list, pricing) -> str:
         mems = [r.max_memory_used_mb for r in rs if r.max_memory_used_mb is not None]
         utils = [u for u in (r.memory_utilization for r in rs) if u is not None]
         costs = [c for c in (estimated_cost(r, pricing) for r in rs) if c is not None]
-        rows.append((
-            fn, str(len(rs)),
-            f"{_percentile(durations, 50):.2f}", f"{_percentile(durations, 95):.2f}",
-            f"{_percentile(durations, 99):.2f}",
-            str(max(mems)) if mems else "-", f"{max(utils):.0f}" if utils else "-",
-            str(sum(r.cold_start for r in rs)), str(sum(r.timeout for r in rs)),
-            str(sum(r.out_of_memory for r in rs)), f"{sum(costs):.8f}" if costs else "-",
-        ))
+        rows.append(
+            (
+                fn,
+                str(len(rs)),
+                f"{_percentile(durations, 50):.2f}",
+                f"{_percentile(durations, 95):.2f}",
+                f"{_percentile(durations, 99):.2f}",
+                str(max(mems)) if mems else "-",
+                f"{max(utils):.0f}" if utils else "-",
+                str(sum(r.cold_start for r in rs)),
+                str(sum(r.timeout for r in rs)),
+                str(sum(r.out_of_memory for r in rs)),
+                f"{sum(costs):.8f}" if costs else "-",
+            )
+        )
     if not rows:
         return "no invocation reports found\n"
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def fmt(row: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
 
     return "\n".join([fmt(header), *(fmt(r) for r in rows)]) + "\n"
 
@@ -360,18 +378,31 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def pricing_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64",
-                       help="for the estimated cost (default x86_64)")
-        p.add_argument("--price-per-gb-second", type=float, default=None, metavar="USD",
-                       help="override the us-east-1 list price (other regions, discounts)")
+        p.add_argument(
+            "--architecture",
+            choices=["x86_64", "arm64"],
+            default="x86_64",
+            help="for the estimated cost (default x86_64)",
+        )
+        p.add_argument(
+            "--price-per-gb-second",
+            type=float,
+            default=None,
+            metavar="USD",
+            help="override the us-east-1 list price (other regions, discounts)",
+        )
 
     p = parser_command("report", cmd_report, "one NDJSON line per Lambda invocation report")
     p.add_argument("--summary", action="store_true", help="a per-function table instead of NDJSON")
     pricing_options(p)
     parser_command("fluentd", cmd_fluentd, "one NDJSON line per fluentd plugin status")
     p = parser_command("metrics", cmd_metrics, "the metric data the handlers would send")
-    p.add_argument("--format", choices=["emf", "put-metric-data"], default="emf",
-                   help="EMF documents (default) or PutMetricData request parameters, one per line")
+    p.add_argument(
+        "--format",
+        choices=["emf", "put-metric-data"],
+        default="emf",
+        help="EMF documents (default) or PutMetricData request parameters, one per line",
+    )
     p.add_argument("--namespace", default=None, help="namespace of Lambda metrics (default Logstream/Lambda)")
     p.add_argument("--fluentd-namespace", default="fluentd", help="namespace of fluentd metrics")
     pricing_options(p)

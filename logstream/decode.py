@@ -270,12 +270,15 @@ def fast_payload(payload: str, max_size: int = DEFAULT_MAX_SIZE) -> LogStream | 
     that fails); never raises for bad input.
     """
     try:
-        raw = _b64.b64decode(payload, validate=True) if _b64 is not None else binascii.a2b_base64(
-            payload, strict_mode=True)
+        raw = (
+            _b64.b64decode(payload, validate=True)
+            if _b64 is not None
+            else binascii.a2b_base64(payload, strict_mode=True)
+        )
         if raw[:2] != b"\x1f\x8b":
             return None
         d = _zlib.decompressobj(31)
-        buf = d.decompress(raw, max_size + 1)
+        buf = d.decompress(raw, min(max_size, _STEP) + 1)  # bigger (or a bomb): the general path
         if not d.eof or d.unused_data or len(buf) > max_size:
             return None
         return _stream(_typed.decode(buf), buf)

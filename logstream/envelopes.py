@@ -292,8 +292,7 @@ class _Walker:
                 if plain:
                     yield from self._plain(plain)
                     plain = []
-                for stream in self.json(line, {**where, "line": lineno}, depth):
-                    yield stream
+                yield from self.json(line, {**where, "line": lineno}, depth)
             elif self.plain_lines is not None:
                 plain.append(line.decode("utf-8", "replace"))
             else:
@@ -350,7 +349,10 @@ class _Walker:
         if self.plain_lines is not None:  # parsers read other JSON (fluentd status) as a log line
             yield from self.plain_lines([msgspec.json.encode(m).decode()])
             return
-        self.fail(EnvelopeError("a JSON object that is neither a CloudWatch Logs document nor a known envelope"), where)
+        self.fail(
+            EnvelopeError("a JSON object that is neither a CloudWatch Logs document nor a known envelope"),
+            where,
+        )
 
 
 def _holds_payload(m: Mapping[str, Any], depth: int = 0) -> bool:

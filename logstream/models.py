@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -18,10 +18,10 @@ __all__ = ["MessageType", "LogEvent", "LogStream", "CONTROL_OWNER"]
 #: ``owner`` of control messages (CloudWatch Logs checking that a destination is reachable).
 CONTROL_OWNER = "CloudwatchLogs"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class MessageType(str, enum.Enum):
+class MessageType(str, enum.Enum):  # noqa: UP042 - str() stays "MessageType.X" as released
     """``messageType`` of a subscription document."""
 
     DATA_MESSAGE = "DATA_MESSAGE"

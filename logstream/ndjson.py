@@ -22,6 +22,8 @@ def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -
     if not events:
         return b""
     prefix = _enc.encode(stream.context)[:-1] + b","
-    close = b"}" if stream.policy_level is None else b',"policyLevel":' + _enc.encode(stream.policy_level) + b"}"
+    close = (
+        b"}" if stream.policy_level is None else b',"policyLevel":' + _enc.encode(stream.policy_level) + b"}"
+    )
     body = _enc.encode(events)[2:-2]  # strip '[{' and '}]'
     return b"".join((prefix, body.replace(_EVENTS_SEP, close + b"\n" + prefix + b'"id":'), close, b"\n"))

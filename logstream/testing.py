@@ -18,7 +18,7 @@ import base64
 import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 
@@ -38,7 +38,8 @@ __all__ = [
     "s3_object",
 ]
 
-Document = Union[Mapping[str, Any], LogStream]
+Document = Mapping[str, Any] | LogStream
+_FIRST_SEQUENCE = 49590338271490256608559692538361571095921575989136588898
 _json = msgspec.json.Encoder()
 #: CloudWatch's gzip header: no flags, mtime 0, no extra flags, OS 0 (seen in every AWS sample).
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00"
@@ -150,13 +151,13 @@ def kinesis_event(
                 "kinesis": {
                     "kinesisSchemaVersion": "1.0",
                     "partitionKey": "logstream",
-                    "sequenceNumber": f"{49590338271490256608559692538361571095921575989136588898 + i}",
+                    "sequenceNumber": f"{_FIRST_SEQUENCE + i}",
                     "data": encode_payload(doc),
                     "approximateArrivalTimestamp": 1_700_000_000.0 + i,
                 },
                 "eventSource": "aws:kinesis",
                 "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{49590338271490256608559692538361571095921575989136588898 + i}",
+                "eventID": f"shardId-000000000000:{_FIRST_SEQUENCE + i}",
                 "eventName": "aws:kinesis:record",
                 "invokeIdentityArn": "arn:aws:iam::123456789012:role/logstream",
                 "awsRegion": region,

@@ -36,8 +36,9 @@ class FaultProxy:
     """``with FaultProxy(upstream, request_failure=0.25, entry_failure=0.2) as proxy:``
     point clients at ``proxy.url``; ``proxy.stats`` counts what was done."""
 
-    def __init__(self, upstream: str, *, request_failure: float = 0.25, entry_failure: float = 0.2,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, upstream: str, *, request_failure: float = 0.25, entry_failure: float = 0.2, seed: int = 0
+    ) -> None:
         self.upstream = urlsplit(upstream)
         self.request_failure = request_failure
         self.entry_failure = entry_failure
@@ -69,7 +70,9 @@ class FaultProxy:
         with self._lock:
             self.stats[key] += n
 
-    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
+    def forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict, bytes]:
         conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=60)
         try:
             conn.request(method, path, body=body, headers={**headers, "Content-Length": str(len(body))})
@@ -142,12 +145,13 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             dropped = [proxy.roll(proxy.entry_failure) for _ in entries]
             proxy.count(f"entries:{op}", len(entries))
             proxy.count(f"dropped:{op}", sum(dropped))
-            kept = [e for e, d in zip(entries, dropped) if not d]
+            kept = [e for e, d in zip(entries, dropped, strict=True) if not d]
             upstream: list[dict] = []
             failed = sum(dropped)
             if kept:
-                status, out_headers, out = proxy.forward("POST", self.path, headers,
-                                                         json.dumps({**request, entries_key: kept}).encode())
+                status, out_headers, out = proxy.forward(
+                    "POST", self.path, headers, json.dumps({**request, entries_key: kept}).encode()
+                )
                 if status != 200:
                     return status, out_headers, out
                 answer = json.loads(out)
@@ -156,8 +160,10 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             else:
                 answer, out_headers = {}, {"Content-Type": "application/x-amz-json-1.1"}
             results = iter(upstream)
-            merged = [{"ErrorCode": code, "ErrorMessage": "dropped by the test proxy"} if d else next(results)
-                      for d in dropped]
+            merged = [
+                {"ErrorCode": code, "ErrorMessage": "dropped by the test proxy"} if d else next(results)
+                for d in dropped
+            ]
             return 200, out_headers, json.dumps({**answer, count_key: failed, results_key: merged}).encode()
 
         def reply(self, status: int, headers: dict, body: bytes) -> None:
@@ -170,4 +176,3 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
     return Handler
-

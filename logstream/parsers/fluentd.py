@@ -55,9 +55,7 @@ class PluginStatus:
     def numeric(self) -> dict[str, float]:
         """The numeric counters and gauges (booleans and nulls left out)."""
         return {
-            k: v
-            for k, v in self.fields.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            k: v for k, v in self.fields.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,9 +126,7 @@ def _epoch_ms(time: str, tz: str | None) -> int:
     return int(dt.timestamp()) * 1000 + millis
 
 
-def iter_statuses(
-    streams: LogStream | Iterable[LogStream], on_error: Any = None
-) -> Iterator[PluginStatus]:
+def iter_statuses(streams: LogStream | Iterable[LogStream], on_error: Any = None) -> Iterator[PluginStatus]:
     """Every plugin status in the batch; the event's timestamp when the line has none.
 
     ``on_error`` receives each :class:`ParseError` (a status line with broken JSON); without it

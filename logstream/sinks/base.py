@@ -89,11 +89,14 @@ def send_with_retry(
         if not last:
             return result
         pending = [pending[i] for i, _, _ in last]
-    result.failed.extend(FailedEntry(entry, code, msg) for entry, (_, code, msg) in zip(pending, last))
+    for entry, (_, code, msg) in zip(pending, last, strict=True):
+        result.failed.append(FailedEntry(entry, code, msg))
     return result
 
 
-def batches(items: Iterable[T], size_of: Callable[[T], int], max_count: int, max_bytes: int) -> Iterator[list[T]]:
+def batches(
+    items: Iterable[T], size_of: Callable[[T], int], max_count: int, max_bytes: int
+) -> Iterator[list[T]]:
     """Cut ``items`` into lists of at most ``max_count`` items and ``max_bytes`` bytes."""
     batch: list[T] = []
     total = 0

@@ -21,8 +21,15 @@ class CloudWatchSink(LazyClient):
 
     service = "cloudwatch"
 
-    def __init__(self, namespace: str, *, client: Any = None, region: str | None = None,
-                 retry: RetryPolicy = RetryPolicy(), clock=time.time) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        *,
+        client: Any = None,
+        region: str | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        clock=time.time,
+    ) -> None:
         if namespace.startswith("AWS/"):
             from ..errors import ConfigError
 
@@ -56,4 +63,3 @@ class CloudWatchSink(LazyClient):
         (request,) = batch  # ISO 8601 timestamps: botocore serializes them for any protocol
         self.client.put_metric_data(**request)
         return []
-

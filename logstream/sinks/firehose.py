@@ -83,4 +83,3 @@ def transform_response(
         size += n
         out.append(answer)
     return {"records": out}
-

@@ -26,8 +26,14 @@ class KinesisSink(LazyClient):
     max_record_bytes = limits.KINESIS_MAX_RECORD_BYTES
     max_request_bytes = limits.KINESIS_MAX_REQUEST_BYTES
 
-    def __init__(self, stream_name: str, *, client: Any = None, region: str | None = None,
-                 retry: RetryPolicy = RetryPolicy()) -> None:
+    def __init__(
+        self,
+        stream_name: str,
+        *,
+        client: Any = None,
+        region: str | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
         self.stream_name = stream_name
         self._client = client
         self.region = region
@@ -45,7 +51,9 @@ class KinesisSink(LazyClient):
             if isinstance(item, Record):
                 records.append(item)
             else:
-                result.failed.append(FailedEntry(item, "RecordTooLarge", "one log event over the record limit"))
+                result.failed.append(
+                    FailedEntry(item, "RecordTooLarge", "one log event over the record limit")
+                )
         for batch in batches(records, self._size, self.max_records, self.max_request_bytes):
             result.merge(send_with_retry(batch, self._put, self.retry))
         return result

@@ -26,24 +26,46 @@ def test_given_lambda_event_file_then_one_line_per_event_with_context():
     res = run_cli("decode", str(LAMBDA))
     assert res.returncode == 0, res.stderr
     assert lines(res.stdout) == [
-        {"owner": "123456789123", "logGroup": "testLogGroup", "logStream": "testLogStream",
-         "subscriptionFilters": ["testFilter"], "id": "eventId1", "timestamp": 1440442987000,
-         "message": "[ERROR] First test message"},
-        {"owner": "123456789123", "logGroup": "testLogGroup", "logStream": "testLogStream",
-         "subscriptionFilters": ["testFilter"], "id": "eventId2", "timestamp": 1440442987001,
-         "message": "[ERROR] Second test message"},
+        {
+            "owner": "123456789123",
+            "logGroup": "testLogGroup",
+            "logStream": "testLogStream",
+            "subscriptionFilters": ["testFilter"],
+            "id": "eventId1",
+            "timestamp": 1440442987000,
+            "message": "[ERROR] First test message",
+        },
+        {
+            "owner": "123456789123",
+            "logGroup": "testLogGroup",
+            "logStream": "testLogStream",
+            "subscriptionFilters": ["testFilter"],
+            "id": "eventId2",
+            "timestamp": 1440442987001,
+            "message": "[ERROR] Second test message",
+        },
     ]
 
 
 def test_given_policy_level_then_on_every_event_line():
     out = lines(run_cli("decode", str(POLICY)).stdout)
     assert [o["policyLevel"] for o in out] == ["ACCOUNT_LEVEL_POLICY"] * 2
-    assert list(out[0]) == ["owner", "logGroup", "logStream", "subscriptionFilters", "id", "timestamp",
-                            "message", "policyLevel"]
+    assert list(out[0]) == [
+        "owner",
+        "logGroup",
+        "logStream",
+        "subscriptionFilters",
+        "id",
+        "timestamp",
+        "message",
+        "policyLevel",
+    ]
 
 
 def test_given_extracted_fields_then_on_event_lines():
-    f = corpus_path("documents", "otel-contrib__awsfirehosereceiver-cwlog__two_records_different_extracted_fields.ndjson")
+    f = corpus_path(
+        "documents", "otel-contrib__awsfirehosereceiver-cwlog__two_records_different_extracted_fields.ndjson"
+    )
     out = lines(run_cli("decode", str(f)).stdout)
     assert [o["extractedFields"]["@aws.account"] for o in out] == ["111111111111", "222222222222"]
 
@@ -112,7 +134,9 @@ def test_given_malformed_table_then_cli_exit_1_one_line_each():
         base64.b64encode(b"plain text") + b"\n",
         base64.b64encode(t.gzip_member(b'{"messageType":"DATA_MESSAGE"')) + b"\n",
         t.gzip_member(b"x" * 100)[:-10],
-        msgspec.json.encode({"awslogs": {"data": base64.b64encode(t.gzip_member(b'{"logEvents":3}')).decode()}}),
+        msgspec.json.encode(
+            {"awslogs": {"data": base64.b64encode(t.gzip_member(b'{"logEvents":3}')).decode()}}
+        ),
     ]
     for data in bad:
         res = run_cli("decode", stdin=data)
@@ -149,7 +173,11 @@ def test_given_broken_pipe_then_quiet():
     data = t.s3_object(docs)
     proc = subprocess.run(
         f"{sys.executable} -m logstream decode | head -n 1",
-        shell=True, input=data, capture_output=True, cwd=ROOT, timeout=120,
+        shell=True,
+        input=data,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
     )
     assert proc.stdout.count(b"\n") == 1
     assert proc.stderr == b""
@@ -184,4 +212,7 @@ def test_given_plain_lines_when_encode_then_gzip_like_cloudwatch():
     payload = base64.b64decode(json.loads(enc.stdout)["awslogs"]["data"])
     assert payload[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00"  # mtime 0, OS 0
     out = lines(run_cli("decode", stdin=enc.stdout).stdout)
-    assert [(o["logGroup"], o["message"]) for o in out] == [("/aws/lambda/f", "one\n"), ("/aws/lambda/f", "two\n")]
+    assert [(o["logGroup"], o["message"]) for o in out] == [
+        ("/aws/lambda/f", "one\n"),
+        ("/aws/lambda/f", "two\n"),
+    ]

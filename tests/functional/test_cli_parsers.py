@@ -24,19 +24,26 @@ def test_report_from_kinesis_event_uses_lambda_json_names():
     assert first == {
         "functionName": "pt-1488-DummyLogDataFunction-gnWXPvL6jJyG",
         "logGroup": "/aws/lambda/pt-1488-DummyLogDataFunction-gnWXPvL6jJyG",
-        "requestId": first["requestId"], "timestamp": first["timestamp"],
+        "requestId": first["requestId"],
+        "timestamp": first["timestamp"],
         **{k: first[k] for k in ("durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB")},
         **({"initDurationMs": first["initDurationMs"]} if "initDurationMs" in first else {}),
-        "coldStart": "initDurationMs" in first, "timeout": False, "outOfMemory": False,
+        "coldStart": "initDurationMs" in first,
+        "timeout": False,
+        "outOfMemory": False,
         "xrayTraceId": first["xrayTraceId"],
     }
 
 
 def test_report_accepts_plain_lines_and_decode_output():
-    plain = "".join(d["line"] if d["line"].endswith("\n") else d["line"] + "\n" for d in load_jsonl("report_lines.jsonl"))
+    plain = "".join(
+        d["line"] if d["line"].endswith("\n") else d["line"] + "\n" for d in load_jsonl("report_lines.jsonl")
+    )
     res = run_cli("report", stdin=plain.encode())
     assert res.returncode == 0
-    assert len(lines(res.stdout)) == 17  # every REPORT/platform.report line of the corpus, not the invalid one
+    assert (
+        len(lines(res.stdout)) == 17
+    )  # every REPORT/platform.report line of the corpus, not the invalid one
     decoded = run_cli("decode", str(KINESIS)).stdout
     assert lines(run_cli("report", stdin=decoded).stdout) == lines(run_cli("report", str(KINESIS)).stdout)
 
@@ -47,8 +54,10 @@ def test_report_summary_table():
         msgs = []
         for i in range(n):
             init = "\tInit Duration: 200.00 ms" if i == 0 else ""
-            msgs.append(f"REPORT RequestId: {fn}-{i}\tDuration: {10 + i}.00 ms\tBilled Duration: {11 + i} ms\t"
-                        f"Memory Size: 256 MB\tMax Memory Used: {60 + i} MB{init}\t\n")
+            msgs.append(
+                f"REPORT RequestId: {fn}-{i}\tDuration: {10 + i}.00 ms\tBilled Duration: {11 + i} ms\t"
+                f"Memory Size: 256 MB\tMax Memory Used: {60 + i} MB{init}\t\n"
+            )
         docs.append(t.make_document(msgs, log_group=f"/aws/lambda/{fn}"))
     res = run_cli("report", "--summary", stdin=msgspec.json.encode(t.kinesis_event(docs)))
     out = res.stdout.decode().splitlines()
@@ -68,11 +77,18 @@ def test_fluentd_from_docker_awslogs_lines():
         log_group="/ecs/fluentd",
     )
     res = run_cli("fluentd", stdin=msgspec.json.encode(t.lambda_event(doc)))
-    assert lines(res.stdout) == [{
-        "plugin_id": "out_s3", "buffer_queue_length": 2, "buffer_total_queued_size": 2048, "retry_count": 1,
-        "timestamp": 1714564801500, "logGroup": "/ecs/fluentd",
-        "logStream": "2024/01/01/[$LATEST]0123456789abcdef0123456789abcdef", "tag": "monitor.metrics",
-    }]
+    assert lines(res.stdout) == [
+        {
+            "plugin_id": "out_s3",
+            "buffer_queue_length": 2,
+            "buffer_total_queued_size": 2048,
+            "retry_count": 1,
+            "timestamp": 1714564801500,
+            "logGroup": "/ecs/fluentd",
+            "logStream": "2024/01/01/[$LATEST]0123456789abcdef0123456789abcdef",
+            "tag": "monitor.metrics",
+        }
+    ]
 
 
 def test_fluentd_accepts_plugins_json_bodies():
@@ -87,8 +103,15 @@ def test_metrics_formats():
     pmd = lines(run_cli("metrics", "--format", "put-metric-data", "--namespace", "Ops", str(KINESIS)).stdout)
     assert [list(r) for r in pmd] == [["Namespace", "MetricData"]]
     names = {d["MetricName"] for d in pmd[0]["MetricData"]}
-    assert {"Invocations", "Duration", "BilledDuration", "MaxMemoryUsed", "MemoryUtilization", "ColdStart",
-            "EstimatedCost"} <= names
+    assert {
+        "Invocations",
+        "Duration",
+        "BilledDuration",
+        "MaxMemoryUsed",
+        "MemoryUtilization",
+        "ColdStart",
+        "EstimatedCost",
+    } <= names
     body = load_jsonl("fluentd_status.jsonl")[1]["line"]
     fl = lines(run_cli("metrics", "--format", "put-metric-data", stdin=body.encode()).stdout)
     assert fl[0]["Namespace"] == "fluentd"

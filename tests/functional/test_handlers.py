@@ -47,23 +47,33 @@ def test_forward_kinesis_source_reports_exactly_the_bad_records(monkeypatch, aws
     name = f"fwd-{uuid.uuid4().hex[:8]}"
     kinesis = aws("kinesis")
     kinesis.create_stream(StreamName=name, ShardCount=1)
-    mod = load_handler(monkeypatch, "handlers.forward",
-                       DESTINATION_ARN=f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}")
+    mod = load_handler(
+        monkeypatch,
+        "handlers.forward",
+        DESTINATION_ARN=f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}",
+    )
     event = t.kinesis_event([t.make_document(["a"]), t.make_document(["b"])])
     bad = corpus_event("powertools-python__kinesisStreamEvent.json")["Records"][0]
-    bad["kinesis"]["sequenceNumber"] = "49590338271490256608559692538361571095921575989136589999"  # unique in the shard
+    bad["kinesis"]["sequenceNumber"] = (
+        "49590338271490256608559692538361571095921575989136589999"  # unique in the shard
+    )
     event["Records"].insert(1, bad)
     out = mod.handler(event, CTX)
     assert out == {"batchItemFailures": [{"itemIdentifier": bad["kinesis"]["sequenceNumber"]}]}
     shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
-    it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     msgs = [json.loads(r["Data"])["message"] for r in kinesis.get_records(ShardIterator=it)["Records"]]
     assert msgs == ["a", "b"]
 
 
 def test_forward_async_ignores_own_log_group_and_raises_on_failure(monkeypatch, aws):
-    mod = load_handler(monkeypatch, "handlers.forward",
-                       DESTINATION_ARN="arn:aws:kinesis:us-east-1:123456789012:stream/does-not-exist")
+    mod = load_handler(
+        monkeypatch,
+        "handlers.forward",
+        DESTINATION_ARN="arn:aws:kinesis:us-east-1:123456789012:stream/does-not-exist",
+    )
     own = t.lambda_event(t.make_document(["loop?"], log_group="/aws/lambda/logstream-self"))
     assert mod.handler(own, CTX) == {"delivered": 0, "requests": 0}
     mod.SINK.retry = type(mod.SINK.retry)(max_attempts=1)
@@ -87,14 +97,19 @@ def test_lambda_metrics_emf_by_default(monkeypatch, aws_endpoint):
 def test_metrics_handlers_on_kinesis_source_fail_only_undecodable_records(monkeypatch, aws_endpoint):
     monkeypatch.delenv("METRICS_OUTPUT", raising=False)
     mod = load_handler(monkeypatch, "handlers.lambda_metrics")
-    report = "REPORT RequestId: {}\tDuration: 1.0 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t"
-    event = t.kinesis_event([t.make_document([report.format(f"r{i}")], log_group=f"/aws/lambda/f{i}") for i in range(3)]
-                            + [t.make_document([report.format("self")], log_group="/aws/lambda/logstream-self")])
+    report = "REPORT RequestId: {}\tDuration: 1.0 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\t"
+    report += "Max Memory Used: 64 MB\t"
+    event = t.kinesis_event(
+        [t.make_document([report.format(f"r{i}")], log_group=f"/aws/lambda/f{i}") for i in range(3)]
+        + [t.make_document([report.format("self")], log_group="/aws/lambda/logstream-self")]
+    )
     event["Records"][1]["kinesis"]["data"] = base64.b64encode(b"\x1f\x8b\x08truncated").decode()
     buf = io.StringIO()
     with redirect_stdout(buf):
         out = mod.handler(event, CTX)
-    assert out == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["kinesis"]["sequenceNumber"]}]}
+    assert out == {
+        "batchItemFailures": [{"itemIdentifier": event["Records"][1]["kinesis"]["sequenceNumber"]}]
+    }
     emf = [json.loads(line) for line in buf.getvalue().splitlines() if '"_aws"' in line]
     assert sorted({d["FunctionName"] for d in emf}) == ["f0", "f2"]  # not f1 (bad), not our own group
 
@@ -104,18 +119,28 @@ def test_metrics_handlers_on_kinesis_source_fail_only_undecodable_records(monkey
     event["Records"][0]["kinesis"]["data"] = "%%%"
     with redirect_stdout(io.StringIO()):
         assert fluentd.handler(event, CTX) == {
-            "batchItemFailures": [{"itemIdentifier": event["Records"][0]["kinesis"]["sequenceNumber"]}]}
+            "batchItemFailures": [{"itemIdentifier": event["Records"][0]["kinesis"]["sequenceNumber"]}]
+        }
 
 
 def test_lambda_metrics_put_metric_data_over_the_wire(monkeypatch, aws):
     import time
 
     ns = f"Test/{uuid.uuid4().hex[:8]}"
-    mod = load_handler(monkeypatch, "handlers.lambda_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE=ns)
+    mod = load_handler(
+        monkeypatch, "handlers.lambda_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE=ns
+    )
     now = int(time.time() * 1000) - 120_000
-    doc = t.make_document([(now, "REPORT RequestId: r1\tDuration: 12.5 ms\tBilled Duration: 13 ms\t"
-                                 "Memory Size: 128 MB\tMax Memory Used: 64 MB\tInit Duration: 100.0 ms\t\n")],
-                          log_group="/aws/lambda/checkout")
+    doc = t.make_document(
+        [
+            (
+                now,
+                "REPORT RequestId: r1\tDuration: 12.5 ms\tBilled Duration: 13 ms\t"
+                "Memory Size: 128 MB\tMax Memory Used: 64 MB\tInit Duration: 100.0 ms\t\n",
+            )
+        ],
+        log_group="/aws/lambda/checkout",
+    )
     assert mod.handler(t.lambda_event(doc), CTX)["reports"] == 1
     names = {m["MetricName"] for m in aws("cloudwatch").list_metrics(Namespace=ns)["Metrics"]}
     assert {"Duration", "ColdStart", "MaxMemoryUsed", "EstimatedCost", "MemoryUtilization"} <= names
@@ -125,8 +150,13 @@ def test_fluentd_metrics_namespace_and_dimension(monkeypatch, aws_endpoint):
     monkeypatch.delenv("METRICS_OUTPUT", raising=False)
     monkeypatch.delenv("METRICS_NAMESPACE", raising=False)
     mod = load_handler(monkeypatch, "handlers.fluentd_metrics")
-    doc = t.make_document(['2024-05-01 12:00:00 +0000 monitor.metrics: {"plugin_id":"out_s3","buffer_queue_length":3,'
-                           '"buffer_total_queued_size":100,"retry_count":2}\n'], log_group="/ecs/fluentd")
+    doc = t.make_document(
+        [
+            '2024-05-01 12:00:00 +0000 monitor.metrics: {"plugin_id":"out_s3","buffer_queue_length":3,'
+            '"buffer_total_queued_size":100,"retry_count":2}\n'
+        ],
+        log_group="/ecs/fluentd",
+    )
     buf = io.StringIO()
     with redirect_stdout(buf):
         assert mod.handler(t.lambda_event(doc), CTX) == {"statuses": 1, "metrics": 3}
@@ -139,25 +169,46 @@ def test_fluentd_metrics_put_metric_data_over_the_wire(monkeypatch, aws):
     import time
 
     ns = f"Test/{uuid.uuid4().hex[:8]}"
-    mod = load_handler(monkeypatch, "handlers.fluentd_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE=ns)
+    mod = load_handler(
+        monkeypatch, "handlers.fluentd_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE=ns
+    )
     now = int(time.time() * 1000) - 120_000
-    doc = t.make_document([(now, '{"plugin_id":"out_es","buffer_queue_length":2,"retry_count":1}')], log_group="/ecs/fluentd")
+    doc = t.make_document(
+        [(now, '{"plugin_id":"out_es","buffer_queue_length":2,"retry_count":1}')], log_group="/ecs/fluentd"
+    )
     assert mod.handler(t.lambda_event(doc), CTX) == {"statuses": 1, "metrics": 2}
     metrics = aws("cloudwatch").list_metrics(Namespace=ns)["Metrics"]
     assert sorted((m["MetricName"], m["Dimensions"][0]["Value"]) for m in metrics) == [
-        ("buffer_queue_length", "out_es"), ("retry_count", "out_es")]
+        ("buffer_queue_length", "out_es"),
+        ("retry_count", "out_es"),
+    ]
 
 
 def test_forward_to_firehose_over_the_wire(monkeypatch, aws):
     s3, firehose = aws("s3"), aws("firehose")
     bucket, name = f"b-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    firehose.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration={
-        "RoleARN": "arn:aws:iam::123456789012:role/f", "BucketARN": f"arn:aws:s3:::{bucket}"})
-    mod = load_handler(monkeypatch, "handlers.forward",
-                       DESTINATION_ARN=f"arn:aws:firehose:us-east-1:123456789012:deliverystream/{name}")
+    firehose.create_delivery_stream(
+        DeliveryStreamName=name,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/f",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+        },
+    )
+    mod = load_handler(
+        monkeypatch,
+        "handlers.forward",
+        DESTINATION_ARN=f"arn:aws:firehose:us-east-1:123456789012:deliverystream/{name}",
+    )
     event = corpus_event("aws-lambda-go__cloudwatch-logs-event.json")  # a real subscription payload
     out = mod.handler(event, CTX)
-    lines = [json.loads(line) for obj in s3.list_objects_v2(Bucket=bucket)["Contents"]
-             for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines()]
-    assert out["delivered"] >= 1 and lines and all({"id", "timestamp", "message", "logGroup"} <= set(d) for d in lines)
+    lines = [
+        json.loads(line)
+        for obj in s3.list_objects_v2(Bucket=bucket)["Contents"]
+        for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines()
+    ]
+    assert (
+        out["delivered"] >= 1
+        and lines
+        and all({"id", "timestamp", "message", "logGroup"} <= set(d) for d in lines)
+    )

@@ -38,10 +38,15 @@ def direct(aws_endpoint, service):
 
 
 def documents():
-    return [t.make_document([f"request {s}-{i} " + "x" * 80 for i in range(PER_STREAM)],
-                            log_group=f"/aws/lambda/fn{s % 7}", log_stream=f"2026/11/23/[$LATEST]{s:032x}",
-                            start_ms=1_700_000_000_000 + s)
-            for s in range(N_STREAMS)]
+    return [
+        t.make_document(
+            [f"request {s}-{i} " + "x" * 80 for i in range(PER_STREAM)],
+            log_group=f"/aws/lambda/fn{s % 7}",
+            log_stream=f"2026/11/23/[$LATEST]{s:032x}",
+            start_ms=1_700_000_000_000 + s,
+        )
+        for s in range(N_STREAMS)
+    ]
 
 
 def event_ids(docs):
@@ -51,8 +56,9 @@ def event_ids(docs):
 def read_kinesis(kinesis, name):
     ids = Counter()
     for shard in kinesis.list_shards(StreamName=name)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        it = kinesis.get_shard_iterator(
+            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while it:
             out = kinesis.get_records(ShardIterator=it, Limit=10_000)
             ids.update(json.loads(line)["id"] for r in out["Records"] for line in r["Data"].splitlines())
@@ -64,7 +70,11 @@ def test_forward_kinesis_source_loses_nothing_under_faults(aws_endpoint, proxy, 
     name = f"faults-{uuid.uuid4().hex[:8]}"
     kinesis = direct(aws_endpoint, "kinesis")
     kinesis.create_stream(StreamName=name, ShardCount=4)
-    mod = load_handler(monkeypatch, "handlers.forward", DESTINATION_ARN=f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}")
+    mod = load_handler(
+        monkeypatch,
+        "handlers.forward",
+        DESTINATION_ARN=f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}",
+    )
     docs = documents()
     event = t.kinesis_event(docs)
     retries = 0
@@ -84,10 +94,17 @@ def test_firehose_sink_loses_nothing_under_faults(aws_endpoint, proxy):
     s3, firehose = direct(aws_endpoint, "s3"), direct(aws_endpoint, "firehose")
     bucket, name = f"b-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    firehose.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration={
-        "RoleARN": "arn:aws:iam::123456789012:role/f", "BucketARN": f"arn:aws:s3:::{bucket}"})
+    firehose.create_delivery_stream(
+        DeliveryStreamName=name,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/f",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+        },
+    )
     docs = documents()
-    result = FirehoseSink(name).send(decode_log_stream(t.lambda_event(d)) for d in docs)  # client built lazily
+    result = FirehoseSink(name).send(
+        decode_log_stream(t.lambda_event(d)) for d in docs
+    )  # client built lazily
     assert result.ok, result.failed[:3]
     ids = Counter()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -101,11 +118,15 @@ def test_firehose_sink_loses_nothing_under_faults(aws_endpoint, proxy):
 
 def test_cloudwatch_receives_each_report_exactly_once_under_faults(aws_endpoint, proxy, monkeypatch):
     ns = f"Faults/{uuid.uuid4().hex[:8]}"
-    mod = load_handler(monkeypatch, "handlers.lambda_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE=ns)
+    mod = load_handler(
+        monkeypatch, "handlers.lambda_metrics", METRICS_OUTPUT="cloudwatch", METRICS_NAMESPACE=ns
+    )
     now = int(time.time() * 1000)
     start = now - now % 60_000 - 40 * 60_000
-    line = ("REPORT RequestId: {rid}\tDuration: {d}.0 ms\tBilled Duration: {d} ms\tMemory Size: 256 MB\t"
-            "Max Memory Used: 80 MB\t")
+    line = (
+        "REPORT RequestId: {rid}\tDuration: {d}.0 ms\tBilled Duration: {d} ms\tMemory Size: 256 MB\t"
+        "Max Memory Used: 80 MB\t"
+    )
     want = Counter()
     for inv in range(80):  # 80 subscription deliveries, 3,600 reports
         fn = f"fn{inv % 6}"
@@ -117,8 +138,14 @@ def test_cloudwatch_receives_each_report_exactly_once_under_faults(aws_endpoint,
     got = Counter()
     for fn in want:
         stats = cw.get_metric_statistics(
-            Namespace=ns, MetricName="Invocations", Dimensions=[{"Name": "FunctionName", "Value": fn}],
-            StartTime=(start - 60_000) / 1000, EndTime=(now + 60_000) / 1000, Period=60, Statistics=["Sum", "SampleCount"])
+            Namespace=ns,
+            MetricName="Invocations",
+            Dimensions=[{"Name": "FunctionName", "Value": fn}],
+            StartTime=(start - 60_000) / 1000,
+            EndTime=(now + 60_000) / 1000,
+            Period=60,
+            Statistics=["Sum", "SampleCount"],
+        )
         points = stats["Datapoints"]
         got[fn] = int(sum(p["Sum"] for p in points))
         assert int(sum(p["SampleCount"] for p in points)) == want[fn]

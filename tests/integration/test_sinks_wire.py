@@ -19,9 +19,16 @@ NO_WAIT = RetryPolicy(sleep=lambda s: None)
 
 def _streams(n_docs=20, per_doc=150):
     return [
-        decode_log_stream(lambda_event(make_document(
-            [f"event {d}-{i} " + "x" * 200 for i in range(per_doc)],
-            log_group=f"/aws/lambda/fn{d % 3}", log_stream=f"s{d}", start_ms=1_700_000_000_000 + d * 1000)))
+        decode_log_stream(
+            lambda_event(
+                make_document(
+                    [f"event {d}-{i} " + "x" * 200 for i in range(per_doc)],
+                    log_group=f"/aws/lambda/fn{d % 3}",
+                    log_stream=f"s{d}",
+                    start_ms=1_700_000_000_000 + d * 1000,
+                )
+            )
+        )
         for d in range(n_docs)
     ]
 
@@ -30,7 +37,9 @@ def _read_stream(kinesis, name):
     ids = []
     shards = kinesis.list_shards(StreamName=name)["Shards"]
     for shard in shards:
-        it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        it = kinesis.get_shard_iterator(
+            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while it:
             out = kinesis.get_records(ShardIterator=it, Limit=10000)
             for rec in out["Records"]:
@@ -59,7 +68,10 @@ def test_firehose_sink_delivers_ndjson_to_s3(aws):
     name = f"d-{uuid.uuid4().hex[:8]}"
     firehose.create_delivery_stream(
         DeliveryStreamName=name,
-        ExtendedS3DestinationConfiguration={"RoleARN": "arn:aws:iam::123456789012:role/f", "BucketARN": f"arn:aws:s3:::{bucket}"},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/f",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+        },
     )
     streams = _streams(n_docs=5)
     sink = sink_for_destination(f"arn:aws:firehose:us-east-1:123456789012:deliverystream/{name}")
@@ -78,17 +90,27 @@ def test_cloudwatch_sink_sends_metrics_readable_back(aws):
     ns = f"Test/{uuid.uuid4().hex[:8]}"
     now = int(time.time() * 1000)
     minute = now - now % 60_000 - 60_000
-    data = [Datum("Duration", float(v), "Milliseconds", minute + i, (("FunctionName", "f"),))
-            for i, v in enumerate([10, 20, 20, 30])]
+    data = [
+        Datum("Duration", float(v), "Milliseconds", minute + i, (("FunctionName", "f"),))
+        for i, v in enumerate([10, 20, 20, 30])
+    ]
     stale = Datum("Duration", 1.0, "Milliseconds", now - 30 * 86_400_000, (("FunctionName", "f"),))
     result = CloudWatchSink(ns).send([*data, stale])
     assert result.requests == 1
     assert [f.error_code for f in result.failed] == ["TimestampOutOfRange"]
     metrics = cw.list_metrics(Namespace=ns)["Metrics"]
-    assert [(m["MetricName"], m["Dimensions"]) for m in metrics] == [("Duration", [{"Name": "FunctionName", "Value": "f"}])]
-    stats = cw.get_metric_statistics(Namespace=ns, MetricName="Duration", Dimensions=[{"Name": "FunctionName", "Value": "f"}],
-                                     StartTime=minute / 1000 - 60, EndTime=minute / 1000 + 120, Period=60,
-                                     Statistics=["SampleCount", "Sum"])
+    assert [(m["MetricName"], m["Dimensions"]) for m in metrics] == [
+        ("Duration", [{"Name": "FunctionName", "Value": "f"}])
+    ]
+    stats = cw.get_metric_statistics(
+        Namespace=ns,
+        MetricName="Duration",
+        Dimensions=[{"Name": "FunctionName", "Value": "f"}],
+        StartTime=minute / 1000 - 60,
+        EndTime=minute / 1000 + 120,
+        Period=60,
+        Statistics=["SampleCount", "Sum"],
+    )
     (point,) = stats["Datapoints"]
     assert (point["SampleCount"], point["Sum"]) == (4.0, 80.0)
 
@@ -96,20 +118,42 @@ def test_cloudwatch_sink_sends_metrics_readable_back(aws):
 def test_kinesis_partial_failure_resends_only_failed_entries():
     import boto3
 
-    client = boto3.client("kinesis", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    client = boto3.client(
+        "kinesis", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     sink = KinesisSink("s", client=client, retry=NO_WAIT)
-    streams = [decode_log_stream(lambda_event(make_document([f"m{i}"], log_stream=f"s{i}"))) for i in range(3)]
-    records = [{"Data": (f'{{"owner":"123456789012","logGroup":"/aws/lambda/example","logStream":"s{i}",'
-                         f'"subscriptionFilters":["logstream"],"id":"{streams[i].log_events[0].id}",'
-                         f'"timestamp":{streams[i].log_events[0].timestamp},"message":"m{i}"}}\n').encode(),
-                "PartitionKey": f"/aws/lambda/example/s{i}"} for i in range(3)]
+    streams = [
+        decode_log_stream(lambda_event(make_document([f"m{i}"], log_stream=f"s{i}"))) for i in range(3)
+    ]
+    records = [
+        {
+            "Data": (
+                f'{{"owner":"123456789012","logGroup":"/aws/lambda/example","logStream":"s{i}",'
+                f'"subscriptionFilters":["logstream"],"id":"{streams[i].log_events[0].id}",'
+                f'"timestamp":{streams[i].log_events[0].timestamp},"message":"m{i}"}}\n'
+            ).encode(),
+            "PartitionKey": f"/aws/lambda/example/s{i}",
+        }
+        for i in range(3)
+    ]
     with Stubber(client) as stub:
-        stub.add_response("put_records", {"FailedRecordCount": 1, "Records": [
-            {"SequenceNumber": "1", "ShardId": "shardId-0"},
-            {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"},
-            {"SequenceNumber": "3", "ShardId": "shardId-0"}]}, {"StreamName": "s", "Records": records})
-        stub.add_response("put_records", {"Records": [{"SequenceNumber": "4", "ShardId": "shardId-0"}]},
-                          {"StreamName": "s", "Records": [records[1]]})
+        stub.add_response(
+            "put_records",
+            {
+                "FailedRecordCount": 1,
+                "Records": [
+                    {"SequenceNumber": "1", "ShardId": "shardId-0"},
+                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"},
+                    {"SequenceNumber": "3", "ShardId": "shardId-0"},
+                ],
+            },
+            {"StreamName": "s", "Records": records},
+        )
+        stub.add_response(
+            "put_records",
+            {"Records": [{"SequenceNumber": "4", "ShardId": "shardId-0"}]},
+            {"StreamName": "s", "Records": [records[1]]},
+        )
         result = sink.send(streams)
     assert (result.ok, result.delivered, result.requests) == (True, 3, 2)
 
@@ -117,11 +161,16 @@ def test_kinesis_partial_failure_resends_only_failed_entries():
 def test_firehose_failures_after_retries_are_reported_not_swallowed():
     import boto3
 
-    client = boto3.client("firehose", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    client = boto3.client(
+        "firehose", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     sink = FirehoseSink("d", client=client, retry=RetryPolicy(max_attempts=2, sleep=lambda s: None))
     streams = [decode_log_stream(lambda_event(make_document(["a", "b"])))]
-    fail = {"FailedPutCount": 1, "Encrypted": False,
-            "RequestResponses": [{"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "busy"}]}
+    fail = {
+        "FailedPutCount": 1,
+        "Encrypted": False,
+        "RequestResponses": [{"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "busy"}],
+    }
     with Stubber(client) as stub:
         stub.add_response("put_record_batch", fail)
         stub.add_response("put_record_batch", fail)
@@ -140,17 +189,24 @@ def test_bad_destination_arn_is_a_config_error():
 def test_records_are_split_by_events_and_an_oversize_event_is_reported_not_dropped():
     from logstream.sinks import Oversize, Record, event_records
 
-    stream = decode_log_stream(lambda_event(make_document(["a" * 300, "b" * 300, "c" * 5000, "d" * 300, "e"])))
+    stream = decode_log_stream(
+        lambda_event(make_document(["a" * 300, "b" * 300, "c" * 5000, "d" * 300, "e"]))
+    )
     items = list(event_records([("src-1", stream)], max_record_bytes=1200))
     assert [type(i) for i in items] == [Oversize, Record, Record]
     assert [i.tag for i in items] == ["src-1"] * 3
     assert [[json.loads(line)["message"][0] for line in i.data.splitlines()] for i in items[1:]] == [
-        ["a", "b"], ["d", "e"]]
+        ["a", "b"],
+        ["d", "e"],
+    ]
     assert all(len(i.data) + len(i.partition_key) <= 1200 for i in items if isinstance(i, Record))
 
     class Client:
         def put_records(self, StreamName, Records):  # noqa: N803 - boto3's names
-            return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": "s"} for _ in Records]}
+            return {
+                "FailedRecordCount": 0,
+                "Records": [{"SequenceNumber": "1", "ShardId": "s"} for _ in Records],
+            }
 
     sink = KinesisSink("s", client=Client())
     sink.max_record_bytes = 1200

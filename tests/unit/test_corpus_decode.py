@@ -17,7 +17,9 @@ DOCUMENTS = sorted(p.name for p in corpus_path("documents").iterdir())
 def test_given_corpus_event_when_decoded_then_matches_expected(name, codec):
     expected = json.loads(corpus_path("expected", name[:-5] + ".decoded.json").read_text())
     errors: list[DecodeError] = []
-    streams = list(iter_log_streams(corpus_path("events", name).read_bytes(), source=name, on_error=errors.append))
+    streams = list(
+        iter_log_streams(corpus_path("events", name).read_bytes(), source=name, on_error=errors.append)
+    )
 
     assert [s.to_document() for s in streams] == [doc for doc in expected if doc is not None]
     # payloads that are not CloudWatch Logs data are reported with their record index
@@ -27,14 +29,20 @@ def test_given_corpus_event_when_decoded_then_matches_expected(name, codec):
 
 
 def test_given_policy_level_event_then_typed_fields_are_set():
-    (stream,) = iter_log_streams(corpus_path("events", "powertools-python__cloudWatchLogEventWithPolicyLevel.json").read_bytes())
+    (stream,) = iter_log_streams(
+        corpus_path("events", "powertools-python__cloudWatchLogEventWithPolicyLevel.json").read_bytes()
+    )
     assert stream.policy_level == "ACCOUNT_LEVEL_POLICY"
     assert stream.log_events[1].message == "[ERROR] Second test message"  # not aws-lambda-go's comma
     assert stream.log_events[0].datetime.isoformat() == "2015-08-24T19:03:07+00:00"
 
 
 def test_given_firehose_blueprint_then_control_message_first():
-    streams = list(iter_log_streams(corpus_path("events", "aws-sam-cli__KinesisFirehoseCloudwatchLogsProcessor.json").read_bytes()))
+    streams = list(
+        iter_log_streams(
+            corpus_path("events", "aws-sam-cli__KinesisFirehoseCloudwatchLogsProcessor.json").read_bytes()
+        )
+    )
     assert [s.is_control for s in streams] == [True, False, False, False]
     assert streams[0].owner == "CloudwatchLogs" and streams[0].log_events[0].id == ""
 
@@ -79,7 +87,9 @@ def test_given_corpus_document_when_decoded_then_equals_json_source(name):
 
 
 def test_given_document_missing_log_group_then_schema_error_names_key():
-    raw = corpus_path("documents", "otel-contrib__awslogsencoding-subscription-filter__invalid_cloudwatch_log.json").read_bytes()
+    raw = corpus_path(
+        "documents", "otel-contrib__awslogsencoding-subscription-filter__invalid_cloudwatch_log.json"
+    ).read_bytes()
     with pytest.raises(SchemaError, match="logGroup"):
         list(iter_log_streams(raw))
 

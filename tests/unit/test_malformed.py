@@ -22,28 +22,94 @@ from logstream import (
     iter_log_streams,
 )
 from logstream.decode import _STEP, decompress
-from logstream.testing import encode_payload, gzip_member, make_document
+from logstream.testing import document_json, encode_payload, gzip_member, make_document
 
 
 def _b64gz(raw: bytes) -> str:
     return base64.b64encode(gzip_member(raw)).decode()
 
 
-GOOD = gzip_member(b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":[]}')
+GOOD = gzip_member(
+    b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":[]}'
+)
 
 CASES = [
     ("bad base64", {"awslogs": {"data": "H4sI!!!notbase64"}}, Base64Error, "base64"),
     ("base64 wrong length", {"awslogs": {"data": "H4sIAAA"}}, Base64Error, "multiple of 4"),
-    ("not compressed", {"awslogs": {"data": base64.b64encode(b"Hello World").decode()}}, DecompressError, "not gzip"),
-    ("truncated gzip", {"awslogs": {"data": base64.b64encode(GOOD[:-12]).decode()}}, DecompressError, "truncated"),
-    ("corrupt gzip", {"awslogs": {"data": base64.b64encode(GOOD[:10] + b"\xff" * 20).decode()}}, DecompressError, "corrupt"),
+    (
+        "not compressed",
+        {"awslogs": {"data": base64.b64encode(b"Hello World").decode()}},
+        DecompressError,
+        "not gzip",
+    ),
+    (
+        "truncated gzip",
+        {"awslogs": {"data": base64.b64encode(GOOD[:-12]).decode()}},
+        DecompressError,
+        "truncated",
+    ),
+    (
+        "corrupt gzip",
+        {"awslogs": {"data": base64.b64encode(GOOD[:10] + b"\xff" * 20).decode()}},
+        DecompressError,
+        "corrupt",
+    ),
     ("invalid JSON", {"awslogs": {"data": _b64gz(b'{"messageType": ')}}, JSONError, "truncated"),
     ("JSON garbage", {"awslogs": {"data": _b64gz(b'{"messageType" oops}')}}, JSONError, "invalid JSON"),
-    ("logEvents not a list", {"awslogs": {"data": _b64gz(b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":"x"}')}}, SchemaError, "logEvents"),
-    ("missing key", {"awslogs": {"data": _b64gz(b'{"messageType":"DATA_MESSAGE","owner":"1","logStream":"s","subscriptionFilters":[],"logEvents":[]}')}}, SchemaError, "logGroup"),
-    ("timestamp wrong type", {"awslogs": {"data": _b64gz(b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"1","timestamp":"x","message":"m"}]}')}}, SchemaError, "timestamp"),
-    ("unknown messageType", {"awslogs": {"data": _b64gz(b'{"messageType":"OTHER","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":[]}')}}, SchemaError, "messageType"),
-    ("JSON that is not a document", {"awslogs": {"data": _b64gz(b'{"hello":"world"}')}}, EnvelopeError, "neither"),
+    (
+        "logEvents not a list",
+        {
+            "awslogs": {
+                "data": _b64gz(
+                    b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":"x"}'
+                )
+            }
+        },
+        SchemaError,
+        "logEvents",
+    ),
+    (
+        "missing key",
+        {
+            "awslogs": {
+                "data": _b64gz(
+                    b'{"messageType":"DATA_MESSAGE","owner":"1","logStream":"s","subscriptionFilters":[],"logEvents":[]}'
+                )
+            }
+        },
+        SchemaError,
+        "logGroup",
+    ),
+    (
+        "timestamp wrong type",
+        {
+            "awslogs": {
+                "data": _b64gz(
+                    b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"1","timestamp":"x","message":"m"}]}'
+                )
+            }
+        },
+        SchemaError,
+        "timestamp",
+    ),
+    (
+        "unknown messageType",
+        {
+            "awslogs": {
+                "data": _b64gz(
+                    b'{"messageType":"OTHER","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":[]}'
+                )
+            }
+        },
+        SchemaError,
+        "messageType",
+    ),
+    (
+        "JSON that is not a document",
+        {"awslogs": {"data": _b64gz(b'{"hello":"world"}')}},
+        EnvelopeError,
+        "neither",
+    ),
     ("data not a string", {"awslogs": {"data": 42}}, SchemaError, "base64 string"),
     ("unknown envelope", {"something": "else"}, EnvelopeError, "neither"),
     ("empty payload", {"awslogs": {"data": ""}}, DecompressError, "empty"),
@@ -99,20 +165,31 @@ def test_given_bomb_fixture_then_it_really_inflates():
     assert gzip.decompress(_gzip_bomb(4 << 20)) == b"\0" * (4 << 20)
 
 
+@pytest.mark.parametrize("shape", ["raw gzip", "lambda event"])  # the event takes the one-pass path first
 @pytest.mark.parametrize("cap", [1 << 20, None])
-def test_given_2gib_gzip_bomb_then_refused_with_bounded_memory(cap, codec):
+def test_given_2gib_gzip_bomb_then_refused_with_bounded_memory(cap, shape, codec):
     bomb = _gzip_bomb(2 << 30)
     assert len(bomb) < 4 << 20
+    data = bomb if shape == "raw gzip" else {"awslogs": {"data": base64.b64encode(bomb).decode()}}
     kwargs = {} if cap is None else {"max_size": cap}
-    limit = (cap or 256 << 20)
+    limit = cap or 256 << 20
     tracemalloc.start()
     try:
         with pytest.raises(SizeLimitError, match="cap"):
-            decode_log_stream(bomb, **kwargs)
+            decode_log_stream(data, **kwargs)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < limit + _STEP + (8 << 20)  # the cap plus one inflate step, never the 2 GiB
+
+
+def test_given_lambda_event_over_the_cap_or_with_two_members_then_general_path_names_it():
+    doc = make_document(["x" * 500])
+    with pytest.raises(SizeLimitError, match="cap"):
+        decode_log_stream({"awslogs": {"data": encode_payload(doc)}}, max_size=300)
+    two = base64.b64encode(gzip_member(document_json(doc)) * 2).decode()
+    with pytest.raises(EnvelopeError, match="found 2"):
+        decode_log_stream({"awslogs": {"data": two}})
 
 
 def test_given_payload_at_exactly_the_cap_then_accepted():

@@ -30,10 +30,15 @@ def _reports(n=10_000, functions=50, seed=7):
     for i in range(n):
         out.append(
             InvocationReport(
-                f"req-{i}", round(rnd.uniform(1, 900), 2), billed_duration_ms=float(rnd.randint(1, 900)),
-                memory_size_mb=128, max_memory_used_mb=rnd.randint(40, 128),
-                init_duration_ms=150.5 if i % 25 == 0 else None, timestamp=MINUTE + rnd.randint(0, 59_999),
-                function_name=f"fn-{i % functions}", timeout=i % 97 == 0,
+                f"req-{i}",
+                round(rnd.uniform(1, 900), 2),
+                billed_duration_ms=float(rnd.randint(1, 900)),
+                memory_size_mb=128,
+                max_memory_used_mb=rnd.randint(40, 128),
+                init_duration_ms=150.5 if i % 25 == 0 else None,
+                timestamp=MINUTE + rnd.randint(0, 59_999),
+                function_name=f"fn-{i % functions}",
+                timeout=i % 97 == 0,
             )
         )
     return out
@@ -42,13 +47,23 @@ def _reports(n=10_000, functions=50, seed=7):
 def test_cost_uses_billed_duration_memory_and_architecture():
     r = InvocationReport("x", 95.0, billed_duration_ms=100.0, memory_size_mb=512, init_duration_ms=300.0)
     assert estimated_cost(r) == pytest.approx(0.1 * 0.5 * 0.0000166667 + 0.2e-6)
-    assert estimated_cost(r, Pricing(architecture="arm64")) == pytest.approx(0.1 * 0.5 * 0.0000133334 + 0.2e-6)
+    assert estimated_cost(r, Pricing(architecture="arm64")) == pytest.approx(
+        0.1 * 0.5 * 0.0000133334 + 0.2e-6
+    )
     assert estimated_cost(InvocationReport("x", 1.0)) is None  # managed instances: no billed duration
 
 
 def test_report_data_names_units_and_dimension():
-    r = InvocationReport("x", 95.0, billed_duration_ms=100.0, memory_size_mb=512, max_memory_used_mb=128,
-                         init_duration_ms=300.0, timestamp=MINUTE, function_name="fn")
+    r = InvocationReport(
+        "x",
+        95.0,
+        billed_duration_ms=100.0,
+        memory_size_mb=512,
+        max_memory_used_mb=128,
+        init_duration_ms=300.0,
+        timestamp=MINUTE,
+        function_name="fn",
+    )
     data = {d.name: (d.value, d.unit) for d in report_data(r)}
     assert data["MemoryUtilization"] == (25.0, "Percent")
     assert data["ColdStart"] == (1, "Count") and data["InitDuration"] == (300.0, "Milliseconds")
@@ -72,7 +87,7 @@ def test_given_10k_reports_50_functions_then_at_most_5_requests_with_exact_sampl
         for datum in req["MetricData"]:
             if datum["MetricName"] == "Duration":
                 fn = datum["Dimensions"][0]["Value"]
-                got.setdefault(fn, Counter()).update(dict(zip(datum["Values"], datum["Counts"])))
+                got.setdefault(fn, Counter()).update(dict(zip(datum["Values"], datum["Counts"], strict=True)))
     want: dict[str, Counter] = {}
     for r in reports:
         want.setdefault(r.function_name, Counter())[r.duration_ms] += 1
@@ -85,8 +100,10 @@ def test_requests_are_cut_under_1mb():
     assert len(requests) > 1
     for req in requests:
         # the query-protocol encoding is the largest botocore could send
-        size = sum(len(msgspec.json.encode(d)) + 48 * (6 + 2 * len(d["Dimensions"]) + 2 * len(d["Values"]))
-                   for d in req["MetricData"])
+        size = sum(
+            len(msgspec.json.encode(d)) + 48 * (6 + 2 * len(d["Dimensions"]) + 2 * len(d["Values"]))
+            for d in req["MetricData"]
+        )
         assert size < limits.PUT_METRIC_DATA_MAX_BYTES
 
 
@@ -108,8 +125,10 @@ def test_emf_keeps_every_sample_within_limits():
 
 
 def test_fluentd_data_numeric_counters_only():
-    (status,) = parse_status('{"plugin_id":"out_es","output_plugin":true,"buffer_queue_length":1,'
-                             '"buffer_total_queued_size":117,"retry_count":4,"type":"elasticsearch"}')
+    (status,) = parse_status(
+        '{"plugin_id":"out_es","output_plugin":true,"buffer_queue_length":1,'
+        '"buffer_total_queued_size":117,"retry_count":4,"type":"elasticsearch"}'
+    )
     data = {d.name: (d.value, d.unit, d.dimensions) for d in fluentd_data(status)}
     assert data == {
         "buffer_queue_length": (1, "Count", (("PluginId", "out_es"),)),

@@ -14,8 +14,16 @@ from logstream import testing as t
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 event = st.fixed_dictionaries(
-    {"id": st.text("0123456789", min_size=56, max_size=56), "timestamp": st.integers(0, 2**53), "message": text},
-    optional={"extractedFields": st.dictionaries(st.sampled_from(["@aws.account", "@aws.region", "f"]), text, max_size=2)},
+    {
+        "id": st.text("0123456789", min_size=56, max_size=56),
+        "timestamp": st.integers(0, 2**53),
+        "message": text,
+    },
+    optional={
+        "extractedFields": st.dictionaries(
+            st.sampled_from(["@aws.account", "@aws.region", "f"]), text, max_size=2
+        )
+    },
 )
 document = st.fixed_dictionaries(
     {
@@ -39,6 +47,21 @@ def test_lambda_event_round_trip(doc):
     assert decode_log_stream(t.lambda_event(doc, compression="zlib")).to_document() == doc
     assert decode_log_stream(t.encode_payload(doc)).to_document() == doc
     assert decode_log_stream(msgspec.json.encode(t.lambda_event(doc)).decode()).to_document() == doc
+
+
+@fast
+@given(document)
+def test_one_pass_lambda_path_equals_general_path(doc):
+    from logstream.decode import use_accelerators
+
+    event = t.lambda_event(doc)
+    for accelerated in (True, False):
+        use_accelerators(accelerated)
+        try:
+            fast, (general,) = decode_log_stream(event), list(iter_log_streams(event))
+        finally:
+            use_accelerators(True)
+        assert fast == general and fast.raw == general.raw
 
 
 @fast
