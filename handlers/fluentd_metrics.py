@@ -9,8 +9,7 @@ import os
 
 from aws_lambda_powertools import Logger
 
-from handlers import _kinesis_source
-from logstream import iter_log_streams
+from handlers import _sources
 from logstream.metrics import DEFAULT_FLUENTD_NAMESPACE, fluentd_data
 from logstream.parsers.fluentd import iter_statuses
 from logstream.sinks import config
@@ -31,12 +30,6 @@ def _send(streams):  # raises when data is still undelivered: Lambda retries, th
     return {"statuses": len(statuses), "metrics": result.delivered}
 
 
-def _send_batch(tagged):  # metrics are aggregated: a delivery failure fails the whole batch
-    _send(s for _, s in tagged)
-
-
 @logger.inject_lambda_context
 def handler(event, context):
-    if _kinesis_source.is_kinesis_batch(event):
-        return _kinesis_source.handle(event, context, _send_batch, OWN_GROUP)
-    return _send(s for s in iter_log_streams(event) if not s.is_control and s.log_group != OWN_GROUP)
+    return _sources.dispatch_metrics(event, context, _send, OWN_GROUP)

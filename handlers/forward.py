@@ -10,7 +10,7 @@ import os
 
 from aws_lambda_powertools import Logger
 
-from handlers import _kinesis_source
+from handlers import _sources
 from logstream import DeliveryError, iter_log_streams
 from logstream.sinks import config, sink_for_destination
 
@@ -27,8 +27,8 @@ def _deliver_batch(tagged):  # [(sequenceNumber, LogStream)] -> {sequenceNumber:
 
 @logger.inject_lambda_context
 def handler(event, context):
-    if _kinesis_source.is_kinesis_batch(event):
-        return _kinesis_source.handle(event, context, _deliver_batch, OWN_GROUP)
+    if _sources.is_kinesis_batch(event):
+        return _sources.handle(event, context, _deliver_batch, OWN_GROUP)
     streams = (s for s in iter_log_streams(event) if not s.is_control and s.log_group != OWN_GROUP)
     result = SINK.send(streams).raise_if_failed("records")
     return {"delivered": result.delivered, "requests": result.requests}

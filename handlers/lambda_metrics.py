@@ -7,8 +7,7 @@ LAMBDA_ARCHITECTURE, LAMBDA_PRICE_PER_GB_SECOND. Also consumes a Kinesis event s
 
 from aws_lambda_powertools import Logger
 
-from handlers import _kinesis_source
-from logstream import iter_log_streams
+from handlers import _sources
 from logstream.metrics import DEFAULT_LAMBDA_NAMESPACE, report_data
 from logstream.parsers.lambda_report import iter_reports
 from logstream.sinks import config
@@ -27,12 +26,6 @@ def _send(streams):  # raises when data is still undelivered: Lambda retries, th
     return {"reports": len(reports), "metrics": result.delivered}
 
 
-def _send_batch(tagged):  # metrics are aggregated: a delivery failure fails the whole batch
-    _send(s for _, s in tagged)
-
-
 @logger.inject_lambda_context
 def handler(event, context):
-    if _kinesis_source.is_kinesis_batch(event):
-        return _kinesis_source.handle(event, context, _send_batch, OWN_GROUP)
-    return _send(s for s in iter_log_streams(event) if not s.is_control and s.log_group != OWN_GROUP)
+    return _sources.dispatch_metrics(event, context, _send, OWN_GROUP)

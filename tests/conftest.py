@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,27 @@ def load_handler(monkeypatch, module, **env):
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
     sys.modules.pop(module, None)
     return importlib.import_module(module)
+
+
+def firehose_to_s3(s3, firehose) -> tuple[str, str]:
+    """A new bucket and a delivery stream into it: ``(delivery stream name, bucket)``."""
+    bucket, name = f"b-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    firehose.create_delivery_stream(
+        DeliveryStreamName=name,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+        },
+    )
+    return name, bucket
+
+
+def s3_ndjson(s3, bucket) -> list[dict]:
+    """Every NDJSON line of every object in ``bucket``."""
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            out += [json.loads(line) for line in body.splitlines()]
+    return out

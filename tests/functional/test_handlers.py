@@ -12,7 +12,7 @@ import pytest
 
 from logstream import DeliveryError
 from logstream import testing as t
-from tests.conftest import LambdaContext, corpus_path, load_handler
+from tests.conftest import LambdaContext, corpus_path, firehose_to_s3, load_handler, s3_ndjson
 
 CTX = LambdaContext()
 
@@ -185,16 +185,8 @@ def test_fluentd_metrics_put_metric_data_over_the_wire(monkeypatch, aws):
 
 
 def test_forward_to_firehose_over_the_wire(monkeypatch, aws):
-    s3, firehose = aws("s3"), aws("firehose")
-    bucket, name = f"b-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    firehose.create_delivery_stream(
-        DeliveryStreamName=name,
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/f",
-            "BucketARN": f"arn:aws:s3:::{bucket}",
-        },
-    )
+    s3 = aws("s3")
+    name, bucket = firehose_to_s3(s3, aws("firehose"))
     mod = load_handler(
         monkeypatch,
         "handlers.forward",
@@ -202,11 +194,7 @@ def test_forward_to_firehose_over_the_wire(monkeypatch, aws):
     )
     event = corpus_event("aws-lambda-go__cloudwatch-logs-event.json")  # a real subscription payload
     out = mod.handler(event, CTX)
-    lines = [
-        json.loads(line)
-        for obj in s3.list_objects_v2(Bucket=bucket)["Contents"]
-        for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines()
-    ]
+    lines = s3_ndjson(s3, bucket)
     assert (
         out["delivered"] >= 1
         and lines

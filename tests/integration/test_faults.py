@@ -18,7 +18,7 @@ import pytest
 
 from logstream import decode_log_stream
 from logstream import testing as t
-from tests.conftest import LambdaContext, load_handler
+from tests.conftest import LambdaContext, firehose_to_s3, load_handler, s3_ndjson
 from tests.faultproxy import FaultProxy
 
 CTX = LambdaContext()
@@ -91,27 +91,14 @@ def test_forward_kinesis_source_loses_nothing_under_faults(aws_endpoint, proxy, 
 def test_firehose_sink_loses_nothing_under_faults(aws_endpoint, proxy):
     from logstream.sinks import FirehoseSink
 
-    s3, firehose = direct(aws_endpoint, "s3"), direct(aws_endpoint, "firehose")
-    bucket, name = f"b-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    firehose.create_delivery_stream(
-        DeliveryStreamName=name,
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/f",
-            "BucketARN": f"arn:aws:s3:::{bucket}",
-        },
-    )
+    s3 = direct(aws_endpoint, "s3")
+    name, bucket = firehose_to_s3(s3, direct(aws_endpoint, "firehose"))
     docs = documents()
     result = FirehoseSink(name).send(
         decode_log_stream(t.lambda_event(d)) for d in docs
     )  # client built lazily
     assert result.ok, result.failed[:3]
-    ids = Counter()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            ids.update(json.loads(line)["id"] for line in body.splitlines())
-    assert ids == event_ids(docs)
+    assert Counter(line["id"] for line in s3_ndjson(s3, bucket)) == event_ids(docs)
     assert proxy.stats["dropped:PutRecordBatch"] > 0.15 * N_STREAMS
     assert result.requests > 3  # the dropped entries were sent again, and only they
 

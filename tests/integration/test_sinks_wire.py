@@ -13,6 +13,7 @@ from logstream import DeliveryError, decode_log_stream  # noqa: F401 - public AP
 from logstream.metrics import Datum
 from logstream.sinks import CloudWatchSink, FirehoseSink, KinesisSink, RetryPolicy, sink_for_destination
 from logstream.testing import lambda_event, make_document
+from tests.conftest import firehose_to_s3, s3_ndjson
 
 NO_WAIT = RetryPolicy(sleep=lambda s: None)
 
@@ -62,26 +63,14 @@ def test_kinesis_sink_delivers_every_event(aws):
 
 
 def test_firehose_sink_delivers_ndjson_to_s3(aws):
-    s3, firehose = aws("s3"), aws("firehose")
-    bucket = f"b-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    name = f"d-{uuid.uuid4().hex[:8]}"
-    firehose.create_delivery_stream(
-        DeliveryStreamName=name,
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/f",
-            "BucketARN": f"arn:aws:s3:::{bucket}",
-        },
-    )
+    s3 = aws("s3")
+    name, bucket = firehose_to_s3(s3, aws("firehose"))
     streams = _streams(n_docs=5)
     sink = sink_for_destination(f"arn:aws:firehose:us-east-1:123456789012:deliverystream/{name}")
     assert isinstance(sink, FirehoseSink)
     result = sink.send(streams)
     assert result.ok
-    ids = []
-    for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-        body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-        ids += [json.loads(line)["id"] for line in body.decode().splitlines()]
+    ids = [line["id"] for line in s3_ndjson(s3, bucket)]
     assert sorted(ids) == sorted(e.id for s in streams for e in s.log_events)
 
 

@@ -1,8 +1,10 @@
-"""Kinesis event source, shared by the handlers: decode record by record, act on the whole
-batch once, answer with Powertools' ``batchItemFailures`` naming exactly the failed records."""
+"""Event sources shared by the handlers. A Kinesis batch is decoded record by record, acted on
+once as a whole, and answered with Powertools' ``batchItemFailures`` naming exactly the failed
+records; a subscription event is decoded whole (an undecodable one raises)."""
 
 from functools import cache
 
+from logstream import iter_log_streams
 from logstream.envelopes import kinesis_batch
 
 
@@ -31,3 +33,16 @@ def handle(event, context, deliver, own_group):
 
     processor, process_partial_response = _batch()
     return process_partial_response(event=event, record_handler=check, processor=processor, context=context)
+
+
+def dispatch_metrics(event, context, send, own_group):
+    """``send(streams)`` for a metrics handler. Metrics are aggregated across a Kinesis batch, so
+    a delivery failure (``send`` raising) fails the whole batch; undecodable records fail alone."""
+    if is_kinesis_batch(event):
+
+        def deliver(tagged):
+            send(s for _, s in tagged)  # raises when undelivered
+            return {}
+
+        return handle(event, context, deliver, own_group)
+    return send(s for s in iter_log_streams(event) if not s.is_control and s.log_group != own_group)
