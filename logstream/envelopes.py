@@ -172,11 +172,11 @@ def kinesis_batch(
         try:
             if kin is None or "data" not in kin:
                 raise EnvelopeError("not a Kinesis record (no kinesis.data)")
-            for stream in _Walker(max_size, None, None, None).payload(kin["data"], {}):
-                if not stream.is_control and stream.log_group != ignore_log_group:
-                    streams.append((seq, stream))
-        except DecodeError as err:
+            decoded = list(_Walker(max_size, None, None, None).payload(kin["data"], {}))
+        except DecodeError as err:  # the whole record fails: none of it is acted on
             failures[seq] = err.locate(record=index)
+            continue
+        streams += [(seq, s) for s in decoded if not s.is_control and s.log_group != ignore_log_group]
     return streams, failures
 
 

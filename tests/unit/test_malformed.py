@@ -206,3 +206,16 @@ def test_given_bad_records_among_good_then_others_still_decode():
     streams = list(iter_log_streams(event, on_error=errors.append))
     assert len(streams) == 1 and streams[0].log_events[0].message == "ok"
     assert [(e.step, e.record) for e in errors] == [("base64", 0)]
+
+
+def test_given_kinesis_record_good_then_bad_document_then_whole_record_fails_and_none_is_used():
+    from logstream.envelopes import kinesis_batch
+    from logstream.testing import kinesis_event
+
+    event = kinesis_event([make_document(["first"]), make_document(["second"])])
+    glued = gzip_member(document_json(make_document(["kept back"])) + b'{"messageType": ')
+    event["Records"][1]["kinesis"]["data"] = base64.b64encode(glued).decode()
+    streams, failures = kinesis_batch(event["Records"])
+    assert [s.log_events[0].message for _, s in streams] == ["first"]
+    (err,) = failures.values()
+    assert (err.step, err.record) == ("json", 1)
