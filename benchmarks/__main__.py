@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             verdict(r, 1.5 if n == 1 else 0.6) if target else "",
         )
         row(
-            f"  pure-Python path (no pybase64/isal) vs floor, {size}",
+            f"  stdlib base64/zlib path (no pybase64/isal) vs floor, {size}",
             fmt_time(t[PURE]),
             t[PURE] / t[FLOOR],
             "",
