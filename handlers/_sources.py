@@ -24,7 +24,7 @@ def handle(event, context, deliver, own_group):
     """``deliver([(sequenceNumber, LogStream), ...])`` returns ``{sequenceNumber: error}`` for what
     it could not deliver (or raises, failing the whole batch)."""
     streams, failures = kinesis_batch(event["Records"], ignore_log_group=own_group)
-    failures.update(deliver(streams) or {})
+    failures.update(deliver(streams))
 
     def check(record):
         err = failures.get(record.kinesis.sequence_number)
@@ -33,6 +33,11 @@ def handle(event, context, deliver, own_group):
 
     processor, process_partial_response = _batch()
     return process_partial_response(event=event, record_handler=check, processor=processor, context=context)
+
+
+def subscription_streams(event, own_group):
+    """The data messages of a subscription event, never our own log group's (log recursion)."""
+    return (s for s in iter_log_streams(event) if not s.is_control and s.log_group != own_group)
 
 
 def dispatch_metrics(event, context, send, own_group):
@@ -45,4 +50,4 @@ def dispatch_metrics(event, context, send, own_group):
             return {}
 
         return handle(event, context, deliver, own_group)
-    return send(s for s in iter_log_streams(event) if not s.is_control and s.log_group != own_group)
+    return send(subscription_streams(event, own_group))

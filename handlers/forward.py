@@ -11,7 +11,7 @@ import os
 from aws_lambda_powertools import Logger
 
 from handlers import _sources
-from logstream import DeliveryError, iter_log_streams
+from logstream import DeliveryError
 from logstream.sinks import config, sink_for_destination
 
 logger = Logger(service="logstream-forward")
@@ -29,6 +29,5 @@ def _deliver_batch(tagged):  # [(sequenceNumber, LogStream)] -> {sequenceNumber:
 def handler(event, context):
     if _sources.is_kinesis_batch(event):
         return _sources.handle(event, context, _deliver_batch, OWN_GROUP)
-    streams = (s for s in iter_log_streams(event) if not s.is_control and s.log_group != OWN_GROUP)
-    result = SINK.send(streams).raise_if_failed("records")
+    result = SINK.send(_sources.subscription_streams(event, OWN_GROUP)).raise_if_failed("records")
     return {"delivered": result.delivered, "requests": result.requests}

@@ -94,6 +94,14 @@ def send_with_retry(
     return result
 
 
+def entry_failures(results: Sequence[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    """``(index, error_code, message)`` for each failed entry of a PutRecords / PutRecordBatch
+    answer (``Records`` / ``RequestResponses``), in the shape ``send_with_retry`` expects."""
+    return [
+        (i, e["ErrorCode"], e.get("ErrorMessage", "")) for i, e in enumerate(results) if e.get("ErrorCode")
+    ]
+
+
 def batches(
     items: Iterable[T], size_of: Callable[[T], int], max_count: int, max_bytes: int
 ) -> Iterator[list[T]]:

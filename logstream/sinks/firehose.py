@@ -10,6 +10,7 @@ from .. import limits
 from ..envelopes import payload_streams
 from ..errors import DecodeError
 from ..ndjson import event_lines
+from .base import entry_failures
 from .kinesis import KinesisSink
 from .records import Record
 
@@ -34,13 +35,7 @@ class FirehoseSink(KinesisSink):
         response = self.client.put_record_batch(
             DeliveryStreamName=self.stream_name, Records=[{"Data": r.data} for r in batch]
         )
-        if not response.get("FailedPutCount"):
-            return []
-        return [
-            (i, entry["ErrorCode"], entry.get("ErrorMessage", ""))
-            for i, entry in enumerate(response["RequestResponses"])
-            if entry.get("ErrorCode")
-        ]
+        return entry_failures(response["RequestResponses"]) if response.get("FailedPutCount") else []
 
 
 def transform_response(

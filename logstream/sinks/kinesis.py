@@ -7,7 +7,15 @@ from typing import Any
 
 from .. import limits
 from ..models import LogStream
-from .base import DeliveryResult, FailedEntry, LazyClient, RetryPolicy, batches, send_with_retry
+from .base import (
+    DeliveryResult,
+    FailedEntry,
+    LazyClient,
+    RetryPolicy,
+    batches,
+    entry_failures,
+    send_with_retry,
+)
 from .records import Record, event_records
 
 
@@ -67,10 +75,4 @@ class KinesisSink(LazyClient):
             StreamName=self.stream_name,
             Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in batch],
         )
-        if not response.get("FailedRecordCount"):
-            return []
-        return [
-            (i, entry["ErrorCode"], entry.get("ErrorMessage", ""))
-            for i, entry in enumerate(response["Records"])
-            if entry.get("ErrorCode")
-        ]
+        return entry_failures(response["Records"]) if response.get("FailedRecordCount") else []
