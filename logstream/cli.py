@@ -19,14 +19,11 @@ from .decode import DEFAULT_MAX_SIZE, is_compressed, iter_json_values, payload_b
 from .envelopes import iter_log_streams
 from .errors import DecodeError, EnvelopeError, LogstreamError
 from .models import LogEvent, LogStream, MessageType
-from .ndjson import event_lines
+from .ndjson import encode_line, event_lines
 
 __all__ = ["main"]
 
 _enc = msgspec.json.Encoder()
-# Characters some line splitters (str.splitlines, JavaScript) treat as line breaks: escape them
-# so every consumer sees exactly one JSON object per line. The JSON value is unchanged.
-_LINE_BREAKS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
 
 
 class _StrictStop(Exception):
@@ -53,9 +50,6 @@ class Output:
             data = b"".join(self.parts)
             self.parts.clear()
             self.size = 0
-            if b"\xe2" in data or b"\xc2" in data:  # one-byte probes: memchr-fast on ASCII
-                for raw, escaped in _LINE_BREAKS:
-                    data = data.replace(raw, escaped)
             self.stream.write(data)
         self.stream.flush()
 
@@ -162,7 +156,7 @@ def _lines(
 def cmd_decode(args: argparse.Namespace, out: Output, report: Reporter) -> None:
     for stream in iter_streams(args, report):
         if args.documents:
-            out.write(_enc.encode(stream.to_document()) + b"\n")
+            out.write(encode_line(stream.to_document()))
         elif stream.is_control and not args.include_control:
             continue
         elif args.messages:
@@ -236,13 +230,13 @@ def cmd_encode(args: argparse.Namespace, out: Output, report: Reporter) -> None:
         return
     if args.to == "lambda":
         for doc in docs:
-            out.write(_enc.encode(testing.lambda_event(doc)) + b"\n")
+            out.write(encode_line(testing.lambda_event(doc)))
     elif args.to == "kinesis":
-        out.write(_enc.encode(testing.kinesis_event(docs)) + b"\n")
+        out.write(encode_line(testing.kinesis_event(docs)))
     elif args.to == "firehose":
-        out.write(_enc.encode(testing.firehose_event(docs)) + b"\n")
+        out.write(encode_line(testing.firehose_event(docs)))
     elif args.to == "firehose-http":
-        out.write(_enc.encode(testing.firehose_http_body(docs)) + b"\n")
+        out.write(encode_line(testing.firehose_http_body(docs)))
     else:  # s3: binary, gzip members back to back
         out.write(testing.s3_object(docs, outer_gzip=args.outer_gzip))
 
@@ -272,7 +266,7 @@ def cmd_report(args: argparse.Namespace, out: Output, report: Reporter) -> None:
         out.write(summary_table(reports, _pricing(args)).encode())
         return
     for r in reports:
-        out.write(_enc.encode(r.to_dict()) + b"\n")
+        out.write(encode_line(r.to_dict()))
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -341,7 +335,7 @@ def cmd_fluentd(args: argparse.Namespace, out: Output, report: Reporter) -> None
     from .parsers.fluentd import iter_statuses
 
     for status in iter_statuses(_parser_streams(args, report), on_error=report):
-        out.write(_enc.encode(status.to_dict()) + b"\n")
+        out.write(encode_line(status.to_dict()))
 
 
 def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter) -> None:
@@ -364,7 +358,7 @@ def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter) -> None
         else:
             items = metrics.put_metric_data_requests(namespace, data)
         for item in items:
-            out.write(_enc.encode(item) + b"\n")
+            out.write(encode_line(item))
 
 
 # ----------------------------------------------------------------------------------- parser
