@@ -680,9 +680,9 @@ class Splitter:
             found = index
         return found
 
-    def _place(self, at: int, buf: bytes) -> dict[str, int]:
+    def _place(self, at: int, lines: bool) -> dict[str, int]:
         place: dict[str, int] = {"document": self.index} if self.index else {}
-        if self.line > 1 or (self.index and b"\n" in buf):
+        if self.line > 1 or (self.index and lines):
             place["line"] = self.line
         member = self._member_at(at)
         if member is not None and (self.multi or member):
@@ -700,11 +700,12 @@ class Splitter:
     def _parse(self, *, final: bool) -> Iterator[tuple[dict[str, int], Value]]:
         buf = self._join()
         n = len(buf)
+        lines = b"\n" in buf
         pos = self._skip_ws(buf, 0)
         view = memoryview(buf)
         try:
             while pos < n:
-                place = self._place(pos, buf)
+                place = self._place(pos, lines)
                 value, end = _one_value(buf, view, pos, final)
                 if value is _INCOMPLETE:
                     break
@@ -725,7 +726,7 @@ class Splitter:
                 if len(rest) > self.cap
                 else JSONError("truncated: the input ends inside this value")
             )
-            place = self._place(pos, buf)
+            place = self._place(pos, lines)
             yield place, err.locate(**place)
             self.index += 1
             self.line += rest.count(b"\n")
