@@ -557,7 +557,7 @@ def fast_payload(payload: str, max_size: int | None = None) -> LogStream | None:
     that fails); never raises for bad input.
     """
     try:
-        cap = _cap(max_size)
+        cap = _MIN_LAMBDA_CAP if max_size is None else max_size  # bigger ones: the general path
         raw = (
             _b64.b64decode(payload, validate=True)
             if _b64 is not None
