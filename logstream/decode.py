@@ -615,9 +615,10 @@ class Splitter:
 
     After a bad value, the scan resumes at the next plausible document start: a ``{`` at the
     start of a line, or ``{"messageType"`` anywhere (a raw ``{"`` cannot occur inside a JSON
-    string). Values are parsed at each member's end, at the end of the input, and when the
-    pending bytes have doubled since an attempt found an incomplete value, so time stays linear
-    and memory holds about one value (at most the cap) at a time.
+    string). Values are parsed as soon as bytes arrive, except that after an attempt found an
+    incomplete value the next waits until the pending bytes have doubled (or the member or the
+    input ends), so time stays linear, output is prompt, and memory holds about one value (at
+    most the cap) at a time.
     """
 
     __slots__ = ("parts", "size", "pending", "line", "index", "cap", "stuck", "members", "multi")
@@ -637,7 +638,7 @@ class Splitter:
         if type(piece) is bytes:
             self.parts.append(piece)
             self.size += len(piece)
-            if len(self.pending) + self.size >= max(_MiB, 2 * self.stuck):
+            if len(self.pending) + self.size >= 2 * self.stuck:  # doubling: linear, and prompt
                 yield from self._parse(final=False)
         elif isinstance(piece, _Member):
             if piece.end:

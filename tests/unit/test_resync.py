@@ -363,3 +363,31 @@ def test_given_error_then_pickles_with_its_place():
     err = DecompressError("x", record=2, member=4, line=7)
     again = pickle.loads(pickle.dumps(err))
     assert (type(again), str(again)) == (DecompressError, "line 7: record 3: member 5: decompress: x")
+
+
+def test_given_a_pipe_that_pauses_then_each_document_comes_out_before_the_next_is_written():
+    import os
+    import threading
+
+    docs = _docs(3)
+    read_fd, write_fd = os.pipe()
+    seen: list[int] = []
+    consumed = [threading.Event() for _ in docs]
+
+    def produce() -> None:
+        with os.fdopen(write_fd, "wb", buffering=0) as pipe:
+            for i, doc in enumerate(docs):
+                pipe.write(gzip_member(document_json(doc)))
+                consumed[i].wait(timeout=20)  # a decoder that waits for EOF makes this time out
+                seen.append(i)
+
+    writer = threading.Thread(target=produce)
+    writer.start()
+    out = []
+    with os.fdopen(read_fd, "rb") as pipe:
+        for stream in iter_log_streams(pipe):
+            out.append(stream.to_document())
+            assert seen == list(range(len(out) - 1))  # the producer has not gone on without us
+            consumed[len(out) - 1].set()
+    writer.join()
+    assert out == docs
