@@ -94,7 +94,9 @@ def level_rank(level: str) -> int:
     return _RANK[level]
 
 
-class LambdaLine(msgspec.Struct, frozen=True, omit_defaults=True, rename={"request_id": "requestId"}):
+class LambdaLine(
+    msgspec.Struct, frozen=True, gc=False, omit_defaults=True, rename={"request_id": "requestId"}
+):
     """What one log line says about itself. ``None``: the line does not say.
 
     Attributes
@@ -118,6 +120,25 @@ class LambdaLine(msgspec.Struct, frozen=True, omit_defaults=True, rename={"reque
 _json = msgspec.json.Decoder()
 
 _TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
+_TS_RE = re.compile(_TS)
+_TAB_LEVELS = {
+    name: _ALIASES[name.upper()]
+    for name in (
+        "TRACE",
+        "DEBUG",
+        "INFO",
+        "WARN",
+        "ERROR",
+        "FATAL",
+        "trce",
+        "dbug",
+        "info",
+        "warn",
+        "fail",
+        "crit",
+    )
+}
+_PY_LEVELS = {f"[{name}]": _ALIASES[name] for name in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}
 _UUIDISH = r"[0-9A-Za-z][0-9A-Za-z-]*"
 # Node.js and .NET: ts \t requestId \t [level \t] message (old Node.js runtimes print no level)
 _TAB_PREFIX = re.compile(
@@ -141,6 +162,7 @@ _RUBY = re.compile(
     r"(?: ([0-9A-Za-z][0-9A-Za-z-]*))? -- [^:]*: "
 )
 # Lambda's platform lines and the timeout line
+_PLATFORM_HEADS = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
 _PLATFORM = re.compile(r"(?:START|END|REPORT) RequestId: ([0-9A-Za-z-]+)")
 _TIMED_OUT = re.compile(rf"({_TS}) ([0-9A-Za-z-]+) Task timed out after")
 # logfmt (Go log/slog TextHandler, logrus): key=value or key="quoted value"
@@ -179,10 +201,17 @@ def parse_line(message: str) -> LambdaLine | None:
     if c == "{":
         return _with_json(message, None, None, None)
     if "0" <= c <= "9":
+        if message[10:11] == "T" and message[23:25] == "Z\t":  # Node.js / .NET, split fast
+            parts = message.split("\t", 3)
+            if len(parts) >= 3 and _TS_RE.fullmatch(parts[0]) is not None:
+                level = _TAB_LEVELS.get(parts[2]) if len(parts) == 4 else None
+                rest = parts[3] if level is not None else message[len(parts[0]) + len(parts[1]) + 2 :]
+                request_id = parts[1] if parts[1] != "undefined" else None  # Node.js outside an invocation
+                return _with_json(rest, level, request_id or None, parts[0])
         m = _TAB_PREFIX.match(message)
         if m is not None:
             level = _ALIASES[m[3].upper()] if m[3] else None
-            request_id = m[2] if m[2] != "undefined" else None  # Node.js outside an invocation
+            request_id = m[2] if m[2] != "undefined" else None
             return _with_json(message[m.end() :], level, request_id, m[1])
         m = _SPACED.match(message)
         if m is not None:
@@ -195,6 +224,11 @@ def parse_line(message: str) -> LambdaLine | None:
             return _with_json(message[m.end() :], None, None, m[1])
         return None
     if c == "[":
+        head, tab, _ = message[:12].partition("\t")
+        if tab and head in _PY_LEVELS:  # Python: split fast
+            parts = message.split("\t", 3)
+            if len(parts) == 4 and parts[1][4:5] == "-":
+                return _with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
         m = _PY_PREFIX.match(message)
         if m is not None:
             level = _ALIASES.get(m[1])  # NOTSET: no level
@@ -204,6 +238,11 @@ def parse_line(message: str) -> LambdaLine | None:
             return _with_json(message[m.end() :], _ALIASES[m[1]], None, None)
         return None
     if c in "SER" and message[1:2] in "TNE":
+        for head in _PLATFORM_HEADS:  # START/END/REPORT RequestId: <id> then a space, tab or newline
+            if message.startswith(head):
+                n = len(head)
+                rid = message[n : n + 64].split(None, 1)
+                return LambdaLine(request_id=rid[0]) if rid else None
         m = _PLATFORM.match(message)
         if m is not None:
             return LambdaLine(request_id=m[1])
@@ -250,10 +289,17 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 
 def _json_level(obj: dict[str, Any]) -> str | None:
-    for key in _LEVEL_KEYS:
-        if key in obj:
-            return normalize_level(obj[key])
-    return None
+    value = obj.get("level")  # the usual key first: one lookup for most lines
+    if value is None:
+        for key in _LEVEL_KEYS:
+            if key in obj:
+                value = obj[key]
+                break
+        else:
+            return None
+    if type(value) is str:
+        return _ALIASES.get(value) or normalize_level(value)
+    return normalize_level(value)
 
 
 def _json_str(obj: dict[str, Any], keys: tuple[str, ...]) -> str | None:
@@ -265,14 +311,20 @@ def _json_str(obj: dict[str, Any], keys: tuple[str, ...]) -> str | None:
 
 
 def _json_time(obj: dict[str, Any]) -> str | None:
-    for key in _TIME_KEYS:
-        if key in obj:
-            value = obj[key]
-            if isinstance(value, str):
-                return value or None
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return _epoch_iso(value)
+    value = obj.get("timestamp")
+    if value is None:
+        value = obj.get("time")
+    if value is None:
+        for key in _TIME_KEYS:
+            if key in obj:
+                value = obj[key]
+                break
+        else:
             return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _epoch_iso(value)
     return None
 
 
