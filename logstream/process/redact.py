@@ -183,7 +183,7 @@ RULES: dict[str, Rule] = {
             re.compile(
                 r"(?<![\d.-])[2-6](?:\d{12,18}"  # contiguous
                 r"|\d{3}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?"  # 4-4-4-4[-3]
-                r"|\d{3}([ -])\d{6}\2\d{5})(?!\d)"  # Amex 4-6-5
+                r"|\d{3}([ -])\d{6}\2\d{5})(?!\d|\.\d)"  # Amex 4-6-5; not a decimal
             ),
             valid=_card_ok,
             triggers=(("shape", b"0" * 13), ("shape", b"0000-0000-0000-000"), ("shape", b"0000-000000-0000")),
