@@ -546,3 +546,11 @@ def test_given_parse_only_then_message_unchanged():
 def test_given_all_events_filtered_then_no_lines():
     stream = _payload_stream()
     assert Pipeline(PipelineConfig(include="no such text")).lines(stream) == b""
+
+
+def test_given_line_separator_in_message_then_processed_line_escapes_it_like_decode():
+    stream = stream_of(["a\u2028b\n"])
+    data = Pipeline(PipelineConfig(parse=True)).lines(stream)
+    assert data.count(b"\n") == 1
+    assert b"\\u2028" in data
+    assert json.loads(data)["message"] == "a\u2028b\n"
