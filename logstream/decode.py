@@ -79,7 +79,7 @@ def default_max_size(environ: Mapping[str, str] | None = None) -> int:
     """
     env = os.environ if environ is None else environ
     memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
-    if not memory.isdigit():
+    if not (memory.isascii() and memory.isdigit()):
         return DEFAULT_MAX_SIZE
     cap = (int(memory) - _RUNTIME_RESERVE_MB) * _MiB // 4
     return max(_MIN_LAMBDA_CAP, min(DEFAULT_MAX_SIZE, cap))
@@ -127,6 +127,7 @@ _ZLIB_ERRORS: tuple[type[BaseException], ...] = (zlib.error,) + (
 _STEP: Final = 32 * _MiB  # inflate output per call: bounds memory on a bomb to the cap plus this
 _FIRST_PIECE: Final = 1 * _MiB  # compressed bytes fed for the first member
 _MAX_PIECE: Final = 4 * _MiB
+_REWIND_LIMIT: Final = 8 * _MiB  # compressed bytes of one member kept to resume after it fails
 _B64_WS = re.compile(r"\s+")
 _GZIP_MAGIC: Final = b"\x1f\x8b\x08"
 #: Errors a JSON parser or encoder raises on input that is not valid JSON text or values, besides
@@ -254,13 +255,14 @@ class _Input:
     """A cursor over compressed input arriving in chunks (one bytes object, or a file read in
     pieces), with the absolute offset of what it hands out."""
 
-    __slots__ = ("chunks", "buf", "pos", "base")
+    __slots__ = ("chunks", "buf", "pos", "base", "mark")
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
         self.buf = b""
         self.pos = 0
         self.base = 0  # absolute offset of buf[0]
+        self.mark = 0  # absolute offset to keep from (the current member's start), within limits
 
     @property
     def offset(self) -> int:
@@ -269,10 +271,12 @@ class _Input:
     def _fill(self) -> bool:
         for chunk in self.chunks:
             if chunk:
-                rest = self.buf[self.pos :]
-                self.base += self.pos
+                keep = max(self.mark - self.base, self.pos - _REWIND_LIMIT, 0)
+                keep = min(keep, self.pos)
+                rest = self.buf[keep:]
+                self.base += keep
+                self.pos -= keep
                 self.buf = rest + chunk if rest else bytes(chunk)
-                self.pos = 0
                 return True
         return False
 
@@ -293,17 +297,24 @@ class _Input:
         """Un-take the last ``n`` bytes taken (the bytes after a member's end)."""
         self.pos -= n
 
+    def at_end(self) -> bool:
+        return self.pos >= len(self.buf) and not self._fill()
+
     def rewind(self, offset: int) -> None:
         """Go back to absolute ``offset``, or as far back as the bytes still held."""
         self.pos = max(0, offset - self.base)
 
     def skip_to_member(self) -> None:
-        """Move to the next gzip header, or to the end of the input when there is none."""
+        """Move to the next gzip header that starts a plausible member (its header and first
+        block inflate), or to the end of the input when there is none."""
         while True:
             found = self.buf.find(_GZIP_MAGIC, self.pos)
             if found >= 0:
                 self.pos = found
-                return
+                if _plausible_member(self.peek(_PROBE_BYTES)):
+                    return
+                self.pos = found + 1  # the magic bytes inside other data, not a member
+                continue
             self.pos = max(self.pos, len(self.buf) - (len(_GZIP_MAGIC) - 1))  # a header across chunks
             if not self._fill():
                 self.pos = len(self.buf)
@@ -316,6 +327,17 @@ class _Input:
             if not self._fill():
                 return True
         return False
+
+
+_PROBE_BYTES: Final = 1024
+
+
+def _plausible_member(data: bytes) -> bool:
+    try:
+        zlib.decompressobj(31).decompress(data, 64)
+    except zlib.error:
+        return False
+    return True
 
 
 def inflate(
@@ -360,6 +382,7 @@ def inflate(
             continue
         if per_member:
             budget.left = budget.cap
+        src.mark = start
         d = _zlib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
         yield _Member(member, False)
         consumed = 0
@@ -376,6 +399,8 @@ def inflate(
                     break
                 consumed += len(data)
                 while True:  # bounded output per call: a bomb never holds more than the cap + a step
+                    if budget.left < 0:
+                        budget.take(0)  # raises: never ask zlib for 0 bytes, which means "all"
                     out = d.decompress(data, min(_STEP, budget.left + 1))
                     if out:
                         budget.take(len(out))
@@ -395,15 +420,22 @@ def inflate(
             piece_size = max(4096, 2 * (consumed - unused))
             yield _Member(member, True)
         else:
-            truncated = failure.detail.startswith("truncated")
+            src.rewind(start + 1)
+            src.skip_to_member()
+            # Cut off with no member after it: the input ended (complete values before the cut
+            # count). Otherwise the member is corrupt (a damaged header can swallow the rest).
+            truncated = failure.detail.startswith("truncated") and src.at_end()
             yield _Cut(keep=truncated)
             if not truncated:
-                src.rewind(start + 1)
-                src.skip_to_member()
+                if failure.detail.startswith("truncated"):
+                    failure.detail = f"corrupt member {member + 1}: its data runs past the next member"
                 failure.detail += f"; skipped {src.offset - start} bytes to the next member"
             if member:
                 failure.locate(member=member)
             report(failure)
+            if isinstance(failure, SizeLimitError) and not per_member:
+                return  # the payload's cap is spent: nothing more of it is inflated
+        src.mark = src.offset
         member += 1
 
 
@@ -471,6 +503,7 @@ _loose = msgspec.json.Decoder(_LooseDocument)
 _any = msgspec.json.Decoder()
 _json_text = msgspec.json.Encoder()
 _TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
 _DOC_KEYS = frozenset(("messageType", "logEvents"))
 _QUOTED = re.compile(r"'([^']{41,})'")
 _MAX_DETAIL = 200
@@ -615,13 +648,27 @@ class Splitter:
 
     After a bad value, the scan resumes at the next plausible document start: a ``{`` at the
     start of a line, or ``{"messageType"`` anywhere (a raw ``{"`` cannot occur inside a JSON
-    string). Values are parsed as soon as bytes arrive, except that after an attempt found an
-    incomplete value the next waits until the pending bytes have doubled (or the member or the
-    input ends), so time stays linear, output is prompt, and memory holds about one value (at
-    most the cap) at a time.
+    string), waiting for more input when none has arrived yet. Values are parsed as soon as
+    bytes arrive, except that after an attempt found an incomplete value the next waits until
+    the pending bytes have doubled (or the member or the input ends), so time stays linear and
+    memory holds about one value (at most the cap) at a time. Values of a gzip member are held
+    until the member's checksum has been verified: a corrupt member's values never come out.
     """
 
-    __slots__ = ("parts", "size", "pending", "line", "index", "cap", "stuck", "members", "multi")
+    __slots__ = (
+        "parts",
+        "size",
+        "pending",
+        "line",
+        "index",
+        "cap",
+        "stuck",
+        "members",
+        "multi",
+        "open",
+        "held",
+        "resyncing",
+    )
 
     def __init__(self, cap: int | None = None) -> None:
         self.parts: list[bytes] = []
@@ -633,31 +680,57 @@ class Splitter:
         self.stuck = 0  # pending size when the last attempt found an incomplete value
         self.members: list[tuple[int, int]] = []  # (offset in pending + parts, member index)
         self.multi = False
+        self.open: int | None = None  # the member being inflated (its values are held)
+        self.held: list[tuple[int | None, dict[str, int], Value]] = []
+        self.resyncing = False  # after a bad value whose end is unknown: look for a start
 
     def feed(self, piece: Piece) -> Iterator[tuple[dict[str, int], Value]]:
         if type(piece) is bytes:
             self.parts.append(piece)
             self.size += len(piece)
             if len(self.pending) + self.size >= 2 * self.stuck:  # doubling: linear, and prompt
-                yield from self._parse(final=False)
+                yield from self._out(self._parse(final=False))
         elif isinstance(piece, _Member):
             if piece.end:
+                self.open = None
                 if not self.stuck or len(self.pending) + self.size >= 2 * self.stuck:
-                    yield from self._parse(final=False)
+                    yield from self._out(self._parse(final=False))
+                yield from self._release()
             else:
                 self.multi = self.multi or piece.index > 0
+                self.open = piece.index
                 self.members.append((len(self.pending) + self.size, piece.index))
         elif isinstance(piece, _Cut):
+            broken, self.open = self.open, None
             if piece.keep:  # the input ended: complete values count, the cut-off one is reported
-                yield from self._parse(final=False)
+                yield from self._out(self._parse(final=False))
+                yield from self._release()
                 self._drop_from(0)
             else:  # a broken member: what it produced is dropped (the member error says so)
+                self.held = [h for h in self.held if h[0] is None or h[0] != broken]
+                yield from self._release()
                 self._drop_from(self.members[-1][0] if self.members else 0)
 
     def finish(self) -> Iterator[tuple[dict[str, int], Value]]:
-        yield from self._parse(final=True)
+        self.open = None
+        yield from self._out(self._parse(final=True))
+        yield from self._release()
 
     # ------------------------------------------------------------------------------ internals
+    def _out(
+        self, values: Iterator[tuple[int | None, dict[str, int], Value]]
+    ) -> Iterator[tuple[dict[str, int], Value]]:
+        for member, place, value in values:
+            if self.open is None:
+                yield place, value
+            else:
+                self.held.append((member, place, value))
+
+    def _release(self) -> Iterator[tuple[dict[str, int], Value]]:
+        held, self.held = self.held, []
+        for _, place, value in held:
+            yield place, value
+
     def _join(self) -> bytes:
         if self.parts:
             if self.pending:
@@ -698,14 +771,23 @@ class Splitter:
             pos += 1
         return pos
 
-    def _parse(self, *, final: bool) -> Iterator[tuple[dict[str, int], Value]]:
+    def _parse(self, *, final: bool) -> Iterator[tuple[int | None, dict[str, int], Value]]:
         buf = self._join()
         n = len(buf)
         lines = b"\n" in buf
-        pos = self._skip_ws(buf, 0)
+        pos = 0
+        if self.resyncing:
+            found = _next_start(buf, 0)
+            if found < 0:
+                pos = n if final else max(0, n - _START_KEEP)
+            else:
+                pos, self.resyncing = found, False
+            self.line += buf.count(b"\n", 0, pos)
+        if not self.resyncing:
+            pos = self._skip_ws(buf, pos)
         view = memoryview(buf)
         try:
-            while pos < n:
+            while pos < n and not self.resyncing:
                 place = self._place(pos, lines)
                 value, end = _one_value(buf, view, pos, final)
                 if value is _INCOMPLETE:
@@ -713,31 +795,47 @@ class Splitter:
                 if isinstance(value, DecodeError):
                     value.locate(**place)
                     if end < 0:  # unknown end: resume at the next plausible document start
-                        end = _resync(buf, pos)
-                yield place, value
+                        end = _next_start(buf, pos + 1)
+                        if end < 0:  # none yet: wait for more input (it may be split)
+                            end = n if final else max(pos + 1, n - _START_KEEP)
+                            self.resyncing = not final
+                yield self._member_at(pos), place, value
                 self.index += 1
                 self.line += buf.count(b"\n", pos, end)
-                pos = self._skip_ws(buf, end)
+                pos = end if self.resyncing else self._skip_ws(buf, end)
         finally:
             view.release()
         rest = buf[pos:] if pos < n else b""
-        if len(rest) > self.cap or (final and rest):
+        if not self.resyncing and (len(rest) > self.cap or (final and rest)):
             err: DecodeError = (
                 SizeLimitError(f"a single JSON value is larger than the cap of {self.cap} bytes")
                 if len(rest) > self.cap
                 else JSONError("truncated: the input ends inside this value")
             )
             place = self._place(pos, lines)
-            yield place, err.locate(**place)
+            yield self._member_at(pos), place, err.locate(**place)
             self.index += 1
             self.line += rest.count(b"\n")
             rest = b""
+            self.resyncing = not final
         current = self._member_at(pos)
         self.members = [(at - pos, idx) for at, idx in self.members if at > pos]
         if current is not None:
             self.members.insert(0, (0, current))
         self.pending = rest
-        self.stuck = len(rest)
+        self.stuck = 0 if self.resyncing else len(rest)
+
+
+_START = re.compile(rb'\n\{|\{"messageType"')
+_START_KEEP: Final = len(b'{"messageType"') - 1  # a document start split across pieces
+
+
+def _next_start(buf: bytes, pos: int) -> int:
+    """The next plausible document start at or after ``pos``, or -1 (one linear search)."""
+    m = _START.search(buf, pos)
+    if m is None:
+        return -1
+    return m.start() + 1 if buf[m.start()] == 10 else m.start()
 
 
 class _Incomplete:
@@ -767,6 +865,9 @@ def _one_value(buf: bytes, view: memoryview, pos: int, final: bool) -> tuple[Val
                 if not final:
                     return _INCOMPLETE, -1
                 return JSONError("truncated: the input ends inside this value"), -1
+            at = _AT_BYTE.search(text)  # "1." or "-" cut at the end is "invalid", not "truncated"
+            if not final and at is not None and pos + int(at.group(1)) >= len(buf) - 8:
+                return _INCOMPLETE, -1
             return JSONError(_json_detail(exc)), -1
         end = pos + int(m.group(1)) - 1  # msgspec counts from 1
     except _JSON_FAULTS as exc:
@@ -779,14 +880,6 @@ def _one_value(buf: bytes, view: memoryview, pos: int, final: bool) -> tuple[Val
         return (found[0] if found is not None else JSONError("truncated value")), end
     except _JSON_FAULTS as exc2:
         return JSONError(_fault_detail(exc2)), -1
-
-
-def _resync(buf: bytes, pos: int) -> int:
-    """The next plausible document start after a bad value starting at ``pos`` (or the end)."""
-    line = buf.find(b"\n{", pos)
-    doc = buf.find(b'{"messageType"', pos + 1)
-    candidates = [i + 1 for i in (line,) if i >= 0] + [i for i in (doc,) if i >= 0]
-    return min(candidates) if candidates else len(buf)
 
 
 def _untyped(chunk: bytes | memoryview, exc: msgspec.ValidationError) -> tuple[Value, int] | None:

@@ -208,7 +208,8 @@ def _read_chunks(reader: Any) -> Iterator[bytes]:
     for a full chunk, so each document is decoded as soon as its bytes are in."""
     read = getattr(reader, "read1", None) or reader.read
     while chunk := read(_READ_SIZE):
-        yield bytes(chunk)
+        # a text-mode file gives str: its UTF-8 (a lone surrogate becomes a JSON error later)
+        yield chunk.encode("utf-8", "surrogatepass") if isinstance(chunk, str) else bytes(chunk)
 
 
 class _Walk:
@@ -240,7 +241,7 @@ class _Walk:
         elif isinstance(obj, (bytes, bytearray, memoryview)):
             yield from self.data(iter([bytes(obj)]), where, 0, Budget(self.cap), top=True)
         elif isinstance(obj, str):
-            text = obj.lstrip(" \t\r\n")
+            text = obj.lstrip("\ufeff \t\r\n")
             if text[:1] in ("{", "["):
                 raw = text.encode("utf-8", "surrogatepass")  # a lone surrogate: a JSON error below
                 yield from self.data(iter([raw]), where, 0, Budget(self.cap), top=True)
@@ -250,7 +251,7 @@ class _Walk:
             for i, item in enumerate(obj):
                 yield from self.value(item, {**where, "document": i}, nesting + 1)
         elif callable(getattr(obj, "read", None)):
-            yield from self.data(_read_chunks(obj), where, 0, Budget(self.cap), top=True)
+            yield from self.data(_read_chunks(obj), where, 0, Budget(self.cap), top=True, whole=False)
         else:
             self.fail(EnvelopeError(f"cannot decode a {type(obj).__name__}"), where)
 
@@ -270,7 +271,14 @@ class _Walk:
 
     # ----------------------------------------------------------------------------------- bytes
     def data(
-        self, chunks: Iterator[bytes], where: Where, depth: int, budget: Budget, *, top: bool
+        self,
+        chunks: Iterator[bytes],
+        where: Where,
+        depth: int,
+        budget: Budget,
+        *,
+        top: bool,
+        whole: bool = True,
     ) -> Iterator[LogStream]:
         """Compressed bytes (layer after layer) or JSON values, arriving in chunks."""
         head, chunks = _peek(chunks)
@@ -286,10 +294,15 @@ class _Walk:
         first = head.lstrip()[:1]
         if first in (b"{", b"["):
             yield from self.json(chunks, where, depth, budget)
-        elif top and (raw := _whole_payload(chunks)) is not None:
-            yield from self.data(iter([raw]), where, depth + 1, budget, top=False)
         elif not head.strip():
             self.fail(DecompressError("empty payload"), where)
+        elif top and whole and (raw := payload_bytes((data := b"".join(chunks)).strip())) is not None:
+            yield from self.data(iter([raw]), where, depth + 1, budget, top=False)
+        elif top:
+            # bytes before the first gzip member: inflate reports them and resumes after
+            chunks = iter([data]) if whole else chunks
+            pieces = inflate(chunks, budget=budget, per_member=True, report=lambda e: self.fail(e, where))
+            yield from self.expanded(pieces, where, depth + 1, budget)
         else:
             self.fail(DecompressError("not gzip or zlib data, nor a JSON document"), where)
 
@@ -341,10 +354,13 @@ class _Walk:
             for i, item in enumerate(value):
                 yield from self.json_value(item, {**where, "document": i}, depth, budget)
         else:
-            self.fail(EnvelopeError(f"a JSON {_kind(value)} is not a document"), where)
+            self.fail(EnvelopeError(f"JSON value is {_kind(value)}, not a document"), where)
 
     # -------------------------------------------------------------------------------- mappings
     def mapping(self, m: Mapping[str, Any], where: Where, depth: int, budget: Budget) -> Iterator[LogStream]:
+        if depth > _MAX_NESTING:  # requestPayload inside requestPayload ..., or a mapping holding itself
+            self.fail(EnvelopeError("envelopes nested too deeply"), where)
+            return
         for transport in _TRANSPORTS:
             found = transport(self, m, where, depth, budget)
             if found is not None:
@@ -420,7 +436,7 @@ def _on_failure_record(w: _Walk, m: Mapping[str, Any], where: Where, depth: int,
     if "requestPayload" in m and ("requestContext" in m or "version" in m):
         request = m["requestPayload"]
         if isinstance(request, Mapping):
-            return w.mapping(request, where, depth, b)
+            return w.mapping(request, where, depth + 1, b)
         if isinstance(request, str):
             return w.value(request, where, depth + 1)
         return _fails(w, SchemaError(f"'requestPayload' is {_kind(request)}, expected an event"), where)
@@ -579,11 +595,6 @@ def _strip_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
     first = next(chunks, b"")
     yield first[len(_BOM) :]
     yield from chunks
-
-
-def _whole_payload(chunks: Iterator[bytes]) -> bytes | None:
-    """Bytes that are the text of one base64 payload: its decoded bytes."""
-    return payload_bytes(b"".join(chunks).strip())
 
 
 def _json_text(value: Any) -> str | None:

@@ -391,3 +391,145 @@ def test_given_a_pipe_that_pauses_then_each_document_comes_out_before_the_next_i
             consumed[len(out) - 1].set()
     writer.join()
     assert out == docs
+
+
+# ------------------------------------------------- defects found by a hostile review of this code
+class _Chunked:
+    """A reader that hands out ``n`` bytes at a time, like a pipe."""
+
+    def __init__(self, data: bytes, n: int) -> None:
+        self.data, self.n, self.pos = data, n, 0
+
+    def read(self, size: int = -1) -> bytes:
+        piece = self.data[self.pos : self.pos + self.n]
+        self.pos += len(piece)
+        return piece
+
+
+def _spaces_member(mib: int) -> bytes:
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return co.compress(b"[") + b"".join(co.compress(b" " * (1 << 20)) for _ in range(mib)) + co.flush()
+
+
+def test_given_nested_stream_whose_cap_is_spent_then_no_later_member_is_inflated():
+    data = gzip.compress(_spaces_member(8) + _spaces_member(2000), mtime=0)  # 3.4 KB, 2 GB inside
+    tracemalloc.start()
+    try:
+        out, errors = _decode(data, max_size=4 << 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out == [] and [e.step for e in errors] == ["size cap"]
+    assert peak < 3 * (4 << 20) + _STEP_SLACK
+
+
+_STEP_SLACK = 40 << 20  # one inflate step (32 MiB) plus bookkeeping
+
+
+def test_given_many_glued_bad_documents_then_time_stays_linear():
+    good = document_json(make_document(["x"]))
+    bad = good.replace(b'"owner"', b'"owner" x', 1)
+    out, errors = _decode((bad + good) * 20_000)  # quadratic resync took ~100 s here
+    assert len(out) == 20_000 and len(errors) == 20_000
+
+
+def test_given_streamed_member_that_fails_its_checksum_then_its_document_never_comes_out():
+    altered = bytearray(gzip.compress(document_json(make_document(["pay 100 USD\n"])), compresslevel=0))
+    altered[altered.find(b"100")] = ord("9")  # stored block: the change shows, the CRC does not match
+    good = _docs(1)
+    blob = bytes(altered) + gzip_member(document_json(good[0]))
+    for n in (len(altered) - 8, 7, 4096):
+        out, errors = _decode(_Chunked(blob, n))
+        assert out == good, n
+        assert [e.step for e in errors] == ["decompress"]
+
+
+@pytest.mark.parametrize("n", [4096, 997])
+def test_given_streamed_object_with_a_damaged_header_then_later_members_kept(n):
+    docs = _docs(300)
+    members = [gzip_member(document_json(d)) for d in docs]
+    damaged = bytearray(members[5])
+    damaged[3] ^= 4  # FEXTRA: the header now claims an extra field that swallows the data
+    members[5] = bytes(damaged)
+    out, errors = _decode(_Chunked(b"".join(members), n))
+    assert out == docs[:5] + docs[6:]
+    assert [(e.step, e.member) for e in errors] == [("decompress", 5)]
+
+
+def test_given_damaged_header_near_the_end_then_members_after_it_kept():
+    docs = _docs(300)
+    members = [gzip_member(document_json(d)) for d in docs]
+    damaged = bytearray(members[290])
+    damaged[3] ^= 4
+    members[290] = bytes(damaged)
+    out, errors = _decode(b"".join(members))
+    assert out == docs[:290] + docs[291:]
+    assert [e.member for e in errors] == [290]
+
+
+@pytest.mark.parametrize("how", ["members", "reader"])
+def test_given_a_boundary_inside_a_number_then_no_document_is_lost(how):
+    d = make_document(["a\n"])
+    d["x"] = -1.5
+    raw = document_json(d)
+    other = make_document(["b\n"])
+    blob = raw + b"\n" + document_json(other)
+    cut = raw.find(b"-1.5") + 1
+    data = gzip_member(blob[:cut]) + gzip_member(blob[cut:]) if how == "members" else _Chunked(blob, cut)
+    out, errors = _decode(data)
+    assert out == [d, other] and errors == []
+
+
+def test_given_a_document_start_split_after_a_bad_one_then_it_is_kept():
+    docs = _docs(3)
+    parts = [document_json(docs[0]), b'{"messageType": oops}', document_json(docs[1]), document_json(docs[2])]
+    blob = b"".join(parts)
+    split = len(parts[0]) + len(parts[1]) + 5  # five bytes into the next document
+    for n in (split, 3, 64):
+        out, errors = _decode(_Chunked(blob, n))
+        assert out == docs, n
+        assert [e.step for e in errors] == ["json"]
+
+
+def test_given_one_oversized_line_read_in_small_pieces_then_one_error():
+    good = _docs(2)
+    blob = document_json(good[0]) + b"\n" + b'{"pad":"' + b"x" * 5000 + b'"}\n' + document_json(good[1])
+    out, errors = _decode(_Chunked(blob, 100), max_size=2000)
+    assert out == good
+    assert [e.step for e in errors] == ["size cap"]
+
+
+def test_given_text_mode_file_then_decoded(tmp_path):
+    doc = make_document(["text mode"])
+    path = tmp_path / "doc.json"
+    path.write_bytes(document_json(doc))
+    with path.open(encoding="utf-8") as fh:
+        assert [s.to_document() for s in iter_log_streams(fh)] == [doc]
+
+
+def test_given_bytes_before_the_first_member_then_every_member_kept():
+    docs = _docs(50)
+    out, errors = _decode(b"junk" + b"".join(gzip_member(document_json(d)) for d in docs))
+    assert out == docs
+    assert [e.step for e in errors] == ["decompress"]
+
+
+def test_given_mapping_nested_deeper_than_any_envelope_then_envelope_error():
+    event: dict = {"awslogs": {"data": encode_payload(make_document(["x"]))}}
+    for _ in range(2000):
+        event = {"version": "1.0", "requestContext": {}, "requestPayload": event}
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        list(iter_log_streams(event))
+    selfish: dict = {"version": "1.0", "requestContext": {}}
+    selfish["requestPayload"] = selfish
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        list(iter_log_streams(selfish))
+
+
+def test_given_json_text_with_a_bom_then_decoded():
+    doc = make_document(["bom"])
+    assert [s.to_document() for s in iter_log_streams("\ufeff" + document_json(doc).decode())] == [doc]
+
+
+def test_given_non_ascii_digits_for_lambda_memory_then_default_cap():
+    assert default_max_size({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "²"}) == 256 << 20
