@@ -4,6 +4,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logstream import ConfigError, decode_log_stream
 from logstream.models import LogEvent, LogStream, MessageType
@@ -23,6 +25,7 @@ from logstream.process import (
     sample,
     sample_keeps,
 )
+from logstream.process.multiline import _join
 from logstream.testing import make_document
 
 RID = "8f507cfc-1a2b-4697-b07a-ac58fc914c95"
@@ -554,3 +557,37 @@ def test_given_line_separator_in_message_then_processed_line_escapes_it_like_dec
     assert data.count(b"\n") == 1
     assert b"\\u2028" in data
     assert json.loads(data)["message"] == "a\u2028b\n"
+
+
+# ------------------------------------------------------------------ fast paths = straightforward paths
+_JOIN_LINES = [
+    "java.lang.IllegalStateException: boom",
+    "\tat Handler.handle(Handler.java:12)",
+    "Caused by: java.io.IOException: closed",
+    "\t... 12 more",
+    "Traceback (most recent call last):",
+    '  File "/var/task/app.py", line 3, in handler',
+    "ValueError: bad",
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+    "goroutine 1 [running]:",
+    "goroutine x",
+    "main.main()",
+    "created by main.start",
+    "\t/app/main.go:12 +0x1d",
+    "",
+    "\n",
+    "plain line\n",
+    "Starting up",
+    "START RequestId: 1 Version: $LATEST\n",
+    "REPORT RequestId: 1\tDuration: 1.00 ms\n",
+    f"{TS}\t{RID}\tERROR\tInvoke Error",
+]
+
+
+@given(st.lists(st.sampled_from(_JOIN_LINES), max_size=40))
+def test_given_any_lines_when_joined_then_skipping_quiet_events_changes_nothing(messages):
+    def result(events):
+        return [(e.id, e.message, e.joined_ids) for e in events]
+
+    assert result(join_multiline(events_of(messages))) == result(_join(events_of(messages), None, None))
