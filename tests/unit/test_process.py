@@ -591,3 +591,46 @@ def test_given_any_lines_when_joined_then_skipping_quiet_events_changes_nothing(
         return [(e.id, e.message, e.joined_ids) for e in events]
 
     assert result(join_multiline(events_of(messages))) == result(_join(events_of(messages), None, None))
+
+
+_REDACT_PIECES = [
+    "bob@example.org",
+    "10.0.0.1",
+    "::ffff:10.0.0.1",
+    "fe80::1",
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "3782-822463-10005",
+    "4111111111111111",
+    "2026-11-23",
+    "AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "Bearer 0b79bab50daca910b000d4f1a2b675d604257e42",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+    "eyJ",
+    "JSON",
+    "J",
+    " ",
+    "-",
+    "\n",
+    "ü",
+    "x",
+]
+
+
+@given(st.lists(st.lists(st.sampled_from(_REDACT_PIECES), max_size=6).map("".join), max_size=60))
+def test_given_any_texts_when_redacted_as_a_batch_then_same_as_text_by_text(texts):
+    r = Redactor(["all"])
+    expected = {}
+    for i, t in enumerate(texts):
+        text, n = r.text(t)
+        if n:
+            expected[i] = text
+    assert r.batch(texts) == expected
+
+
+def test_given_rare_trigger_byte_in_most_texts_then_batch_still_finds_every_match():
+    # "J" (what the jwt rule looks for first) in every text: past the first few, the batch
+    # searches for "eyJ" itself
+    texts = ["JSON ok"] * 300 + ["token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"]
+    assert Redactor(["jwt"]).batch(texts) == {300: "token [REDACTED:jwt]"}
