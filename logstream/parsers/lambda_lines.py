@@ -42,7 +42,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["LambdaLine", "parse_line", "normalize_level", "LEVELS", "level_rank"]
+__all__ = ["LambdaLine", "parse_line", "parse_fields", "normalize_level", "LEVELS", "level_rank"]
 
 #: Lambda's level names, lowest first.
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
@@ -161,9 +161,7 @@ _RUBY = re.compile(
     r"[DIWEFA], \[(\S+) #\d+\] +(DEBUG|INFO|WARN|ERROR|FATAL|ANY)"
     r"(?: ([0-9A-Za-z][0-9A-Za-z-]*))? -- [^:]*: "
 )
-# Lambda's platform lines and the timeout line
-_PLATFORM_HEADS = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
-_PLATFORM = re.compile(r"(?:START|END|REPORT) RequestId: ([0-9A-Za-z-]+)")
+# the timeout line
 _TIMED_OUT = re.compile(rf"({_TS}) ([0-9A-Za-z-]+) Task timed out after")
 # logfmt (Go log/slog TextHandler, logrus): key=value or key="quoted value"
 _LOGFMT = re.compile(r'(?:^|\s)(time|level|requestId|request_id|aws_request_id)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -195,11 +193,53 @@ def parse_line(message: str) -> LambdaLine | None:
     >>> parse_line("plain text\\n") is None
     True
     """
+    found = parse_fields(message)
+    return None if found is None else LambdaLine(*found)
+
+
+#: What :func:`parse_fields` returns: ``(level, request_id, time, json)``.
+Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | None"]
+
+
+def parse_fields(message: str) -> Fields | None:
+    """:func:`parse_line` as a plain tuple ``(level, request_id, time, json)`` (no object built:
+    the pipeline's per-event path), ``None`` when the line says nothing.
+
+    Example
+    -------
+    >>> parse_fields("END RequestId: 6bc28136-xmpl\\n")
+    (None, '6bc28136-xmpl', None, None)
+    """
     if not message:
         return None
     c = message[0]
     if c == "{":
         return _with_json(message, None, None, None)
+    if c in "SER":  # START/END/REPORT RequestId: <id> then a space, tab or newline
+        if c == "S":
+            n = 17 if message.startswith("START RequestId: ") else 0
+        elif c == "E":
+            n = 15 if message.startswith("END RequestId: ") else 0
+        else:
+            n = 18 if message.startswith("REPORT RequestId: ") else 0
+        if n:
+            rid = message[n : n + 64].split(None, 1)
+            return (None, rid[0], None, None) if rid else None
+        return _ruby(message) if message[1:4] == ", [" else None  # Ruby's "E, [..."
+    if c == "[":
+        head, tab, _ = message[:12].partition("\t")
+        if tab and head in _PY_LEVELS:  # Python: split fast
+            parts = message.split("\t", 3)
+            if len(parts) == 4 and parts[1][4:5] == "-":
+                return _with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
+        m = _PY_PREFIX.match(message)
+        if m is not None:
+            level = _ALIASES.get(m[1])  # NOTSET: no level
+            return _with_json(message[m.end() :], level, m[3] or None, m[2])
+        m = _BRACKET_LEVEL.match(message)
+        if m is not None:
+            return _with_json(message[m.end() :], _ALIASES[m[1]], None, None)
+        return None
     if "0" <= c <= "9":
         if message[10:11] == "T" and message[23:25] == "Z\t":  # Node.js / .NET, split fast
             parts = message.split("\t", 3)
@@ -218,49 +258,28 @@ def parse_line(message: str) -> LambdaLine | None:
             return _with_json(message[m.end() :], m[3], m[2], m[1])
         m = _TIMED_OUT.match(message)
         if m is not None:
-            return LambdaLine(request_id=m[2], time=m[1])
+            return (None, m[2], m[1], None)
         m = _GO_LOG.match(message)
         if m is not None:
             return _with_json(message[m.end() :], None, None, m[1])
         return None
-    if c == "[":
-        head, tab, _ = message[:12].partition("\t")
-        if tab and head in _PY_LEVELS:  # Python: split fast
-            parts = message.split("\t", 3)
-            if len(parts) == 4 and parts[1][4:5] == "-":
-                return _with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
-        m = _PY_PREFIX.match(message)
-        if m is not None:
-            level = _ALIASES.get(m[1])  # NOTSET: no level
-            return _with_json(message[m.end() :], level, m[3] or None, m[2])
-        m = _BRACKET_LEVEL.match(message)
-        if m is not None:
-            return _with_json(message[m.end() :], _ALIASES[m[1]], None, None)
-        return None
-    if c in "SER" and message[1:2] in "TNE":
-        for head in _PLATFORM_HEADS:  # START/END/REPORT RequestId: <id> then a space, tab or newline
-            if message.startswith(head):
-                n = len(head)
-                rid = message[n : n + 64].split(None, 1)
-                return LambdaLine(request_id=rid[0]) if rid else None
-        m = _PLATFORM.match(message)
-        if m is not None:
-            return LambdaLine(request_id=m[1])
-        return None
     if message[1:4] == ", [":
-        m = _RUBY.match(message)
-        if m is not None:
-            level = _ALIASES.get(m[2])
-            return _with_json(message[m.end() :], level, m[3], m[1])
-        return None
+        return _ruby(message)
     if c in "tl" and (message.startswith("time=") or message.startswith("level=")):
         return _logfmt(message)
     return None
 
 
-def _with_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> LambdaLine | None:
-    obj = _json_object(rest)
-    if obj is None and rest[:1] != "{" and "\t{" in rest:
+def _ruby(message: str) -> Fields | None:
+    m = _RUBY.match(message)
+    if m is None:
+        return None
+    return _with_json(message[m.end() :], _ALIASES.get(m[2]), m[3], m[1])
+
+
+def _with_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> Fields | None:
+    obj = _json_object(rest) if rest[:1] == "{" else None
+    if obj is None and "\t{" in rest:
         m = _LABELLED_JSON.match(rest)
         if m is not None:
             obj = _json_object(rest[m.end() :])
@@ -268,14 +287,12 @@ def _with_json(rest: str, level: str | None, request_id: str | None, time: str |
         if level is None:
             level = _json_level(obj)
         if request_id is None:
-            request_id = _json_str(obj, _REQUEST_KEYS)
-            if request_id is None and "record" in obj:
-                request_id = _platform_request_id(obj)
+            request_id = _json_request_id(obj)
         if time is None:
             time = _json_time(obj)
     elif level is None and request_id is None and time is None:
         return None
-    return LambdaLine(level, request_id, time, obj)
+    return (level, request_id, time, obj)
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -302,12 +319,15 @@ def _json_level(obj: dict[str, Any]) -> str | None:
     return normalize_level(value)
 
 
-def _json_str(obj: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
+def _json_request_id(obj: dict[str, Any]) -> str | None:
+    value = obj.get("requestId")  # the usual key first
+    if type(value) is str and value:
+        return value
+    for key in _REQUEST_KEYS:
         value = obj.get(key)
         if isinstance(value, str) and value:
             return value
-    return None
+    return _platform_request_id(obj) if "record" in obj else None
 
 
 def _json_time(obj: dict[str, Any]) -> str | None:
@@ -345,11 +365,11 @@ def _platform_request_id(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _logfmt(message: str) -> LambdaLine | None:
+def _logfmt(message: str) -> Fields | None:
     fields = {k: v[1:-1] if v.startswith('"') else v for k, v in _LOGFMT.findall(message.split("\n", 1)[0])}
     level = normalize_level(fields["level"]) if "level" in fields else None
     request_id = fields.get("requestId") or fields.get("aws_request_id") or fields.get("request_id") or None
     time = fields.get("time") or None
     if level is None and request_id is None and time is None:
         return None
-    return LambdaLine(level, request_id, time)
+    return (level, request_id, time, None)

@@ -6,7 +6,7 @@ import re
 import zlib
 from collections.abc import Callable
 
-from ..parsers.lambda_lines import level_rank, parse_line
+from ..parsers.lambda_lines import LEVELS, level_rank, parse_fields
 from .events import ProcessedEvent
 from .multiline import is_platform_line
 
@@ -17,6 +17,7 @@ __all__ = ["filter_patterns", "filter_min_level", "sample", "parsed_level", "det
 LevelOf = Callable[[ProcessedEvent], "str | None"]
 
 _WARN = level_rank("WARN")
+_WARN_AND_ABOVE = frozenset(LEVELS[_WARN:])
 
 
 def parsed_level(event: ProcessedEvent) -> str | None:
@@ -26,8 +27,8 @@ def parsed_level(event: ProcessedEvent) -> str | None:
 
 def detected_level(event: ProcessedEvent) -> str | None:
     """The level the message's prefix or JSON says, when the parse stage is off."""
-    line = parse_line(event.message)
-    return None if line is None else line.level
+    found = parse_fields(event.message)
+    return None if found is None else found[0]
 
 
 def filter_patterns(
@@ -100,13 +101,15 @@ def sample(
     if rate >= 1.0:
         return events
     threshold = rate * 4294967296.0
-    crc32 = zlib.crc32
+    crc32, platform, warn = zlib.crc32, is_platform_line, _WARN_AND_ABOVE
     out = []
-    for e in events:
-        if crc32(e.id.encode()) < threshold or is_platform_line(e.message):
-            out.append(e)
-            continue
-        level = level_of(e)
-        if level is not None and level_rank(level) >= _WARN:
-            out.append(e)
+    append = out.append
+    if level_of is parsed_level:  # the level is on the event: no call per event
+        for e in events:
+            if crc32(e.id.encode()) < threshold or platform(e.message) or e.level in warn:
+                append(e)
+    else:
+        for e in events:
+            if crc32(e.id.encode()) < threshold or platform(e.message) or level_of(e) in warn:
+                append(e)
     return out

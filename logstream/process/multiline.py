@@ -71,6 +71,9 @@ _CONTINUATION = re.compile(
 )
 _CONTINUATION_FIRST = frozenset(" \t\r\nCS.DTgc") | {""}
 _TRACEBACK = "Traceback (most recent call last):"
+# What can join or change the joining state: a continuation, or what starts a Python traceback
+# or a Go panic. An event that is none of these, met with nothing in progress, never joins.
+_TRIGGER = re.compile(_CONTINUATION.pattern + r"|Traceback \(most recent call last\):|goroutine ")
 _CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 # the exception line that ends a Python traceback: "ValueError: bad", "pkg.mod.Error", "KeyboardInterrupt"
 _PY_EXCEPTION = re.compile(r"[A-Za-z_][\w.]*(?::|\r?\n?\Z)")
@@ -98,6 +101,22 @@ def join_multiline(
     """
     if len(events) < 2:
         return events
+    if start is None:
+        first, trigger = _CONTINUATION_FIRST, _TRIGGER.match
+        triggers = [i for i, ev in enumerate(events) if ev.message[:1] in first and trigger(ev.message)]
+        if not triggers:
+            return events  # nothing continues anything
+        triggers.append(len(events))
+        return _join(events, None, triggers)
+    return _join(events, start, None)
+
+
+def _join(
+    events: list[ProcessedEvent], start: re.Pattern[str] | None, triggers: list[int] | None
+) -> list[ProcessedEvent]:
+    """The joining loop. ``triggers`` (without a start pattern): the indices of the events that
+    may join or start a traceback, then ``len(events)``; the events between them are passed on
+    without a look. ``None``: every event is looked at (the reference the tests compare with)."""
     out: list[ProcessedEvent] = []
     head: ProcessedEvent | None = None  # the event continuation lines are joined to
     parts: list[str] = []
@@ -109,7 +128,23 @@ def join_multiline(
             head.message = "".join(parts)
             head.joined_ids = (head.joined_ids or []) + ids
 
-    for ev in events:
+    n = len(events)
+    i = 0
+    t = 0  # triggers[t]: the next event that may join or start a traceback
+    while i < n:
+        ev = events[i]
+        if triggers is not None:
+            while triggers[t] < i:
+                t += 1
+            if triggers[t] > i + 1 and not (traceback or chained or goroutine):
+                # events i .. triggers[t]-2 cannot join and start nothing: pass them on as they
+                # are; the one before the trigger is the head the trigger may join
+                close()
+                out.extend(events[i : triggers[t] - 1])
+                head, parts, ids = None, [], []
+                i = triggers[t] - 1
+                ev = events[i]
+        i += 1
         msg = ev.message
         if is_platform_line(msg):
             close()

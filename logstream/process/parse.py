@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..parsers.lambda_lines import parse_line
+from ..parsers.lambda_lines import parse_fields
 from .events import ProcessedEvent
 
 __all__ = ["parse_events"]
@@ -20,8 +20,9 @@ def parse_events(events: list[ProcessedEvent]) -> list[ProcessedEvent]:
     >>> e.level, e.request_id, e.json
     ('ERROR', 'r-9', {'level': 'ERROR', 'requestId': 'r-9'})
     """
+    fields = parse_fields
     for ev in events:
-        line = parse_line(ev.message)
-        if line is not None:
-            ev.level, ev.request_id, ev.time, ev.json = line.level, line.request_id, line.time, line.json
+        found = fields(ev.message)
+        if found is not None:
+            ev.level, ev.request_id, ev.time, ev.json = found
     return events

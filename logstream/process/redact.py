@@ -82,7 +82,10 @@ class Rule:
     contains in that view of the batch: ``raw`` (the text, non-ASCII as ``?``), ``lower`` (the
     same, lower-cased), ``shape`` (digits as ``0``, other hex digits ``h``, space and ``-`` as
     ``-``, ``.`` and ``:`` kept, anything else ``_``) or ``upper`` (``A-Z0-9`` as ``U``, anything
-    else ``_``). A rule without triggers is tried on every text.
+    else ``_``). A third item, one byte every match contains that is rare in logs (``J`` of
+    ``eyJ``), is looked for first in ``raw`` (a ``memchr``, far quicker than a search for a longer
+    needle) and the needle only in the texts that hold it. A rule without triggers is tried on
+    every text.
 
     Attributes
     ----------
@@ -105,7 +108,7 @@ class Rule:
     might_match: Callable[[str], bool] | None = None
     valid: Callable[[str], bool] | None = None
     group: int = 0
-    triggers: tuple[tuple[str, bytes | re.Pattern[bytes]], ...] = ()
+    triggers: tuple[tuple[Any, ...], ...] = ()
 
     @property
     def replacement(self) -> str:
@@ -147,7 +150,7 @@ RULES: dict[str, Rule] = {
             "jwt",
             re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
             lambda t: "eyJ" in t,
-            triggers=(("raw", b"eyJ"),),
+            triggers=(("raw", b"eyJ", b"J"),),
         ),
         Rule(
             "bearer",
@@ -281,11 +284,13 @@ class Redactor:
         views: dict[str, bytes] = {"raw": raw}
         for rule in builtin:
             found: set[int] = set()
-            for view_name, needle in rule.triggers:
+            for view_name, needle, *rare in rule.triggers:
                 view = views.get(view_name)
                 if view is None:
                     view = views[view_name] = _VIEWS[view_name](raw)
-                if isinstance(needle, bytes):
+                if rare:
+                    _locate_rare(raw.find, rare[0], view.find, needle, starts, found)
+                elif isinstance(needle, bytes):
                     _locate(view.find, needle, starts, found)
                 else:
                     search = needle.search
@@ -313,13 +318,40 @@ class Redactor:
         return obj
 
 
-def _locate(find: Callable[..., int], needle: Any, starts: list[int], found: set[int]) -> None:
-    """Add the index of every text holding ``needle``; at most one search per text."""
-    p = find(needle)
+def _locate(
+    find: Callable[..., int], needle: Any, starts: list[int], found: set[int], start: int = 0
+) -> None:
+    """Add the index of every text holding ``needle`` (from ``start`` on); at most one search per text."""
+    p = find(needle, start)
     while p >= 0:
         i = bisect.bisect_right(starts, p) - 1
         found.add(i)
         p = find(needle, starts[i + 1])
+
+
+def _locate_rare(
+    find_rare: Callable[..., int],
+    rare: bytes,
+    find: Callable[..., int],
+    needle: bytes,
+    starts: list[int],
+    found: set[int],
+) -> None:
+    """:func:`_locate`, looking for ``needle`` only in the texts that hold the byte ``rare``; where
+    ``rare`` turns out common (more than one text in eight), the rest is searched for ``needle``
+    itself."""
+    limit = len(starts) // 8 + 16
+    p = find_rare(rare)
+    while p >= 0:
+        i = bisect.bisect_right(starts, p) - 1
+        end = starts[i + 1]
+        if find(needle, starts[i], end) >= 0:
+            found.add(i)
+        limit -= 1
+        if not limit:
+            _locate(find, needle, starts, found, end)
+            return
+        p = find_rare(rare, end)
 
 
 def _table(fn: Callable[[str], int]) -> bytes:

@@ -3,7 +3,7 @@ each with the fields written out by hand."""
 
 import pytest
 
-from logstream.parsers.lambda_lines import LambdaLine, normalize_level, parse_line
+from logstream.parsers.lambda_lines import LambdaLine, normalize_level, parse_fields, parse_line
 
 RID = "8f507cfc-1a2b-4697-b07a-ac58fc914c95"
 TS = "2024-05-01T12:00:00.123Z"
@@ -152,6 +152,10 @@ CASES = {
         "W, [2024-05-01T12:00:00.123456 #8]  WARN -- : disk almost full\n",
         LambdaLine("WARN", None, "2024-05-01T12:00:00.123456"),
     ),
+    "ruby runtime logger error (E, like END)": (
+        f"E, [2024-05-01T12:00:00.123456 #8] ERROR {RID} -- : boom\n",
+        LambdaLine("ERROR", RID, "2024-05-01T12:00:00.123456"),
+    ),
     "ruby json format": (
         f'{{"timestamp":"2024-05-01T12:00:00.123456Z","level":"FATAL","message":"bye","requestId":"{RID}"}}\n',
         LambdaLine(
@@ -216,6 +220,8 @@ CASES = {
 def test_given_runtime_line_when_parsed_then_expected_fields(name):
     line, expected = CASES[name]
     assert parse_line(line) == expected
+    # the pipeline's tuple form says the same
+    assert parse_fields(line) == (expected.level, expected.request_id, expected.time, expected.json)
 
 
 @pytest.mark.parametrize(
@@ -234,6 +240,7 @@ def test_given_runtime_line_when_parsed_then_expected_fields(name):
 )
 def test_given_line_without_prefix_or_json_then_none(line):
     assert parse_line(line) is None
+    assert parse_fields(line) is None
 
 
 def test_given_prefix_and_json_with_other_level_then_prefix_wins():

@@ -4,6 +4,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logstream import ConfigError, decode_log_stream
 from logstream.models import LogEvent, LogStream, MessageType
@@ -23,6 +25,7 @@ from logstream.process import (
     sample,
     sample_keeps,
 )
+from logstream.process.multiline import _join
 from logstream.testing import make_document
 
 RID = "8f507cfc-1a2b-4697-b07a-ac58fc914c95"
@@ -554,3 +557,80 @@ def test_given_line_separator_in_message_then_processed_line_escapes_it_like_dec
     assert data.count(b"\n") == 1
     assert b"\\u2028" in data
     assert json.loads(data)["message"] == "a\u2028b\n"
+
+
+# ------------------------------------------------------------------ fast paths = straightforward paths
+_JOIN_LINES = [
+    "java.lang.IllegalStateException: boom",
+    "\tat Handler.handle(Handler.java:12)",
+    "Caused by: java.io.IOException: closed",
+    "\t... 12 more",
+    "Traceback (most recent call last):",
+    '  File "/var/task/app.py", line 3, in handler',
+    "ValueError: bad",
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+    "goroutine 1 [running]:",
+    "goroutine x",
+    "main.main()",
+    "created by main.start",
+    "\t/app/main.go:12 +0x1d",
+    "",
+    "\n",
+    "plain line\n",
+    "Starting up",
+    "START RequestId: 1 Version: $LATEST\n",
+    "REPORT RequestId: 1\tDuration: 1.00 ms\n",
+    f"{TS}\t{RID}\tERROR\tInvoke Error",
+]
+
+
+@given(st.lists(st.sampled_from(_JOIN_LINES), max_size=40))
+def test_given_any_lines_when_joined_then_skipping_quiet_events_changes_nothing(messages):
+    def result(events):
+        return [(e.id, e.message, e.joined_ids) for e in events]
+
+    assert result(join_multiline(events_of(messages))) == result(_join(events_of(messages), None, None))
+
+
+_REDACT_PIECES = [
+    "bob@example.org",
+    "10.0.0.1",
+    "::ffff:10.0.0.1",
+    "fe80::1",
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "3782-822463-10005",
+    "4111111111111111",
+    "2026-11-23",
+    "AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "Bearer 0b79bab50daca910b000d4f1a2b675d604257e42",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+    "eyJ",
+    "JSON",
+    "J",
+    " ",
+    "-",
+    "\n",
+    "ü",
+    "x",
+]
+
+
+@given(st.lists(st.lists(st.sampled_from(_REDACT_PIECES), max_size=6).map("".join), max_size=60))
+def test_given_any_texts_when_redacted_as_a_batch_then_same_as_text_by_text(texts):
+    r = Redactor(["all"])
+    expected = {}
+    for i, t in enumerate(texts):
+        text, n = r.text(t)
+        if n:
+            expected[i] = text
+    assert r.batch(texts) == expected
+
+
+def test_given_rare_trigger_byte_in_most_texts_then_batch_still_finds_every_match():
+    # "J" (what the jwt rule looks for first) in every text: past the first few, the batch
+    # searches for "eyJ" itself
+    texts = ["JSON ok"] * 300 + ["token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"]
+    assert Redactor(["jwt"]).batch(texts) == {300: "token [REDACTED:jwt]"}
