@@ -234,8 +234,12 @@ class Deadline:
         cls, context: Any, margin_s: float | None = None, clock: Callable[[], float] = time.monotonic
     ) -> Deadline:
         """From a Lambda context's ``get_remaining_time_in_millis()``, less a safety margin
-        (default: 10% of the remaining time, between 0.5 s and 5 s) for answering Lambda."""
-        remaining = context.get_remaining_time_in_millis() / 1000.0
+        (default: 10% of the remaining time, between 0.5 s and 5 s) for answering Lambda. A
+        context without that method (a local call) sets no deadline."""
+        remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining_ms is None:
+            return cls.never()
+        remaining = remaining_ms() / 1000.0
         if margin_s is None:
             margin_s = min(5.0, max(0.5, remaining * 0.1))
         return cls.after(remaining - margin_s, clock)
