@@ -178,7 +178,8 @@ def test_given_kinesis_batch_with_an_undecodable_record_then_it_is_dead_lettered
     (letter,) = read_queue(aws("sqs"), queue)
     assert letter["data"] == bad["kinesis"]["data"]  # the record's data, as received
     assert letter["source"]["sequenceNumber"] == bad["kinesis"]["sequenceNumber"]
-    assert letter["reason"].startswith("record 2: ")  # 1-based, as every place logstream names and (letter["part"], letter["parts"]) == (1, 1)
+    assert letter["reason"].startswith("record 2: ")  # 1-based, as every place logstream names
+    assert (letter["part"], letter["parts"]) == (1, 1)
 
 
 def test_given_every_kinesis_record_failing_then_the_answer_names_each_record(handlers_env, aws):
