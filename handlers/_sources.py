@@ -31,7 +31,11 @@ _LOG_PART_BYTES = 200_000  # a log line stays under CloudWatch Logs' event size
 
 def is_kinesis_batch(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
-    return bool(records) and all(isinstance(r, dict) and "kinesis" in r for r in records)
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and "kinesis" in r for r in records)
+    )
 
 
 def batch_response(failed: Iterable[str]) -> dict[str, Any]:
@@ -213,7 +217,7 @@ class ForwardHandler:
 
     def send(self, streams: list[Any], deadline: Deadline) -> DeliveryResult:
         """Send; an event that can never fit a record is dead-lettered with its data, not reported."""
-        result = self.sink.send(streams, deadline)
+        result: DeliveryResult = self.sink.send(streams, deadline)
         too_large = [f for f in result.failed if f.error_code == RECORD_TOO_LARGE]
         if too_large:
             result.failed = [f for f in result.failed if f.error_code != RECORD_TOO_LARGE]

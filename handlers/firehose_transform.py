@@ -8,7 +8,9 @@ Configuration: handlers/_config.py (SKIP_LOG_GROUPS).
 """
 
 import time
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -21,21 +23,26 @@ logger = Logger(service="logstream-firehose-transform")
 
 
 @cache
-def _sink(arn):  # one sink (and client) per delivery stream or source stream
+def _sink(arn: str) -> KinesisSink:  # one sink (and client) per delivery stream or source stream
     _, _, service, region, _, name = arn.split(":", 5)
     return (FirehoseSink if service == "firehose" else KinesisSink)(name.split("/", 1)[1], region=region)
 
 
-def reingest_sink(event):
+def reingest_sink(event: dict[str, Any]) -> KinesisSink:
     """PutRecordBatch back into the delivery stream; PutRecords to its source stream if it has one."""
     return _sink(event.get("sourceKinesisStreamArn") or event["deliveryStreamArn"])
 
 
-def build(config=CONFIG, *, reingest=reingest_sink, clock=time.monotonic):
+def build(
+    config: Config = CONFIG,
+    *,
+    reingest: Callable[[dict[str, Any]], Any] = reingest_sink,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The handler; ``reingest(event)`` returns the sink that takes records back (tests inject it)."""
 
     @logger.inject_lambda_context
-    def handler(event, context):
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response, counts = transform_response(
             event,
             skip_log_groups=config.skip_log_groups,

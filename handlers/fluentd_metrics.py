@@ -6,25 +6,34 @@ METRICS_DIMENSION default PluginId, DEAD_LETTER_QUEUE_URL, SKIP_LOG_GROUPS).
 """
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from handlers._config import Config
 from handlers._sources import DEFAULT, MetricsHandler, Runtime
-from logstream.metrics import DEFAULT_FLUENTD_NAMESPACE, fluentd_data
+from logstream import LogStream, ParseError
+from logstream.metrics import DEFAULT_FLUENTD_NAMESPACE, Datum, fluentd_data
 from logstream.parsers.fluentd import iter_statuses
 
 CONFIG = Config.load()  # a bad variable is an init error, not a failure of every invocation
 logger = Logger(service="logstream-fluentd-metrics")
 
 
-def build(config=CONFIG, *, sink=None, dead_letters=DEFAULT, clock=time.monotonic):
+def build(
+    config: Config = CONFIG,
+    *,
+    sink: Any = None,
+    dead_letters: Any = DEFAULT,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The handler, with its sinks built from ``config`` unless given (tests inject them)."""
 
-    def unreadable(err):
+    def unreadable(err: ParseError) -> None:
         logger.warning("unreadable status line", extra={"error": str(err)})
 
-    def metric_data(streams):
+    def metric_data(streams: list[LogStream]) -> tuple[list[Datum], dict[str, int]]:
         statuses = list(iter_statuses(streams, on_error=unreadable))
         data = [d for s in statuses for d in fluentd_data(s, config.metrics_dimension)]
         return data, {"statuses": len(statuses)}
@@ -36,7 +45,7 @@ def build(config=CONFIG, *, sink=None, dead_letters=DEFAULT, clock=time.monotoni
     )
 
     @logger.inject_lambda_context
-    def handler(event, context):
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app(event, context)
 
     return handler

@@ -9,6 +9,8 @@ Configuration: handlers/_config.py (DESTINATION_ARN, DEAD_LETTER_QUEUE_URL, SKIP
 """
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -19,14 +21,20 @@ CONFIG = Config.load()  # a bad variable is an init error, not a failure of ever
 logger = Logger(service="logstream-forward")
 
 
-def build(config=CONFIG, *, sink=None, dead_letters=DEFAULT, clock=time.monotonic):
+def build(
+    config: Config = CONFIG,
+    *,
+    sink: Any = None,
+    dead_letters: Any = DEFAULT,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The handler, with its sinks built from ``config`` unless given (tests inject them)."""
     app = ForwardHandler(
         Runtime(config, logger, dead_letters=dead_letters, clock=clock), sink or config.destination_sink()
     )
 
     @logger.inject_lambda_context
-    def handler(event, context):
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app(event, context)
 
     return handler

@@ -6,23 +6,32 @@ LAMBDA_ARCHITECTURE, LAMBDA_PRICE_PER_GB_SECOND, DEAD_LETTER_QUEUE_URL, SKIP_LOG
 """
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from handlers._config import Config
 from handlers._sources import DEFAULT, MetricsHandler, Runtime
-from logstream.metrics import DEFAULT_LAMBDA_NAMESPACE, report_data
+from logstream import LogStream
+from logstream.metrics import DEFAULT_LAMBDA_NAMESPACE, Datum, report_data
 from logstream.parsers.lambda_report import iter_reports
 
 CONFIG = Config.load()  # a bad variable is an init error, not a failure of every invocation
 logger = Logger(service="logstream-lambda-metrics")
 
 
-def build(config=CONFIG, *, sink=None, dead_letters=DEFAULT, clock=time.monotonic):
+def build(
+    config: Config = CONFIG,
+    *,
+    sink: Any = None,
+    dead_letters: Any = DEFAULT,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The handler, with its sinks built from ``config`` unless given (tests inject them)."""
     pricing = config.pricing()
 
-    def metric_data(streams):
+    def metric_data(streams: list[LogStream]) -> tuple[list[Datum], dict[str, int]]:
         reports = list(iter_reports(streams))
         return [d for r in reports for d in report_data(r, pricing)], {"reports": len(reports)}
 
@@ -33,7 +42,7 @@ def build(config=CONFIG, *, sink=None, dead_letters=DEFAULT, clock=time.monotoni
     )
 
     @logger.inject_lambda_context
-    def handler(event, context):
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app(event, context)
 
     return handler

@@ -96,19 +96,22 @@ def report_data(report: InvocationReport, pricing: Pricing = Pricing()) -> list[
         Datum("Timeout", 1 if report.timeout else 0, "Count", ts, dims),
         Datum("OutOfMemory", 1 if report.out_of_memory else 0, "Count", ts, dims),
     ]
+    try:  # odd values (a 400-digit memory size) cannot be derived from: no datum
+        utilization = report.memory_utilization
+    except (OverflowError, ZeroDivisionError, ValueError):
+        utilization = None
+    try:
+        cost = estimated_cost(report, pricing)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        cost = None
     for metric, value, unit in (
         ("BilledDuration", report.billed_duration_ms, "Milliseconds"),
         ("InitDuration", report.init_duration_ms, "Milliseconds"),
         ("RestoreDuration", report.restore_duration_ms, "Milliseconds"),
         ("MaxMemoryUsed", report.max_memory_used_mb, "Megabytes"),
-        ("MemoryUtilization", lambda: report.memory_utilization, "Percent"),
-        ("EstimatedCost", lambda: estimated_cost(report, pricing), "None"),
+        ("MemoryUtilization", utilization, "Percent"),
+        ("EstimatedCost", cost, "None"),
     ):
-        if callable(value):
-            try:  # odd values (a 400-digit memory size) cannot be derived from: no datum
-                value = value()
-            except (OverflowError, ZeroDivisionError, ValueError):
-                value = None
         if value is not None:
             out.append(Datum(metric, value, unit, ts, dims))
     return out

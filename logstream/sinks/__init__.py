@@ -6,6 +6,8 @@ import boto3. Sinks depend on ``logstream.models`` and ``logstream.limits`` only
 PutMetricData and EMF wire formats live in their sinks.
 """
 
+from typing import Any
+
 from .base import Deadline, DeliveryResult, FailedEntry, RetryPolicy, error_class
 from .cloudwatch import CloudWatchSink
 from .emf import EmfSink
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-def sink_for_destination(arn: str, client=None, retry: RetryPolicy | None = None):
+def sink_for_destination(arn: str, client: Any = None, retry: RetryPolicy | None = None) -> KinesisSink:
     """A Kinesis or Firehose sink for a stream ARN (the service follows from the ARN)."""
     from ..errors import ConfigError
 

@@ -188,13 +188,9 @@ class DeliveryResult:
 
     def errors(self) -> list[tuple[str, str, int, str]]:
         """One ``(code, error class, entries, first message)`` per distinct error code."""
-        seen: dict[str, list[Any]] = {}
-        for f in self.failed:
-            if f.error_code in seen:
-                seen[f.error_code][2] += 1
-            else:
-                seen[f.error_code] = [f.error_code, f.error_class, 1, f.error_message]
-        return [tuple(v) for v in seen.values()]  # type: ignore[misc]
+        counts: Counter[str] = Counter(f.error_code for f in self.failed)
+        first = {f.error_code: f for f in reversed(self.failed)}
+        return [(code, first[code].error_class, n, first[code].error_message) for code, n in counts.items()]
 
     def merge(self, other: DeliveryResult) -> DeliveryResult:
         self.delivered += other.delivered
@@ -261,7 +257,7 @@ class RetryPolicy:
     rng: Callable[[], float] = random.random
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * (2**attempt)) * self.rng()
+        return float(min(self.max_delay, self.base_delay * (2**attempt)) * self.rng())
 
 
 def send_with_retry(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,7 +128,7 @@ class CloudWatchSink(LazyClient):
         client: Any = None,
         region: str | None = None,
         retry: RetryPolicy = RetryPolicy(),
-        clock=time.time,
+        clock: Callable[[], float] = time.time,
         fallback: Any = None,
     ) -> None:
         if namespace.startswith("AWS/"):
@@ -172,7 +172,7 @@ class CloudWatchSink(LazyClient):
                 result.failed.extend(sent.failed)
         return result
 
-    def _put(self, batch: list[dict[str, Any]], deadline: Deadline) -> list[tuple[int, str, str]]:
+    def _put(self, batch: Sequence[dict[str, Any]], deadline: Deadline) -> list[tuple[int, str, str]]:
         (request,) = batch  # ISO 8601 timestamps: botocore serializes them for any protocol
         self.client_for(deadline).put_metric_data(**request)
         return []

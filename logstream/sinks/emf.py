@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import msgspec
@@ -87,7 +87,9 @@ class EmfSink:
     """Print EMF documents, one per line, to ``stream`` (stdout by default). Each datum is
     checked first, as for PutMetricData: a refused one is dropped and counted."""
 
-    def __init__(self, namespace: str, stream: IO[str] | None = None, *, clock=time.time) -> None:
+    def __init__(
+        self, namespace: str, stream: IO[str] | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.namespace = namespace
         self.stream = stream
         self.clock = clock

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .. import limits
 from .base import Deadline, entry_failures
 from .kinesis import KinesisSink
@@ -32,7 +34,7 @@ class FirehoseSink(KinesisSink):
     def _size(record: Record) -> int:
         return len(record.data)
 
-    def _put(self, batch: list[Record], deadline: Deadline) -> list[tuple[int, str, str]]:
+    def _put(self, batch: Sequence[Record], deadline: Deadline) -> list[tuple[int, str, str]]:
         response = self.client_for(deadline).put_record_batch(
             DeliveryStreamName=self.stream_name, Records=[{"Data": r.data} for r in batch]
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -111,7 +111,7 @@ class DeadLetterSink(LazyClient):
             for body in dead_letter_messages(letter):
                 yield _Message(body, letter)
 
-    def _put(self, batch: list[_Message], deadline: Deadline) -> list[tuple[int, str, str]]:
+    def _put(self, batch: Sequence[_Message], deadline: Deadline) -> list[tuple[int, str, str]]:
         response = self.client_for(deadline).send_message_batch(
             QueueUrl=self.queue_url,
             Entries=[{"Id": str(i), "MessageBody": m.body} for i, m in enumerate(batch)],
