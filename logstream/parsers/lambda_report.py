@@ -201,7 +201,7 @@ def _parse_text(message: str) -> InvocationReport | None:
             error_type=fields.get("Error Type"),
             xray_trace_id=fields.get("TraceId"),
         )
-    except ValueError:  # a number that is not a number: not a report Lambda wrote
+    except (ValueError, OverflowError):  # not a number ("inf" MB): not a report Lambda wrote
         return None
 
 
