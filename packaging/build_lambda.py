@@ -53,7 +53,8 @@ class BuildError(Exception):
 
 
 def log(msg: str) -> None:
-    print(f"build_lambda: {msg}", file=sys.stderr, flush=True)
+    # stdout: `sam build` shows a makefile build's stdout and swallows its stderr unless it fails
+    print(f"build_lambda: {msg}", flush=True)
 
 
 def platforms(arch: str) -> list[str]:
