@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 import msgspec
 
-from .decode import DEFAULT_MAX_SIZE
+from .decode import DEFAULT_MAX_SIZE, is_compressed, iter_json_values, payload_bytes
 from .envelopes import iter_log_streams
-from .errors import LogstreamError
+from .errors import DecodeError, EnvelopeError, LogstreamError
 from .models import LogEvent, LogStream, MessageType
-from .ndjson import event_lines
+from .ndjson import encode_line, event_lines
 
 __all__ = ["main"]
 
 _enc = msgspec.json.Encoder()
-# Characters some line splitters (str.splitlines, JavaScript) treat as line breaks: escape them
-# so every consumer sees exactly one JSON object per line. The JSON value is unchanged.
-_LINE_BREAKS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
 
 
 class _StrictStop(Exception):
@@ -52,9 +50,6 @@ class Output:
             data = b"".join(self.parts)
             self.parts.clear()
             self.size = 0
-            if b"\xe2" in data or b"\xc2" in data:  # one-byte probes: memchr-fast on ASCII
-                for raw, escaped in _LINE_BREAKS:
-                    data = data.replace(raw, escaped)
             self.stream.write(data)
         self.stream.flush()
 
@@ -88,22 +83,80 @@ def read_inputs(files: list[str], report: Reporter) -> Iterator[tuple[str, bytes
             report(f"{name}: {exc.strerror or exc}")
 
 
+PlainLines = Callable[[list[str]], Iterator[LogStream]]
+_B64_LINE = re.compile(rb"^[A-Za-z0-9+/]+={0,2}$")
+
+
 def iter_streams(
-    args: argparse.Namespace,
-    report: Reporter,
-    plain_lines: Callable[[list[str]], Iterator[LogStream]] | None = None,
+    args: argparse.Namespace, report: Reporter, plain_lines: PlainLines | None = None
 ) -> Iterator[LogStream]:
     for name, data in read_inputs(args.files, report):
-        yield from iter_log_streams(
-            data, max_size=args.max_size, source=name, on_error=report, plain_lines=plain_lines
-        )
+        yield from _guess(data, name, args.max_size, report, plain_lines)
+
+
+def _guess(
+    data: bytes, name: str, max_size: int, report: Reporter, plain: PlainLines | None
+) -> Iterator[LogStream]:
+    """What the input holds: compressed data or JSON for the library; otherwise text lines, each
+    a base64 payload, a JSON document, or (for the parsers) a plain log line."""
+    text = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if is_compressed(text):
+        yield from iter_log_streams(text, max_size=max_size, source=name, on_error=report)
+    elif text.lstrip()[:1] in (b"{", b"["):
+        yield from _json_values(text, name, max_size, report, plain, {})
+    else:
+        yield from _lines(text, name, max_size, report, plain)
+
+
+def _json_values(
+    data: bytes, name: str, max_size: int, report: Reporter, plain: PlainLines | None, where: dict[str, int]
+) -> Iterator[LogStream]:
+    for place, value in iter_json_values(data):
+        here = {**where, **place}
+        if isinstance(value, DecodeError):
+            report(value.locate(source=name, **here))
+            continue
+        errors: list[DecodeError] = []
+        streams = list(iter_log_streams(value, max_size=max_size, source=name, on_error=errors.append))
+        if plain is not None and not streams and errors and all(isinstance(e, EnvelopeError) for e in errors):
+            yield from plain([_enc.encode(value).decode()])  # parsers read other JSON as a log line
+            continue
+        yield from streams
+        for err in errors:
+            report(err.locate(**here))
+
+
+def _lines(
+    data: bytes, name: str, max_size: int, report: Reporter, plain: PlainLines | None
+) -> Iterator[LogStream]:
+    pending: list[str] = []
+    for lineno, line in enumerate(data.split(b"\n"), 1):
+        line = line.strip()
+        if not line:
+            continue
+        raw = payload_bytes(line) if _B64_LINE.match(line) else None
+        if raw is not None or (line[:1] == b"{" and (plain is None or line[-1:] == b"}")):
+            if pending and plain is not None:
+                yield from plain(pending)
+                pending = []
+            if raw is not None:
+                on_error = lambda e, n=lineno: report(e.locate(line=n))  # noqa: E731
+                yield from iter_log_streams(raw, max_size=max_size, source=name, on_error=on_error)
+            else:
+                yield from _json_values(line, name, max_size, report, plain, {"line": lineno})
+        elif plain is not None:
+            pending.append(line.decode("utf-8", "replace"))
+        else:
+            report(EnvelopeError("neither JSON nor a base64 payload").locate(source=name, line=lineno))
+    if pending and plain is not None:
+        yield from plain(pending)
 
 
 # ----------------------------------------------------------------------------------- decode
 def cmd_decode(args: argparse.Namespace, out: Output, report: Reporter) -> None:
     for stream in iter_streams(args, report):
         if args.documents:
-            out.write(_enc.encode(stream.to_document()) + b"\n")
+            out.write(encode_line(stream.to_document()))
         elif stream.is_control and not args.include_control:
             continue
         elif args.messages:
@@ -177,13 +230,13 @@ def cmd_encode(args: argparse.Namespace, out: Output, report: Reporter) -> None:
         return
     if args.to == "lambda":
         for doc in docs:
-            out.write(_enc.encode(testing.lambda_event(doc)) + b"\n")
+            out.write(encode_line(testing.lambda_event(doc)))
     elif args.to == "kinesis":
-        out.write(_enc.encode(testing.kinesis_event(docs)) + b"\n")
+        out.write(encode_line(testing.kinesis_event(docs)))
     elif args.to == "firehose":
-        out.write(_enc.encode(testing.firehose_event(docs)) + b"\n")
+        out.write(encode_line(testing.firehose_event(docs)))
     elif args.to == "firehose-http":
-        out.write(_enc.encode(testing.firehose_http_body(docs)) + b"\n")
+        out.write(encode_line(testing.firehose_http_body(docs)))
     else:  # s3: binary, gzip members back to back
         out.write(testing.s3_object(docs, outer_gzip=args.outer_gzip))
 
@@ -213,7 +266,7 @@ def cmd_report(args: argparse.Namespace, out: Output, report: Reporter) -> None:
         out.write(summary_table(reports, _pricing(args)).encode())
         return
     for r in reports:
-        out.write(_enc.encode(r.to_dict()) + b"\n")
+        out.write(encode_line(r.to_dict()))
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -282,7 +335,7 @@ def cmd_fluentd(args: argparse.Namespace, out: Output, report: Reporter) -> None
     from .parsers.fluentd import iter_statuses
 
     for status in iter_statuses(_parser_streams(args, report), on_error=report):
-        out.write(_enc.encode(status.to_dict()) + b"\n")
+        out.write(encode_line(status.to_dict()))
 
 
 def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter) -> None:
@@ -305,7 +358,7 @@ def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter) -> None
         else:
             items = metrics.put_metric_data_requests(namespace, data)
         for item in items:
-            out.write(_enc.encode(item) + b"\n")
+            out.write(encode_line(item))
 
 
 # ----------------------------------------------------------------------------------- parser

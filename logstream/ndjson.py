@@ -1,15 +1,43 @@
-"""The NDJSON event lines of ``logstream decode``, shared by the CLI and the Kinesis/Firehose sinks."""
+"""NDJSON, encoded in one place: the event lines of ``logstream decode`` (shared by the CLI and
+the Kinesis/Firehose sinks) and any other JSON line.
+
+U+2028, U+2029 and U+0085 are valid unescaped in JSON, but some line splitters
+(``str.splitlines``, JavaScript) take them for line breaks. They are escaped here, inside the
+JSON text, so every consumer sees exactly one object per line and the JSON value is unchanged.
+Bytes that are not NDJSON (``--messages`` text, gzip output) are never rewritten.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import msgspec
 
 from .models import LogEvent, LogStream
 
-__all__ = ["event_lines"]
+__all__ = ["event_lines", "encode_line"]
 
 _enc = msgspec.json.Encoder()
 _EVENTS_SEP = b'},{"id":'
+_LINE_BREAKS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
+
+
+def _escape_breaks(data: bytes) -> bytes:
+    if b"\xe2" in data or b"\xc2" in data:  # one-byte probes: memchr-fast on ASCII
+        for raw, escaped in _LINE_BREAKS:
+            data = data.replace(raw, escaped)
+    return data
+
+
+def encode_line(value: Any) -> bytes:
+    """One NDJSON line: compact JSON of ``value`` and ``\\n``.
+
+    Example
+    -------
+    >>> encode_line({"m": "a\\u2028b"})
+    b'{"m":"a\\\\u2028b"}\\n'
+    """
+    return _escape_breaks(_enc.encode(value)) + b"\n"
 
 
 def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -> bytes:
@@ -26,4 +54,5 @@ def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -
         b"}" if stream.policy_level is None else b',"policyLevel":' + _enc.encode(stream.policy_level) + b"}"
     )
     body = _enc.encode(events)[2:-2]  # strip '[{' and '}]'
-    return b"".join((prefix, body.replace(_EVENTS_SEP, close + b"\n" + prefix + b'"id":'), close, b"\n"))
+    lines = b"".join((prefix, body.replace(_EVENTS_SEP, close + b"\n" + prefix + b'"id":'), close, b"\n"))
+    return _escape_breaks(lines)

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 
 from logstream import DecodeError, decode_log_stream, iter_log_streams
 from logstream import testing as t
+from logstream.models import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 event = st.fixed_dictionaries(
     {
         "id": st.text("0123456789", min_size=56, max_size=56),
-        "timestamp": st.integers(0, 2**53),
+        "timestamp": st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS),
         "message": text,
     },
     optional={
@@ -86,7 +87,7 @@ def test_every_transport_round_trip(ds):
         b"".join(t.document_json(d) for d in ds),  # glued
         b"\n".join(t.document_json(d) for d in ds),  # NDJSON
         b"\n".join(msgspec.json.format(t.document_json(d), indent=2) for d in ds),  # pretty
-        "\n".join(t.encode_payload(d) for d in ds),  # bare base64 lines
+        [t.encode_payload(d) for d in ds],  # base64 payloads (one per line is the CLI's guess)
         {"payload": t.encode_payload(ds[0])} if len(ds) == 1 else t.kinesis_event(ds),
         gzip.compress(b"".join(t.document_json(d) for d in ds), mtime=0),
     ]
