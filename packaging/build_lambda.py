@@ -4,7 +4,8 @@ compiled wheels for the function's architecture and Python version, whatever mac
     python packaging/build_lambda.py OUT_DIR [--arch arm64|x86_64] [--python-version 3.13] [--zip FILE]
 
 Used by ``sam build`` (``packaging/Makefile``, BuildMethod: makefile) and ``make package``.
-Needs any Python 3.9+ with pip; no Docker and no Python 3.13. Steps:
+Needs any Python 3.10+ with pip 22+ (pip checks the packages' Requires-Python against the
+building interpreter too, and msgspec needs 3.10); no Docker and no Python 3.13. Steps:
 
 1. ``pip install --target`` the pinned requirements (``packaging/lambda-requirements.txt`` with
    ``constraints.txt``) as binary wheels only, for manylinux ``aarch64``/``x86_64`` and the
@@ -139,14 +140,13 @@ def install_dependencies(arch: str, version: str, bytecode: str | None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
         cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        cmd += ["--root-user-action=ignore"]
         cmd += ["--no-compile", "--target", str(tmp), "--only-binary=:all:", "--implementation", "cp"]
         cmd += ["--python-version", version, "--abi", "cp" + version.replace(".", "")]
         for plat in platforms(arch):
             cmd += ["--platform", plat]
         cmd += ["-r", str(REQUIREMENTS), "-c", str(CONSTRAINTS)]
         log(f"installing dependencies for {arch}/cp{version.replace('.', '')}")
-        if subprocess.run(cmd).returncode != 0:
+        if subprocess.run(cmd, env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"}).returncode != 0:
             raise BuildError("pip install failed (see above)")
         shutil.rmtree(tmp / "bin", ignore_errors=True)  # console scripts: nothing runs them in Lambda
         count = check_extensions(tmp, arch, version)
