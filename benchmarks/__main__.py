@@ -19,7 +19,7 @@ from pathlib import Path
 from logstream import decode as decode_module
 from logstream.parsers.lambda_report import parse_report
 
-from . import cli, decode, imports, memory, putmetricdata, reports
+from . import cli, decode, imports, memory, putmetricdata, reports, robustness
 from .harness import compare, fmt_time, verdict
 from .payloads import lambda_event
 
@@ -182,6 +182,31 @@ def main(argv: list[str] | None = None) -> int:
         None,
         "",
     )
+
+    print("robustness (many members, 250 MiB message, nested layers) ...", file=sys.stderr)
+    mt = robustness.time_members(rounds=3 if args.quick else 5)
+    r = mt["many"] / mt["one"]
+    row(
+        f"Firehose object, {robustness.MEMBERS:,} gzip members vs one member ({mt['size'] / 2**20:.0f} MiB)",
+        f"{fmt_time(mt['many'])} vs {fmt_time(mt['one'])}",
+        r,
+        "<= 1.50x",
+        verdict(r, 1.5),
+    )
+    rss_all = robustness.peak_rss()
+    shapes = (("message", "one 250 MiB message, decoded"), ("nested", "four nested ~250 MiB layers"))
+    for name, what in shapes:
+        rss = rss_all[name]
+        bound = 3 * (robustness.MESSAGE_MIB << 20) + 100e6
+        refused_fast = rss["outcome"] == "refused" and rss["seconds"] < 2
+        ok = rss["peak"] <= bound and (name == "message" or refused_fast)
+        row(
+            f"peak RSS, {what} ({rss['outcome']} in {rss['seconds']:.2f} s)",
+            f"{rss['peak'] / 2**20:.0f} MiB",
+            rss["peak"] / (robustness.MESSAGE_MIB << 20),
+            "<= 3x + 100 MB" + ("" if name == "message" else ", refused < 2 s"),
+            "ok" if ok else "MISSED",
+        )
 
     acc = decode_module.accelerators()
     head = (

@@ -557,7 +557,7 @@ def fast_payload(payload: str, max_size: int | None = None) -> LogStream | None:
     that fails); never raises for bad input.
     """
     try:
-        cap = _cap(max_size)
+        cap = _MIN_LAMBDA_CAP if max_size is None else max_size  # bigger ones: the general path
         raw = (
             _b64.b64decode(payload, validate=True)
             if _b64 is not None
@@ -615,9 +615,10 @@ class Splitter:
 
     After a bad value, the scan resumes at the next plausible document start: a ``{`` at the
     start of a line, or ``{"messageType"`` anywhere (a raw ``{"`` cannot occur inside a JSON
-    string). Values are parsed at each member's end, at the end of the input, and when the
-    pending bytes have doubled since an attempt found an incomplete value, so time stays linear
-    and memory holds about one value (at most the cap) at a time.
+    string). Values are parsed as soon as bytes arrive, except that after an attempt found an
+    incomplete value the next waits until the pending bytes have doubled (or the member or the
+    input ends), so time stays linear, output is prompt, and memory holds about one value (at
+    most the cap) at a time.
     """
 
     __slots__ = ("parts", "size", "pending", "line", "index", "cap", "stuck", "members", "multi")
@@ -637,7 +638,7 @@ class Splitter:
         if type(piece) is bytes:
             self.parts.append(piece)
             self.size += len(piece)
-            if len(self.pending) + self.size >= max(_MiB, 2 * self.stuck):
+            if len(self.pending) + self.size >= 2 * self.stuck:  # doubling: linear, and prompt
                 yield from self._parse(final=False)
         elif isinstance(piece, _Member):
             if piece.end:
@@ -680,9 +681,9 @@ class Splitter:
             found = index
         return found
 
-    def _place(self, at: int, buf: bytes) -> dict[str, int]:
+    def _place(self, at: int, lines: bool) -> dict[str, int]:
         place: dict[str, int] = {"document": self.index} if self.index else {}
-        if self.line > 1 or (self.index and b"\n" in buf):
+        if self.line > 1 or (self.index and lines):
             place["line"] = self.line
         member = self._member_at(at)
         if member is not None and (self.multi or member):
@@ -700,11 +701,12 @@ class Splitter:
     def _parse(self, *, final: bool) -> Iterator[tuple[dict[str, int], Value]]:
         buf = self._join()
         n = len(buf)
+        lines = b"\n" in buf
         pos = self._skip_ws(buf, 0)
         view = memoryview(buf)
         try:
             while pos < n:
-                place = self._place(pos, buf)
+                place = self._place(pos, lines)
                 value, end = _one_value(buf, view, pos, final)
                 if value is _INCOMPLETE:
                     break
@@ -725,7 +727,7 @@ class Splitter:
                 if len(rest) > self.cap
                 else JSONError("truncated: the input ends inside this value")
             )
-            place = self._place(pos, buf)
+            place = self._place(pos, lines)
             yield place, err.locate(**place)
             self.index += 1
             self.line += rest.count(b"\n")

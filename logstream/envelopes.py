@@ -204,7 +204,10 @@ def kinesis_batch(
 
 
 def _read_chunks(reader: Any) -> Iterator[bytes]:
-    while chunk := reader.read(_READ_SIZE):
+    """What a reader has, as it arrives: ``read1`` returns what a pipe holds without waiting
+    for a full chunk, so each document is decoded as soon as its bytes are in."""
+    read = getattr(reader, "read1", None) or reader.read
+    while chunk := read(_READ_SIZE):
         yield bytes(chunk)
 
 

@@ -22,7 +22,7 @@ _EVENTS_SEP = b'},{"id":'
 _LINE_BREAKS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
 
 
-def _escape_breaks(data: bytes) -> bytes:
+def _escape_breaks(data: bytes | bytearray) -> bytes:
     if b"\xe2" in data or b"\xc2" in data:  # one-byte probes: memchr-fast on ASCII
         for raw, escaped in _LINE_BREAKS:
             data = data.replace(raw, escaped)
@@ -49,6 +49,11 @@ def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -
     events = stream.log_events if events is None else events
     if not events:
         return b""
+    if len(events) == 1:  # one event, maybe huge: encode it once, in place, with its newline
+        line = bytearray()
+        _enc.encode_into(_one_line(stream, events[0]), line)
+        line += b"\n"
+        return _escape_breaks(line)  # a bytearray: bytes-like, not copied again
     prefix = _enc.encode(stream.context)[:-1] + b","
     close = (
         b"}" if stream.policy_level is None else b',"policyLevel":' + _enc.encode(stream.policy_level) + b"}"
@@ -56,3 +61,10 @@ def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -
     body = _enc.encode(events)[2:-2]  # strip '[{' and '}]'
     lines = b"".join((prefix, body.replace(_EVENTS_SEP, close + b"\n" + prefix + b'"id":'), close, b"\n"))
     return _escape_breaks(lines)
+
+
+def _one_line(stream: LogStream, event: LogEvent) -> dict[str, Any]:
+    line = {**stream.context, **event.to_dict()}
+    if stream.policy_level is not None:
+        line["policyLevel"] = stream.policy_level
+    return line
