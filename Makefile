@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-test: lint
+test: lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)
@@ -32,6 +32,7 @@ package: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*.whl dist/*.tar.gz
 
+# mypy --strict on logstream/ and handlers/ (settings in pyproject.toml)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 

@@ -2,32 +2,46 @@
 once as a whole, and answered with Powertools' ``batchItemFailures`` naming exactly the failed
 records; a subscription event is decoded whole (an undecodable one raises)."""
 
-from functools import cache
+from __future__ import annotations
 
-from logstream import iter_log_streams
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from logstream import LogStream, iter_log_streams
 from logstream.envelopes import kinesis_batch
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+Event = dict[str, Any]
+Tagged = list[tuple[str, LogStream]]
+Deliver = Callable[[Tagged], dict[str, BaseException]]
 
 
 @cache
-def _batch():  # imported on the first Kinesis batch only: subscription targets never pay for it
+def _batch() -> tuple[BatchProcessor, Callable[..., Any]]:
+    # imported on the first Kinesis batch only: subscription targets never pay for it
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     return BatchProcessor(event_type=EventType.KinesisDataStreams), process_partial_response
 
 
-def is_kinesis_batch(event) -> bool:
-    records = event.get("Records") if isinstance(event, dict) else None
+def is_kinesis_batch(event: Any) -> bool:
+    records: Any = event.get("Records") if isinstance(event, dict) else None
     return bool(records) and all(isinstance(r, dict) and "kinesis" in r for r in records)
 
 
-def handle(event, context, deliver, own_group):
+def handle(event: Event, context: LambdaContext, deliver: Deliver, own_group: str | None) -> Any:
     """``deliver([(sequenceNumber, LogStream), ...])`` returns ``{sequenceNumber: error}`` for what
     it could not deliver (or raises, failing the whole batch)."""
     streams, failures = kinesis_batch(event["Records"], ignore_log_group=own_group)
-    failures.update(deliver(streams))
+    failed: dict[str, BaseException] = {**failures, **deliver(streams)}
 
-    def check(record):
-        err = failures.get(record.kinesis.sequence_number)
+    def check(record: KinesisStreamRecord) -> None:
+        err = failed.get(record.kinesis.sequence_number)
         if err is not None:
             raise err
 
@@ -35,17 +49,19 @@ def handle(event, context, deliver, own_group):
     return process_partial_response(event=event, record_handler=check, processor=processor, context=context)
 
 
-def subscription_streams(event, own_group):
+def subscription_streams(event: Event, own_group: str | None) -> Iterator[LogStream]:
     """The data messages of a subscription event, never our own log group's (log recursion)."""
     return (s for s in iter_log_streams(event) if not s.is_control and s.log_group != own_group)
 
 
-def dispatch_metrics(event, context, send, own_group):
+def dispatch_metrics(
+    event: Event, context: LambdaContext, send: Callable[[Iterable[LogStream]], Any], own_group: str | None
+) -> Any:
     """``send(streams)`` for a metrics handler. Metrics are aggregated across a Kinesis batch, so
     a delivery failure (``send`` raising) fails the whole batch; undecodable records fail alone."""
     if is_kinesis_batch(event):
 
-        def deliver(tagged):
+        def deliver(tagged: Tagged) -> dict[str, BaseException]:
             send(s for _, s in tagged)  # raises when undelivered
             return {}
 

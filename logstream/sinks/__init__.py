@@ -5,6 +5,8 @@ environment (boto3 honours ``AWS_ENDPOINT_URL`` itself). ``import logstream.sink
 import boto3.
 """
 
+from typing import Any
+
 from .base import DeliveryResult, FailedEntry, RetryPolicy
 from .cloudwatch import CloudWatchSink
 from .emf import EmfSink
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 
-def sink_for_destination(arn: str, client=None):
+def sink_for_destination(arn: str, client: Any = None) -> KinesisSink | FirehoseSink:
     """A Kinesis or Firehose sink for a stream ARN (the service follows from the ARN)."""
     from ..errors import ConfigError
 

@@ -62,7 +62,7 @@ class RetryPolicy:
     rng: Callable[[], float] = random.random
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * (2**attempt)) * self.rng()
+        return min(self.max_delay, self.base_delay * 2.0**attempt) * self.rng()
 
 
 def send_with_retry(

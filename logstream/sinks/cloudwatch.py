@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .. import limits
@@ -28,7 +28,7 @@ class CloudWatchSink(LazyClient):
         client: Any = None,
         region: str | None = None,
         retry: RetryPolicy = RetryPolicy(),
-        clock=time.time,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if namespace.startswith("AWS/"):
             from ..errors import ConfigError
@@ -59,7 +59,7 @@ class CloudWatchSink(LazyClient):
             result.failed.extend(sent.failed)
         return result
 
-    def _put(self, batch: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    def _put(self, batch: Sequence[dict[str, Any]]) -> list[tuple[int, str, str]]:
         (request,) = batch  # ISO 8601 timestamps: botocore serializes them for any protocol
         self.client.put_metric_data(**request)
         return []

@@ -4,12 +4,19 @@ beats the default. Read once per container."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..metrics import Pricing
 
+if TYPE_CHECKING:
+    from .cloudwatch import CloudWatchSink
+    from .emf import EmfSink
 
-def metrics_sink(default_namespace: str, *, output: str | None = None, namespace: str | None = None):
+
+def metrics_sink(
+    default_namespace: str, *, output: str | None = None, namespace: str | None = None
+) -> EmfSink | CloudWatchSink:
     """``METRICS_OUTPUT`` = ``emf`` (default) | ``cloudwatch``; ``METRICS_NAMESPACE``."""
     from .cloudwatch import CloudWatchSink
     from .emf import EmfSink

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import limits
@@ -31,7 +31,7 @@ class FirehoseSink(KinesisSink):
     def _size(record: Record) -> int:
         return len(record.data)
 
-    def _put(self, batch: list[Record]) -> list[tuple[int, str, str]]:
+    def _put(self, batch: Sequence[Record]) -> list[tuple[int, str, str]]:
         response = self.client.put_record_batch(
             DeliveryStreamName=self.stream_name, Records=[{"Data": r.data} for r in batch]
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 from .. import limits
@@ -70,7 +70,7 @@ class KinesisSink(LazyClient):
     def _size(record: Record) -> int:
         return len(record.data) + len(record.partition_key.encode())
 
-    def _put(self, batch: list[Record]) -> list[tuple[int, str, str]]:
+    def _put(self, batch: Sequence[Record]) -> list[tuple[int, str, str]]:
         response = self.client.put_records(
             StreamName=self.stream_name,
             Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in batch],
