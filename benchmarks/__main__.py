@@ -19,7 +19,7 @@ from pathlib import Path
 from logstream import decode as decode_module
 from logstream.parsers.lambda_report import parse_report
 
-from . import cli, decode, imports, memory, putmetricdata, reports, robustness
+from . import cli, decode, imports, memory, pipeline, putmetricdata, reports, robustness
 from .harness import compare, fmt_time, verdict
 from .payloads import lambda_event
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     compileall.compile_dir(ROOT / "handlers", quiet=1)
     decode.check()
     reports.check()
+    pipeline.check()
 
     print("decode ...", file=sys.stderr)
     for n in decode.SIZES:
@@ -112,6 +113,23 @@ def main(argv: list[str] | None = None) -> int:
         t["fixed"] / t["shuffled"],
         "",
     )
+
+    print("pipeline ...", file=sys.stderr)
+    t = pipeline.measure(rounds=rounds)
+    base = t["decode+lines"]
+    r = t["all"] / base
+    row(
+        f"decode + every pipeline stage vs decode + NDJSON (`logstream decode`), {pipeline.EVENTS:,} events",
+        f"{fmt_time(t['all'])} vs {fmt_time(base)}",
+        r,
+        "<= 2.50x",
+        verdict(r, 2.5),
+    )
+    row("  same vs decode alone (no output)", fmt_time(t["decode"]), t["all"] / t["decode"], "")
+    r = t["off"] / base
+    row("pipeline with every stage off vs no pipeline", fmt_time(t["off"]), r, "<= 1.03x", verdict(r, 1.03))
+    for name in pipeline.STAGES:
+        row(f"  {name} alone vs decode + NDJSON", fmt_time(t[name]), t[name] / base, "")
 
     print("imports ...", file=sys.stderr)
     t = imports.measure(rounds=7 if args.quick else 15)

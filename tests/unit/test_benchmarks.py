@@ -16,3 +16,9 @@ def test_putmetricdata_requests_are_counted_from_the_real_aggregation():
     out = putmetricdata.measure()
     assert out["data points"] > out["reports"] * 8
     assert 1 <= out["logstream (Values/Counts per minute, 1,000 datums/1 MB per request)"] <= 10
+
+
+def test_pipeline_benchmark_compares_like_with_like():
+    from benchmarks import pipeline
+
+    pipeline.check()
