@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -111,3 +112,18 @@ def test_given_the_installed_wheel_then_handlers_is_not_importable_and_types_are
     )
     res = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60, cwd=installed)
     assert (res.returncode, res.stdout.split()) == (0, ["True", "True"]), res.stderr
+
+
+def test_given_pyproject_then_no_requirement_names_the_other_projects_logstream():
+    """`logstream` on the package index is another project: a requirement on it (say a
+    self-reference in the extras left over from before the rename) installs that project and
+    its `logstream` package over ours."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == DIST
+    requirements = project["dependencies"] + [
+        r for extra in project["optional-dependencies"].values() for r in extra
+    ]
+    names = {re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0].lower() for r in requirements}
+    assert "logstream" not in names and DIST in names  # dev pulls in our own extras by our name
