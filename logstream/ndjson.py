@@ -15,14 +15,14 @@ import msgspec
 
 from .models import LogEvent, LogStream
 
-__all__ = ["event_lines", "encode_line"]
+__all__ = ["event_lines", "encode_line", "escape_breaks"]
 
 _enc = msgspec.json.Encoder()
 _EVENTS_SEP = b'},{"id":'
 _LINE_BREAKS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
 
 
-def _escape_breaks(data: bytes | bytearray) -> bytes:
+def escape_breaks(data: bytes | bytearray) -> bytes:
     if b"\xe2" in data or b"\xc2" in data:  # one-byte probes: memchr-fast on ASCII
         for raw, escaped in _LINE_BREAKS:
             data = data.replace(raw, escaped)
@@ -37,7 +37,7 @@ def encode_line(value: Any) -> bytes:
     >>> encode_line({"m": "a\\u2028b"})
     b'{"m":"a\\\\u2028b"}\\n'
     """
-    return _escape_breaks(_enc.encode(value)) + b"\n"
+    return escape_breaks(_enc.encode(value)) + b"\n"
 
 
 def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -> bytes:
@@ -53,14 +53,14 @@ def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -
         line = bytearray()
         _enc.encode_into(_one_line(stream, events[0]), line)
         line += b"\n"
-        return _escape_breaks(line)  # a bytearray: bytes-like, not copied again
+        return escape_breaks(line)  # a bytearray: bytes-like, not copied again
     prefix = _enc.encode(stream.context)[:-1] + b","
     close = (
         b"}" if stream.policy_level is None else b',"policyLevel":' + _enc.encode(stream.policy_level) + b"}"
     )
     body = _enc.encode(events)[2:-2]  # strip '[{' and '}]'
     lines = b"".join((prefix, body.replace(_EVENTS_SEP, close + b"\n" + prefix + b'"id":'), close, b"\n"))
-    return _escape_breaks(lines)
+    return escape_breaks(lines)
 
 
 def _one_line(stream: LogStream, event: LogEvent) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from ..models import LogStream
-from ..ndjson import _escape_breaks  # one escaping rule for every NDJSON line
+from ..ndjson import escape_breaks  # one escaping rule for every NDJSON line
 
 __all__ = ["ProcessedEvent", "from_stream", "encode_lines"]
 
@@ -82,4 +82,4 @@ _enc = msgspec.json.Encoder()
 def encode_lines(events: list[ProcessedEvent]) -> bytes:
     """The events as NDJSON, one line each (each ending in a newline); ``b""`` for none.
     Line separators inside strings (U+2028, U+2029, U+0085) are escaped, as on every NDJSON line."""
-    return _escape_breaks(_enc.encode_lines(events)) if events else b""
+    return escape_breaks(_enc.encode_lines(events)) if events else b""
