@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
@@ -20,6 +20,10 @@ from .envelopes import iter_log_streams
 from .errors import DecodeError, EnvelopeError, LogstreamError
 from .models import LogEvent, LogStream, MessageType
 from .ndjson import encode_line, event_lines
+
+if TYPE_CHECKING:
+    from .metrics import Pricing
+    from .parsers.lambda_report import InvocationReport
 
 __all__ = ["main"]
 
@@ -109,7 +113,7 @@ def _guess(
 
 
 def _json_values(
-    data: bytes, name: str, max_size: int, report: Reporter, plain: PlainLines | None, where: dict[str, int]
+    data: bytes, name: str, max_size: int, report: Reporter, plain: PlainLines | None, where: dict[str, Any]
 ) -> Iterator[LogStream]:
     for place, value in iter_json_values(data):
         here = {**where, **place}
@@ -251,7 +255,7 @@ def _parser_streams(args: argparse.Namespace, report: Reporter) -> Iterator[LogS
     return _merge(s for s in iter_streams(args, report, plain_lines=_plain_events) if not s.is_control)
 
 
-def _pricing(args: argparse.Namespace):
+def _pricing(args: argparse.Namespace) -> Pricing:
     from .metrics import Pricing
 
     return Pricing(architecture=args.architecture, price_per_gb_second=args.price_per_gb_second)
@@ -277,11 +281,11 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def summary_table(reports: list, pricing) -> str:
+def summary_table(reports: list[InvocationReport], pricing: Pricing) -> str:
     """The per-function table of ``logstream report --summary``."""
     from .metrics import estimated_cost
 
-    by_fn: dict[str, list] = {}
+    by_fn: dict[str, list[InvocationReport]] = {}
     for r in reports:
         by_fn.setdefault(r.function_name or r.log_group or "(unknown)", []).append(r)
     header = (
@@ -425,7 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subscription-filter", action="append", default=[], help="for plain log lines")
     p.set_defaults(func=cmd_encode)
 
-    def parser_command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+    def parser_command(
+        name: str, func: Callable[[argparse.Namespace, Output, Reporter], None], help_text: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         p.set_defaults(func=func)
         return p

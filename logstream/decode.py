@@ -112,16 +112,17 @@ class Budget:
 try:  # optional accelerator: SIMD base64
     import pybase64 as _pybase64
 except ImportError:  # pragma: no cover - exercised by the pure-path tests via use_accelerators()
-    _pybase64 = None
+    _pybase64 = None  # type: ignore[assignment]
 
 try:  # optional accelerator: Intel ISA-L inflate, same API as zlib
     from isal import isal_zlib as _isal_zlib
 except ImportError:  # pragma: no cover
-    _isal_zlib = None
+    _isal_zlib = None  # type: ignore[assignment]
 
 _zlib: Any = _isal_zlib or zlib
 _b64: Any = _pybase64
-_ZLIB_ERRORS: tuple[type[BaseException], ...] = (zlib.error,) + (
+_ZLIB_ERRORS: tuple[type[BaseException], ...] = (zlib.error,) + (  # type: ignore[assignment]
+    # (isal's stub declares ``error`` an instance; it is the exception class)
     (_isal_zlib.error,) if _isal_zlib is not None else ()
 )
 _STEP: Final = 32 * _MiB  # inflate output per call: bounds memory on a bomb to the cap plus this
@@ -341,7 +342,7 @@ def _plausible_member(data: bytes) -> bool:
 
 
 def inflate(
-    chunks: Iterable[bytes],
+    chunks: bytes | bytearray | Iterable[bytes],
     *,
     budget: Budget,
     per_member: bool = False,
@@ -754,8 +755,8 @@ class Splitter:
             found = index
         return found
 
-    def _place(self, at: int, lines: bool) -> dict[str, int]:
-        place: dict[str, int] = {"document": self.index} if self.index else {}
+    def _place(self, at: int, lines: bool) -> dict[str, Any]:
+        place: dict[str, Any] = {"document": self.index} if self.index else {}
         if self.line > 1 or (self.index and lines):
             place["line"] = self.line
         member = self._member_at(at)
