@@ -50,6 +50,10 @@ def condition_holds(name: str, conditions: dict, params: dict) -> bool:
         ((fn, args),) = c.items()
         if fn == "Fn::Not":
             return not ev(args[0])
+        if fn == "Fn::And":
+            return all(ev(a) for a in args)
+        if fn == "Fn::Or":
+            return any(ev(a) for a in args)
         if fn == "Fn::Equals":
             a, b = (params[x["Ref"]] if isinstance(x, dict) else x for x in args)
             return a == b
