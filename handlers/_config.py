@@ -18,7 +18,14 @@ variable                       meaning                                          
                                data); unset: logged with its data                      it
 ``SKIP_LOG_GROUPS``            comma-separated log groups never processed (all the     none
                                deployment's handlers); the own group always is
+``RECORD_FORMAT``              forwarder: ``ndjson``, ``ndjson-gzip`` or ``cloudwatch``  ``ndjson``
+``SELF_METRICS``               ``false``: no per-invocation EMF document on stdout      ``true``
+                               (namespace ``Logstream/Pipeline``)
+``PARSE_MESSAGES`` ...         forwarder and Firehose transform: the processing        off
+``TAGS``                       pipeline (:mod:`logstream.process.config` lists them)
 ``AWS_LAMBDA_LOG_GROUP_NAME``  set by Lambda: the handler's own log group              (Lambda)
+``AWS_LAMBDA_FUNCTION_NAME``   set by Lambda: the self-metrics' FunctionName when the  (Lambda)
+                               context has none
 =============================  ======================================================  ==========
 """
 
@@ -33,6 +40,8 @@ from typing import Any
 
 from logstream import ConfigError
 from logstream.metrics import PRICE_PER_GB_SECOND, Pricing
+from logstream.process import PipelineConfig
+from logstream.sinks.records import CLOUDWATCH, RECORD_FORMATS
 
 _NOT_GIVEN: Any = object()
 _QUEUE_URL = re.compile(r"^https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
@@ -51,6 +60,10 @@ class Config:
     destination_arn: str | None = None
     dead_letter_queue_url: str | None = None
     skip_log_groups: frozenset[str] = frozenset()
+    pipeline: PipelineConfig = PipelineConfig()
+    record_format: str = "ndjson"
+    self_metrics: bool = True
+    function_name: str | None = None
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> Config:
@@ -87,6 +100,10 @@ class Config:
             destination_arn=pick("destination_arn", "DESTINATION_ARN"),
             dead_letter_queue_url=pick("dead_letter_queue_url", "DEAD_LETTER_QUEUE_URL"),
             skip_log_groups=frozenset(groups),
+            pipeline=pick("pipeline", "") or PipelineConfig.from_env(env),
+            record_format=(pick("record_format", "RECORD_FORMAT") or "ndjson").strip().lower(),
+            self_metrics=_flag(pick("self_metrics", "SELF_METRICS"), "SELF_METRICS", True),
+            function_name=pick("function_name", "AWS_LAMBDA_FUNCTION_NAME"),
         )
         if explicit:
             raise TypeError(f"unknown configuration fields: {sorted(explicit)}")
@@ -110,6 +127,17 @@ class Config:
             raise ConfigError(
                 "DESTINATION_ARN is not a Kinesis stream or Firehose delivery stream ARN: "
                 f"{self.destination_arn!r}"
+            )
+        if self.record_format not in RECORD_FORMATS:
+            raise ConfigError(
+                f"RECORD_FORMAT must be one of {', '.join(RECORD_FORMATS)}, not {self.record_format!r}"
+            )
+        pipe = self.pipeline
+        adds = pipe.parse or pipe.join_multiline or pipe.enriches or pipe.tags
+        if self.record_format == CLOUDWATCH and adds:
+            raise ConfigError(
+                "RECORD_FORMAT=cloudwatch sends CloudWatch's own documents, which have no place for "
+                "PARSE_MESSAGES, JOIN_MULTILINE, ENRICH or TAGS (filters, sampling and redaction apply)"
             )
         if self.dead_letter_queue_url is not None and not _QUEUE_URL.match(self.dead_letter_queue_url):
             raise ConfigError(
@@ -136,7 +164,7 @@ class Config:
             raise ConfigError(
                 "DESTINATION_ARN is required: the Kinesis stream or Firehose delivery stream ARN"
             )
-        return sink_for_destination(self.destination_arn)
+        return sink_for_destination(self.destination_arn, record_format=self.record_format)
 
     def dead_letter_sink(self) -> Any:
         from logstream.sinks import DeadLetterSink
@@ -154,3 +182,16 @@ def _price(value: Any) -> float | None:
     if not math.isfinite(price) or price <= 0:
         raise ConfigError(f"LAMBDA_PRICE_PER_GB_SECOND must be a positive number, not {value!r}")
     return price
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _flag(value: Any, name: str, default: bool) -> bool:
+    if value is None or isinstance(value, bool):
+        return default if value is None else value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{name} must be true or false, not {value!r}")

@@ -14,19 +14,27 @@ an exception (Lambda retries, then the on-failure destination keeps the event).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import msgspec
+
 from handlers._config import Config
-from logstream import DecodeError, DeliveryError, LogStream, iter_log_streams
+from handlers._selfmetrics import SelfMetrics, Tally
+from logstream import DecodeError, DeliveryError, LogEvent, LogStream, iter_log_streams
+from logstream.decode import fast_payload
 from logstream.envelopes import kinesis_batch
+from logstream.process import Pipeline
 from logstream.sinks import DeadLetter, Deadline, DeliveryResult
 from logstream.sinks.base import RECORD_TOO_LARGE
+from logstream.sinks.records import CLOUDWATCH
 from logstream.sinks.sqs import dead_letter_messages
 
 DEFAULT: Any = object()  # "build it from the configuration"
 _LOG_PART_BYTES = 200_000  # a log line stays under CloudWatch Logs' event size
+_enc = msgspec.json.Encoder()
 
 
 def is_kinesis_batch(event: Any) -> bool:
@@ -45,7 +53,7 @@ def batch_response(failed: Iterable[str]) -> dict[str, Any]:
 
 class Runtime:
     """What every handler shares: the log groups to skip, the dead-letter path, the deadline,
-    and the log lines that say what happened."""
+    the log lines that say what happened and the invocation's self-metrics (``tally``)."""
 
     def __init__(
         self,
@@ -54,23 +62,39 @@ class Runtime:
         *,
         dead_letters: Any = DEFAULT,
         clock: Callable[[], float] = time.monotonic,
+        self_metrics: SelfMetrics | None = None,
     ) -> None:
         self.skip = config.skip_log_groups
         self.logger = logger
         self.dead_letters = config.dead_letter_sink() if dead_letters is DEFAULT else dead_letters
         self.clock = clock
+        self.self_metrics = self_metrics or SelfMetrics(config.self_metrics, config.function_name)
+        self.tally = Tally()
+
+    def begin(self) -> Tally:
+        """A fresh tally for an invocation (Lambda runs one invocation at a time per process)."""
+        self.tally = Tally()
+        return self.tally
+
+    def finish(self, context: Any) -> None:
+        """Write the invocation's self-metrics document."""
+        self.self_metrics.emit(self.tally, context)
 
     def deadline(self, context: Any) -> Deadline:
         return Deadline.from_context(context, clock=self.clock)
 
     def wanted(self, stream: LogStream) -> bool:
         """Data from a log group that is not one of the deployment's handlers (no log loops)."""
-        return not stream.is_control and stream.log_group not in self.skip
+        if stream.is_control:
+            self.tally.control_messages += 1
+            return False
+        return stream.log_group not in self.skip
 
     # ---------------------------------------------------------------------------- decoding
     def kinesis(self, records: list[Any]) -> tuple[list[tuple[str, LogStream]], list[DeadLetter]]:
         """``(sequenceNumber, LogStream)`` pairs to act on, and a dead letter per undecodable record."""
         streams, failures = kinesis_batch(records)
+        self.tally.decode_errors += len(failures)
         letters = []
         if failures:
             by_seq = {_seq(r, i): r for i, r in enumerate(records)}
@@ -91,10 +115,19 @@ class Runtime:
         return [(seq, s) for seq, s in streams if self.wanted(s)], letters
 
     def subscription(self, event: Any) -> tuple[list[LogStream], list[DeadLetter]]:
-        """The data messages of a subscription event, or a dead letter when it cannot be decoded."""
+        """The data messages of a subscription event, or a dead letter when it cannot be decoded.
+
+        The usual event (base64 of one gzip member holding one document) is decoded in one pass
+        (``decode_log_stream``'s fast path); anything else takes the general path."""
+        if isinstance(event, dict) and len(event) == 1:
+            awslogs = event.get("awslogs")
+            data = awslogs.get("data") if isinstance(awslogs, dict) else None
+            if isinstance(data, str) and (stream := fast_payload(data)) is not None:
+                return ([stream] if self.wanted(stream) else []), []
         try:
             return [s for s in iter_log_streams(event) if self.wanted(s)], []
         except DecodeError as err:
+            self.tally.decode_errors += 1
             awslogs = event.get("awslogs") if isinstance(event, dict) else None
             data = awslogs.get("data") if isinstance(awslogs, dict) else None
             data = data if isinstance(data, str) else repr(event)
@@ -163,6 +196,14 @@ class MetricsHandler:
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         rt = self.runtime
+        tally = rt.begin()
+        try:
+            return self.run(event, context, tally)
+        finally:
+            rt.finish(context)
+
+    def run(self, event: Any, context: Any, tally: Tally) -> dict[str, Any]:
+        rt = self.runtime
         deadline = rt.deadline(context)
         kinesis = is_kinesis_batch(event)
         if kinesis:
@@ -170,13 +211,14 @@ class MetricsHandler:
             streams = [s for _, s in tagged]
         else:
             streams, letters = rt.subscription(event)
+        tally.took(streams)
         rt.dead_letter(letters, deadline)
         data, counts = self.metric_data(streams)
         result = self.sink.send(data, deadline)
-        rt.log_failures(result, self.sink, "metric data")
-        rt.logger.info(
-            "metrics sent", extra={**counts, "metrics": result.delivered, "requests": result.requests}
-        )
+        tally.sent(result)
+        tally.events_out = result.delivered
+        if result.failed or result.dropped or result.rerouted:
+            rt.log_failures(result, self.sink, "metric data")
         if kinesis:
             return batch_response(())
         return {
@@ -190,11 +232,20 @@ class MetricsHandler:
 class ForwardHandler:
     """The forwarder: streams -> records -> Kinesis or Firehose; undelivered records reported."""
 
-    def __init__(self, runtime: Runtime, sink: Any) -> None:
+    def __init__(self, runtime: Runtime, sink: Any, pipeline: Pipeline | None = None) -> None:
         self.runtime = runtime
         self.sink = sink
+        self.pipeline = pipeline if pipeline is not None and pipeline.enabled else None
+        self.documents = getattr(sink, "record_format", None) == CLOUDWATCH
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        self.runtime.begin()
+        try:
+            return self.run(event, context)
+        finally:
+            self.runtime.finish(context)
+
+    def run(self, event: Any, context: Any) -> dict[str, Any]:
         rt = self.runtime
         deadline = rt.deadline(context)
         if is_kinesis_batch(event):
@@ -216,8 +267,21 @@ class ForwardHandler:
         return {"delivered": result.delivered, "requests": result.requests, "deadLettered": len(letters)}
 
     def send(self, streams: list[Any], deadline: Deadline) -> DeliveryResult:
-        """Send; an event that can never fit a record is dead-lettered with its data, not reported."""
-        result: DeliveryResult = self.sink.send(streams, deadline)
+        """Send through the pipeline (when on); an event that can never fit a record is
+        dead-lettered with its data, not reported."""
+        tally = self.runtime.tally
+        tally.took(s[1] if isinstance(s, tuple) else s for s in streams)
+        pipeline = self.pipeline
+        if pipeline is None:
+            result: DeliveryResult = self.sink.send(streams, deadline)
+        elif self.documents:
+            kept = [(s[0], kept_document(pipeline, s[1], tally.stages)) for s in _tagged(streams)]
+            result = self.sink.send(kept, deadline)  # (None, stream) pairs: untagged, as before
+        else:
+            result = self.sink.send(streams, deadline, lines=lambda s: pipeline.lines(s, tally.stages))
+        tally.sent(result)
+        tally.events_out += result.events
+        tally.bytes_out += result.bytes
         too_large = [f for f in result.failed if f.error_code == RECORD_TOO_LARGE]
         if too_large:
             result.failed = [f for f in result.failed if f.error_code != RECORD_TOO_LARGE]
@@ -232,12 +296,23 @@ class ForwardHandler:
                 ],
                 deadline,
             )
-        self.runtime.log_failures(result, self.sink, "records")
-        self.runtime.logger.info(
-            "records forwarded",
-            extra={"delivered": result.delivered, "failed": len(result.failed), "requests": result.requests},
-        )
+        if result.failed:
+            self.runtime.log_failures(result, self.sink, "records")
         return result
+
+
+def kept_document(pipeline: Pipeline, stream: LogStream, counts: dict[str, int]) -> LogStream:
+    """The stream's document with only the events the pipeline keeps, their messages as it left
+    them (redacted): every other key of the document as CloudWatch sent it."""
+    events = pipeline.process(stream, counts)
+    kept = tuple(LogEvent(e.id, e.timestamp, e.message, e.extracted_fields) for e in events)
+    doc = stream.to_document()
+    doc["logEvents"] = [e.to_dict() for e in kept]
+    return dataclasses.replace(stream, log_events=kept, raw=_enc.encode(doc))
+
+
+def _tagged(streams: list[Any]) -> list[tuple[Any, LogStream]]:
+    return [s if isinstance(s, tuple) else (None, s) for s in streams]
 
 
 def _seq(record: Any, index: int) -> str:

@@ -23,9 +23,11 @@ from typing import Any
 
 import msgspec
 
+from handlers._selfmetrics import Tally
 from logstream import DecodeError, LogStream, limits
 from logstream.envelopes import payload_streams
 from logstream.ndjson import event_lines
+from logstream.process import Pipeline
 from logstream.sinks import Deadline, Record
 from logstream.sinks.records import partition_key
 
@@ -45,39 +47,56 @@ def transform_response(
     deadline: Deadline | None = None,
     max_bytes: int = limits.LAMBDA_SYNC_MAX_PAYLOAD_BYTES,
     on_error: Callable[[DecodeError], None] | None = None,
+    pipeline: Pipeline | None = None,
+    tally: Tally | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """``(response, counts)`` for a Firehose transformation event.
 
     ``reingest(event)`` returns the sink that takes records back (``send_raw``); without one,
-    records that do not fit are answered ``ProcessingFailed``.
+    records that do not fit are answered ``ProcessingFailed``. ``pipeline`` (when on) makes the
+    event lines; ``tally`` receives the self-metrics (a re-ingested record's pipeline counts are
+    left out: they are counted when it is answered ``Ok``).
     """
+    tally = tally if tally is not None else Tally()
+    pipeline = pipeline if pipeline is not None and pipeline.enabled else None
     records = event.get("records") or []
     answers: list[dict[str, Any] | None] = [None] * len(records)
     size = 64 + sum(len(str(r.get("recordId", ""))) + _ANSWER_BYTES for r in records)
-    decoded: list[tuple[int, list[LogStream], int, bytes]] = []
+    decoded: list[tuple[int, list[LogStream], int, bytes, dict[str, int]]] = []
     for index, record in enumerate(records):
         rid = record.get("recordId", "")
         try:
             streams = payload_streams(record.get("data"))
         except DecodeError as err:
+            tally.decode_errors += 1
             err.locate(record=index)
             if on_error is not None:
                 on_error(err)
             answers[index] = {"recordId": rid, "result": "ProcessingFailed"}
             continue
+        tally.control_messages += sum(s.is_control for s in streams)
         wanted = [s for s in streams if not s.is_control and s.log_group not in skip_log_groups]
-        data = b"".join(event_lines(s) for s in wanted)
+        tally.took(wanted)
+        stages: dict[str, int] = {}
+        if pipeline is None:
+            data = b"".join(event_lines(s) for s in wanted)
+        else:
+            data = b"".join(pipeline.lines(s, stages) for s in wanted)
         if not data:
             answers[index] = {"recordId": rid, "result": "Dropped"}
+            _add(tally.stages, stages)
             continue
         again = max((_reingested(s) for s in wanted), default=0)
-        decoded.append((index, wanted, again, data))
+        decoded.append((index, wanted, again, data, stages))
     decoded.sort(key=lambda d: -d[2])  # re-ingested data first (stable: else in order)
     overflow: list[tuple[int, list[LogStream], int]] = []
-    for index, wanted, again, data in decoded:
+    for index, wanted, again, data, stages in decoded:
         n = (len(data) + 2) // 3 * 4
         if size + n <= max_bytes:
             size += n
+            _add(tally.stages, stages)
+            tally.events_out += data.count(b"\n")
+            tally.bytes_out += len(data)
             answers[index] = {
                 "recordId": records[index].get("recordId", ""),
                 "result": "Ok",
@@ -96,6 +115,7 @@ def transform_response(
         failed: set[Any] = {index for index, _, _ in overflow}
         if reingest is not None:
             result = reingest(event).send_raw(pieces, deadline)
+            tally.retries += result.retries
             failed = {f.entry.tag for f in result.failed}
             counts["reingestRequests"] = result.requests
         for index, _, _ in overflow:
@@ -103,6 +123,7 @@ def transform_response(
             if index in failed:
                 answers[index] = {"recordId": rid, "result": "ProcessingFailed"}
                 counts["reingestFailed"] += 1
+                tally.failed_entries += 1
             else:
                 answers[index] = {"recordId": rid, "result": "Dropped"}
                 counts["reingested"] += 1
@@ -110,6 +131,11 @@ def transform_response(
     for a in out:
         counts[a["result"]] = counts.get(a["result"], 0) + 1
     return {"records": out}, counts
+
+
+def _add(into: dict[str, int], counts: dict[str, int]) -> None:
+    for name, n in counts.items():
+        into[name] = into.get(name, 0) + n
 
 
 def _reingested(stream: LogStream) -> int:

@@ -4,7 +4,8 @@ Every recordId is answered: data Ok, control messages and the deployment's log g
 undecodable ProcessingFailed (kept in Firehose's error output). What does not fit in the 6 MB
 response is re-ingested into the delivery stream (handlers/_transform.py), never failed for size.
 
-Configuration: handlers/_config.py (SKIP_LOG_GROUPS).
+Configuration: handlers/_config.py (SKIP_LOG_GROUPS, SELF_METRICS, the pipeline's variables:
+PARSE_MESSAGES ... TAGS).
 """
 
 import time
@@ -15,7 +16,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers._config import Config
+from handlers._selfmetrics import SelfMetrics, Tally
 from handlers._transform import transform_response
+from logstream.process import Pipeline
 from logstream.sinks import Deadline, FirehoseSink, KinesisSink
 
 CONFIG = Config.load()  # a bad variable is an init error, not a failure of every invocation
@@ -38,18 +41,27 @@ def build(
     *,
     reingest: Callable[[dict[str, Any]], Any] = reingest_sink,
     clock: Callable[[], float] = time.monotonic,
+    self_metrics: SelfMetrics | None = None,
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The handler; ``reingest(event)`` returns the sink that takes records back (tests inject it)."""
+    pipeline = Pipeline(config.pipeline)
+    metrics = self_metrics or SelfMetrics(config.self_metrics, config.function_name)
 
     @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        response, counts = transform_response(
-            event,
-            skip_log_groups=config.skip_log_groups,
-            reingest=reingest,
-            deadline=Deadline.from_context(context, clock=clock),
-            on_error=lambda err: logger.error(f"record not decodable: {err}", extra={"step": err.step}),
-        )
+        tally = Tally()
+        try:
+            response, counts = transform_response(
+                event,
+                skip_log_groups=config.skip_log_groups,
+                reingest=reingest,
+                deadline=Deadline.from_context(context, clock=clock),
+                on_error=lambda err: logger.error(f"record not decodable: {err}", extra={"step": err.step}),
+                pipeline=pipeline,
+                tally=tally,
+            )
+        finally:
+            metrics.emit(tally, context)
         if counts.get("reingestFailed"):
             logger.error("records could not be re-ingested: answered ProcessingFailed", extra=counts)
         logger.info("records transformed", extra=counts)

@@ -5,7 +5,11 @@ and the on-failure destination keeps the event. Kinesis event source: the whole 
 in as few requests as the limits allow, and batchItemFailures names exactly the records whose
 events were not delivered. Undecodable input is dead-lettered with its data, never retried.
 
-Configuration: handlers/_config.py (DESTINATION_ARN, DEAD_LETTER_QUEUE_URL, SKIP_LOG_GROUPS).
+Every event goes through the processing pipeline (PARSE_MESSAGES ... TAGS, off unless set) and
+leaves in RECORD_FORMAT (ndjson, ndjson-gzip or cloudwatch).
+
+Configuration: handlers/_config.py (DESTINATION_ARN, RECORD_FORMAT, the pipeline's variables,
+DEAD_LETTER_QUEUE_URL, SKIP_LOG_GROUPS, SELF_METRICS).
 """
 
 import time
@@ -16,6 +20,7 @@ from aws_lambda_powertools import Logger
 
 from handlers._config import Config
 from handlers._sources import DEFAULT, ForwardHandler, Runtime
+from logstream.process import Pipeline
 
 CONFIG = Config.load()  # a bad variable is an init error, not a failure of every invocation
 logger = Logger(service="logstream-forward")
@@ -30,7 +35,9 @@ def build(
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The handler, with its sinks built from ``config`` unless given (tests inject them)."""
     app = ForwardHandler(
-        Runtime(config, logger, dead_letters=dead_letters, clock=clock), sink or config.destination_sink()
+        Runtime(config, logger, dead_letters=dead_letters, clock=clock),
+        sink or config.destination_sink(),
+        Pipeline(config.pipeline),
     )
 
     @logger.inject_lambda_context

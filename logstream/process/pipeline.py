@@ -81,17 +81,26 @@ class Pipeline:
         """Any stage is on."""
         return bool(self.stages)
 
-    def process(self, stream: LogStream) -> list[ProcessedEvent]:
-        """One stream's events through every stage that is on."""
+    def process(self, stream: LogStream, counts: dict[str, int] | None = None) -> list[ProcessedEvent]:
+        """One stream's events through every stage that is on.
+
+        ``counts``, when given, gains for each stage the number of events it removed (dropped by a
+        filter or sampling, or joined into another event), under the stage's name: ``join``,
+        ``patterns``, ``min_level``, ``sample``.
+        """
         events = from_stream(stream)
-        for _name, stage in self.stages:
+        for name, stage in self.stages:
             if not events:
                 break
+            before = len(events)
             events = stage(events)
+            if counts is not None and len(events) != before:
+                counts[name] = counts.get(name, 0) + before - len(events)
         return events
 
-    def lines(self, stream: LogStream) -> bytes:
-        """The processed events as NDJSON lines (``logstream decode``'s lines plus the new keys)."""
+    def lines(self, stream: LogStream, counts: dict[str, int] | None = None) -> bytes:
+        """The processed events as NDJSON lines (``logstream decode``'s lines plus the new keys);
+        ``counts`` as for :meth:`process`."""
         if not self.stages:
             return event_lines(stream)
-        return encode_lines(self.process(stream))
+        return encode_lines(self.process(stream, counts))

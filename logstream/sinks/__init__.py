@@ -13,7 +13,7 @@ from .cloudwatch import CloudWatchSink
 from .emf import EmfSink
 from .firehose import FirehoseSink
 from .kinesis import KinesisSink
-from .records import Oversize, Record, event_records
+from .records import RECORD_FORMATS, Oversize, Record, event_records
 from .sqs import DeadLetter, DeadLetterSink
 
 __all__ = [
@@ -29,18 +29,23 @@ __all__ = [
     "DeadLetter",
     "DeadLetterSink",
     "event_records",
+    "RECORD_FORMATS",
     "Record",
     "Oversize",
     "sink_for_destination",
 ]
 
 
-def sink_for_destination(arn: str, client: Any = None, retry: RetryPolicy | None = None) -> KinesisSink:
+def sink_for_destination(
+    arn: str, client: Any = None, retry: RetryPolicy | None = None, record_format: str = "ndjson"
+) -> KinesisSink:
     """A Kinesis or Firehose sink for a stream ARN (the service follows from the ARN)."""
     from ..errors import ConfigError
 
     parts = arn.split(":", 5)
-    kw = {"retry": retry} if retry is not None else {}
+    kw: dict[str, Any] = {"record_format": record_format}
+    if retry is not None:
+        kw["retry"] = retry
     if len(parts) == 6 and parts[2] == "kinesis" and parts[5].startswith("stream/"):
         return KinesisSink(parts[5].split("/", 1)[1], client=client, region=parts[3], **kw)
     if len(parts) == 6 and parts[2] == "firehose" and parts[5].startswith("deliverystream/"):

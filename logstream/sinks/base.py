@@ -162,7 +162,8 @@ class FailedEntry:
 
 @dataclasses.dataclass(slots=True)
 class DeliveryResult:
-    """What a sink did: entries delivered, requests made, every entry that failed, data
+    """What a sink did: entries delivered, requests made (``retries`` of them re-sent entries
+    that had failed for a transient reason), every entry that failed, data
     dropped before sending (``dropped``: count per reason, e.g. a non-finite metric value) and
     data delivered through a fallback instead (``rerouted``: count per error code of the
     refused request, e.g. PutMetricData refused -> EMF on stdout)."""
@@ -172,6 +173,11 @@ class DeliveryResult:
     failed: list[FailedEntry] = dataclasses.field(default_factory=list)
     dropped: Counter[str] = dataclasses.field(default_factory=Counter)
     rerouted: Counter[str] = dataclasses.field(default_factory=Counter)  # by the error that rerouted
+    retries: int = 0
+    #: Events and data bytes in the delivered entries, for sinks whose entries are records of
+    #: several events (Kinesis, Firehose); 0 elsewhere.
+    events: int = 0
+    bytes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -195,6 +201,9 @@ class DeliveryResult:
     def merge(self, other: DeliveryResult) -> DeliveryResult:
         self.delivered += other.delivered
         self.requests += other.requests
+        self.retries += other.retries
+        self.events += other.events
+        self.bytes += other.bytes
         self.failed.extend(other.failed)
         self.dropped.update(other.dropped)
         self.rerouted.update(other.rerouted)
@@ -290,6 +299,7 @@ def send_with_retry(
         if pause:
             policy.sleep(pause)
         result.requests += 1
+        result.retries += int(attempt > 0)
         status = None
         try:
             failures = send(pending, deadline)

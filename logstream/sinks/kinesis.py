@@ -19,11 +19,12 @@ from .base import (
     entry_failures,
     send_with_retry,
 )
-from .records import Record, event_records
+from .records import NDJSON, RECORD_FORMATS, LinesOf, Record, event_records
 
 
 class KinesisSink(LazyClient):
-    """Send log events as NDJSON records to a Kinesis stream.
+    """Send log events as records to a Kinesis stream, in ``record_format`` (``ndjson``,
+    ``ndjson-gzip`` or ``cloudwatch``: see :mod:`logstream.sinks.records`).
 
     Example
     -------
@@ -44,7 +45,15 @@ class KinesisSink(LazyClient):
         client: Any = None,
         region: str | None = None,
         retry: RetryPolicy = RetryPolicy(),
+        record_format: str = NDJSON,
     ) -> None:
+        if record_format not in RECORD_FORMATS:
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"RECORD_FORMAT must be one of {', '.join(RECORD_FORMATS)}, not {record_format!r}"
+            )
+        self.record_format = record_format
         self.stream_name = stream_name
         self._client = client
         self.region = region
@@ -55,34 +64,38 @@ class KinesisSink(LazyClient):
         return f"{self.service} stream {self.stream_name}"
 
     def send(
-        self, streams: Iterable[LogStream | tuple[Hashable, LogStream]], deadline: Deadline | None = None
+        self,
+        streams: Iterable[LogStream | tuple[Hashable, LogStream]],
+        deadline: Deadline | None = None,
+        *,
+        lines: LinesOf | None = None,
     ) -> DeliveryResult:
         """Deliver every event of ``streams``; the result lists each record still failed.
 
         Pass ``(tag, stream)`` pairs to learn which source each failed record came from: every
         :class:`FailedEntry` then carries a ``Record`` or ``Oversize`` whose ``tag`` is yours.
         Requests stop before ``deadline``; records not attempted are failed ``DeadlineExceeded``.
+        ``lines(stream)`` makes each stream's event lines (a processing pipeline's), for the
+        NDJSON formats.
         """
         result = DeliveryResult()
         records: list[Record] = []
-        for item in event_records(streams, self.max_record_bytes):
+        for item in event_records(
+            streams, self.max_record_bytes, record_format=self.record_format, lines=lines
+        ):
             if isinstance(item, Record):
                 records.append(item)
             else:
                 result.failed.append(
                     FailedEntry(item, RECORD_TOO_LARGE, "one log event over the record limit", FATAL)
                 )
-        for batch in batches(records, self._size, self.max_records, self.max_request_bytes):
-            result.merge(send_with_retry(batch, self._put, self.retry, deadline))
-        return result
+        return self._send(records, deadline, result)
 
     def send_raw(self, records: list[Record], deadline: Deadline | None = None) -> DeliveryResult:
         """Send ``records`` as they are (e.g. data re-ingested by a Firehose transformation),
         batched by the limits and retried entry by entry."""
         result = DeliveryResult()
-        for batch in batches(records, self._size, self.max_records, self.max_request_bytes):
-            result.merge(send_with_retry(batch, self._put, self.retry, deadline))
-        return result
+        return self._send(records, deadline, result)
 
     @staticmethod
     def _size(record: Record) -> int:
@@ -94,3 +107,13 @@ class KinesisSink(LazyClient):
             Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in batch],
         )
         return entry_failures(response["Records"]) if response.get("FailedRecordCount") else []
+
+    def _send(
+        self, records: list[Record], deadline: Deadline | None, result: DeliveryResult
+    ) -> DeliveryResult:
+        for batch in batches(records, self._size, self.max_records, self.max_request_bytes):
+            result.merge(send_with_retry(batch, self._put, self.retry, deadline))
+        failed = [f.entry for f in result.failed if isinstance(f.entry, Record)]
+        result.events = sum(r.events for r in records) - sum(r.events for r in failed)
+        result.bytes = sum(len(r.data) for r in records) - sum(len(r.data) for r in failed)
+        return result

@@ -1,25 +1,54 @@
-"""Log events -> NDJSON records for Kinesis and Firehose, packed up to the per-record limit.
+"""Log events -> records for Kinesis and Firehose, packed up to the per-record limit.
+
+Three record formats (``RECORD_FORMAT`` of the forwarder):
+
+===============  =========================================================================
+``ndjson``       event lines (``logstream decode``'s, or a pipeline's), packed up to the
+                 record limit (default)
+``ndjson-gzip``  the same lines, each record one gzip member: packed until the *compressed*
+                 record reaches the limit (at most :data:`GZIP_MAX_INPUT_RECORDS` limits of
+                 lines in one record)
+``cloudwatch``   the subscription document, gzip, one per record, exactly as CloudWatch Logs
+                 delivers it to a Kinesis stream (unknown keys kept); a document whose gzip is
+                 over the limit is cut into documents of fewer events (same keys)
+===============  =========================================================================
 
 An event whose line cannot fit in one record (a 256 KB message of control characters is a
 1.5 MB JSON line) is split into several lines with the same ``id`` and ``part``/``parts``
-(1-based); concatenating their ``message`` values in part order gives the message back.
+(1-based); concatenating their ``message`` values in part order gives the message back. Parts
+leave out ``json`` (a pipeline's parsed copy of the message: the message is whole again once
+the parts are joined).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 import msgspec
 
 from ..models import LogEvent, LogStream
-from ..ndjson import event_lines
+from ..ndjson import escape_breaks, event_lines
 
 _MAX_KEY = 256
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(str)
+_dec_line = msgspec.json.Decoder(dict[str, Any])
+
+NDJSON, NDJSON_GZIP, CLOUDWATCH = "ndjson", "ndjson-gzip", "cloudwatch"
+#: ``RECORD_FORMAT`` values.
+RECORD_FORMATS = (NDJSON, NDJSON_GZIP, CLOUDWATCH)
+#: ndjson-gzip: a record holds at most this many record limits of uncompressed lines (~10x
+#: compression is usual for logs; more would make one failed record costly to re-send).
+GZIP_MAX_INPUT_RECORDS = 4
+#: Room kept for gzip's header and trailer and for incompressible data growing a little.
+_GZIP_SLACK = 1024
+
+#: What turns one stream into its event lines (``event_lines`` or a pipeline's ``lines``).
+LinesOf = Callable[[LogStream], bytes]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,7 +79,13 @@ def partition_key(stream: LogStream) -> str:
     return key
 
 
-def event_records(streams: Iterable[Any], max_record_bytes: int) -> Iterator[Record | Oversize]:
+def event_records(
+    streams: Iterable[Any],
+    max_record_bytes: int,
+    *,
+    record_format: str = NDJSON,
+    lines: LinesOf | None = None,
+) -> Iterator[Record | Oversize]:
     """Pack each stream's event lines (``logstream decode`` format, with ``id``) into records of at
     most ``max_record_bytes`` (data + partition key). An event line that cannot fit is split
     into parts (see the module docstring); one that cannot be split is yielded as
@@ -58,32 +93,147 @@ def event_records(streams: Iterable[Any], max_record_bytes: int) -> Iterator[Rec
 
     ``streams`` holds :class:`LogStream` objects or ``(tag, LogStream)`` pairs; a tag is copied
     onto every record made from that stream so failures can be traced back to their source.
+    ``record_format`` is one of :data:`RECORD_FORMATS`; ``lines(stream)`` makes the event lines
+    (default :func:`~logstream.ndjson.event_lines`; a processing pipeline's ``lines``). The
+    ``cloudwatch`` format sends documents: give it streams that hold what should leave.
     """
+    if record_format not in RECORD_FORMATS:
+        raise ValueError(f"record format must be one of {', '.join(RECORD_FORMATS)}: {record_format!r}")
+    lines_of = lines or event_lines
     for item in streams:
         tag, stream = item if isinstance(item, tuple) else (None, item)
         if stream.is_control:
             continue
         key = partition_key(stream)
         budget = max_record_bytes - len(key.encode())
-        parts: list[bytes] = []
-        size = 0
-        lines = _lines(event_lines(stream))
-        for index, line in enumerate(lines):
-            if len(line) > budget:
-                pieces = split_event(stream, stream.log_events[index], budget)
-                if pieces is None:
-                    yield Oversize(line, key, tag)
+        if record_format == CLOUDWATCH:
+            yield from _document_records(stream, key, budget, tag)
+        elif record_format == NDJSON_GZIP:
+            yield from _gzip_records(_fitting_lines(lines_of(stream), key, budget, tag), key, budget, tag)
+        else:
+            parts: list[bytes] = []
+            size = 0
+            for piece in _fitting_lines(lines_of(stream), key, budget, tag):
+                if isinstance(piece, Oversize):
+                    yield piece
                     continue
-            else:
-                pieces = [line]
-            for piece in pieces:
                 if parts and size + len(piece) > budget:
                     yield Record(b"".join(parts), key, len(parts), tag)
                     parts, size = [], 0
                 parts.append(piece)
                 size += len(piece)
-        if parts:
-            yield Record(b"".join(parts), key, len(parts), tag)
+            if parts:
+                yield Record(b"".join(parts), key, len(parts), tag)
+
+
+def _fitting_lines(data: bytes, key: str, budget: int, tag: Hashable) -> Iterator[bytes | Oversize]:
+    """Each line (with its newline) of at most ``budget`` bytes; longer ones split into parts,
+    or :class:`Oversize` when they cannot be."""
+    start = 0
+    while (end := data.find(b"\n", start)) >= 0:
+        line = data[start : end + 1]
+        start = end + 1
+        if len(line) <= budget:
+            yield line
+        elif (pieces := split_line(line, budget)) is not None:
+            yield from pieces
+        else:
+            yield Oversize(line, key, tag)
+
+
+def _gzip_records(
+    pieces: Iterable[bytes | Oversize], key: str, budget: int, tag: Hashable
+) -> Iterator[Record | Oversize]:
+    """Lines packed into gzip members of at most ``budget`` bytes."""
+    limit = budget * GZIP_MAX_INPUT_RECORDS
+    group: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        if isinstance(piece, Oversize):
+            yield piece
+            continue
+        if group and size + len(piece) > limit:
+            yield from _compressed(group, key, budget, tag)
+            group, size = [], 0
+        group.append(piece)
+        size += len(piece)
+    if group:
+        yield from _compressed(group, key, budget, tag)
+
+
+def _compressed(group: list[bytes], key: str, budget: int, tag: Hashable) -> Iterator[Record | Oversize]:
+    data = gzip.compress(b"".join(group), compresslevel=6, mtime=0)
+    if len(data) <= budget:
+        yield Record(data, key, len(group), tag)
+    elif len(group) > 1:  # compressed less than expected: halve (a few compressions at most)
+        half = len(group) // 2
+        yield from _compressed(group[:half], key, budget, tag)
+        yield from _compressed(group[half:], key, budget, tag)
+    else:  # one line (<= budget) that gzip makes longer: split it so each part compresses to fit
+        pieces = split_line(group[0], budget - _GZIP_SLACK - budget // 64)
+        if pieces is None:
+            yield Oversize(group[0], key, tag)
+        else:
+            for piece in pieces:
+                yield Record(gzip.compress(piece, mtime=0), key, 1, tag)
+
+
+def _document_records(stream: LogStream, key: str, budget: int, tag: Hashable) -> Iterator[Record | Oversize]:
+    """The document as CloudWatch sends it (gzip of its JSON); cut by events when too big."""
+    if not stream.log_events:
+        return
+    raw = stream.raw if stream.raw is not None else _enc.encode(stream.to_document())
+    data = gzip.compress(raw, mtime=0)
+    if len(data) <= budget:
+        yield Record(data, key, len(stream.log_events), tag)
+        return
+    yield from _document_pieces(stream.to_document(), list(stream.log_events), key, budget, tag)
+
+
+def _document_pieces(
+    doc: dict[str, Any], events: list[LogEvent], key: str, budget: int, tag: Hashable
+) -> Iterator[Record | Oversize]:
+    data = gzip.compress(_enc.encode({**doc, "logEvents": [e.to_dict() for e in events]}), mtime=0)
+    if len(data) <= budget:
+        yield Record(data, key, len(events), tag)
+    elif len(events) > 1:
+        half = len(events) // 2
+        yield from _document_pieces(doc, events[:half], key, budget, tag)
+        yield from _document_pieces(doc, events[half:], key, budget, tag)
+    else:  # one event whose document cannot fit: reported with its data, never dropped
+        yield Oversize(_enc.encode({**doc, "logEvents": [events[0].to_dict()]}) + b"\n", key, tag)
+
+
+def split_line(line: bytes, budget: int) -> list[bytes] | None:
+    """An NDJSON event line split into lines of at most ``budget`` bytes that share its keys
+    (but ``json``) and carry ``part``/``parts``; ``None`` when even an empty message does not fit.
+
+    Example
+    -------
+    >>> parts = split_line(b'{"id":"1","message":"' + b"x" * 100 + b'","json":{"a":1}}\\n', 80)
+    >>> import json; [(json.loads(p)["part"], len(json.loads(p)["message"])) for p in parts]
+    [(1, 29), (2, 29), (3, 29), (4, 13)]
+    """
+    try:
+        fields = _dec_line.decode(line)
+    except msgspec.DecodeError:
+        return None
+    message = fields.get("message")
+    if not isinstance(message, str):
+        return None
+    fields.pop("json", None)
+    escaped = _enc.encode(message)[1:-1]
+    overhead = len(_fields_line(fields, "", 99_999, 99_999))
+    room = budget - overhead
+    if room < max(16, budget // 8):  # the context fills the record: parts would be crumbs
+        return None
+    chunks = split_escaped(escaped, room)
+    n = len(chunks)
+    return [_fields_line(fields, chunk, i, n) for i, chunk in enumerate(chunks, 1)]
+
+
+def _fields_line(fields: dict[str, Any], message: str, part: int, parts: int) -> bytes:
+    return escape_breaks(_enc.encode({**fields, "message": message, "part": part, "parts": parts})) + b"\n"
 
 
 def split_event(stream: LogStream, event: LogEvent, budget: int) -> list[bytes] | None:
@@ -150,7 +300,3 @@ def _part_line(stream: LogStream, event: LogEvent, message: str, part: int, part
     line["part"] = part
     line["parts"] = parts
     return _enc.encode(line) + b"\n"
-
-
-def _lines(data: bytes) -> list[bytes]:
-    return [line + b"\n" for line in data.split(b"\n")[:-1]]

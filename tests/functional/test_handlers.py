@@ -98,8 +98,13 @@ def read_queue(sqs, url):
         )
 
 
-def emf_lines(text):
-    return [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
+def emf_lines(text, namespace=None):
+    """The EMF documents on stdout; without ``namespace``, all but the self-metrics."""
+    docs = [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
+    spaces = [d["_aws"]["CloudWatchMetrics"][0]["Namespace"] for d in docs]
+    if namespace is None:
+        return [d for d, ns in zip(docs, spaces, strict=True) if ns != "Logstream/Pipeline"]
+    return [d for d, ns in zip(docs, spaces, strict=True) if ns == namespace]
 
 
 # ----------------------------------------------------------------------- Firehose transformation

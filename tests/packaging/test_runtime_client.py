@@ -94,8 +94,11 @@ def run_handler(artifact: Path, python: Path, handler: str, event: dict, **env: 
     return outcome, out.decode().splitlines(), err.decode()
 
 
-def emf_documents(lines: list[str]) -> list[dict]:
-    return [d for d in map(json.loads, (ln for ln in lines if ln.startswith("{"))) if "_aws" in d]
+def emf_documents(lines: list[str], self_metrics: bool = False) -> list[dict]:
+    """The EMF documents printed: the handler's metrics, or (``self_metrics``) its own."""
+    docs = [d for d in map(json.loads, (ln for ln in lines if ln.startswith("{"))) if "_aws" in d]
+    own = [d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Logstream/Pipeline" for d in docs]
+    return [d for d, is_own in zip(docs, own, strict=True) if is_own == self_metrics]
 
 
 def log_records(lines: list[str]) -> list[dict]:
@@ -139,7 +142,10 @@ def test_given_a_lambda_log_subscription_when_the_runtime_invokes_lambda_metrics
         "OutOfMemory": 0,
         "EstimatedCost": pytest.approx(cost, rel=1e-6),
     }
-    assert [r["function_request_id"] for r in log_records(stdout)] == [outcome.request_id]
+    # one self-metrics document per invocation replaces the per-invocation log line
+    [own] = emf_documents(stdout, self_metrics=True)
+    assert (own["FunctionName"], own["EventsIn"], own["EventsOut"]) == ("logstream-under-test", 2, 10)
+    assert log_records(stdout) == []
 
 
 def test_given_fluentd_status_lines_when_the_runtime_invokes_fluentd_metrics_then_emf_is_printed(
