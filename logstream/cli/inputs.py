@@ -147,10 +147,9 @@ def open_sources(names: list[str], recursive: bool, report: Callable[[str], None
 
 
 def _walk(top: str) -> Iterator[str]:
-    for root, dirs, files in os.walk(top):
-        dirs.sort()
-        for f in sorted(files):
-            yield os.path.join(root, f)
+    """Every file under ``top`` in path order, as S3 lists keys (``b/1/x`` before ``b/2``)."""
+    paths = [os.path.join(root, f) for root, _dirs, files in os.walk(top) for f in files]
+    yield from sorted(paths, key=lambda p: os.path.relpath(p, top).replace(os.sep, "/"))
 
 
 def _open_file(name: str, report: Callable[[str], None]) -> Iterator[Source]:
@@ -283,6 +282,8 @@ _BOM = b"\xef\xbb\xbf"
 _STRINGS = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
 _B64_FIRST = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _B64_LINE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+# base64 of a gzip header ("H4sI") or of zlib's headers (78 01 / 78 5e / 78 9c / 78 da)
+_PAYLOAD_PREFIXES = (b"H4sI", b"eAE", b"eF", b"eJ", b"eNo")
 # aws logs tail (default "detailed" format): datetime.isoformat() in UTC ("+00:00", never the "Z"
 # that Lambda's own timeout lines use), the stream name, the message
 _TAIL = re.compile(
@@ -513,7 +514,7 @@ class _Scanner:
             yield from self.close_tail()
             self.blank.clear()
             s = line.strip()
-            if _B64_LINE.fullmatch(s) and len(s) % 4 == 0:  # a payload that does not decode
+            if s.startswith(_PAYLOAD_PREFIXES) and _B64_LINE.fullmatch(s):  # a broken payload
                 self.last = "data"
                 yield from self.library(s.decode("ascii"), lineno)
                 return
