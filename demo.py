@@ -36,6 +36,12 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:logstream-demo"
     aws_request_id = "demo"
 
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def get_remaining_time_in_millis(self) -> int:  # the template's 60 s timeout
+        return int((60 - (time.monotonic() - self.started)) * 1000)
+
 
 def lambda_logs(now_ms: int) -> list[dict]:
     from logstream.testing import make_document

@@ -19,7 +19,7 @@ from pathlib import Path
 from logstream import decode as decode_module
 from logstream.parsers.lambda_report import parse_report
 
-from . import cli, decode, imports, memory, putmetricdata, reports
+from . import cli, decode, imports, memory, pipeline, putmetricdata, reports, robustness
 from .harness import compare, fmt_time, verdict
 from .payloads import lambda_event
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     compileall.compile_dir(ROOT / "handlers", quiet=1)
     decode.check()
     reports.check()
+    pipeline.check()
 
     print("decode ...", file=sys.stderr)
     for n in decode.SIZES:
@@ -112,6 +113,23 @@ def main(argv: list[str] | None = None) -> int:
         t["fixed"] / t["shuffled"],
         "",
     )
+
+    print("pipeline ...", file=sys.stderr)
+    t = pipeline.measure(rounds=rounds)
+    base = t["decode+lines"]
+    r = t["all"] / base
+    row(
+        f"decode + every pipeline stage vs decode + NDJSON (`logstream decode`), {pipeline.EVENTS:,} events",
+        f"{fmt_time(t['all'])} vs {fmt_time(base)}",
+        r,
+        "<= 2.50x",
+        verdict(r, 2.5),
+    )
+    row("  same vs decode alone (no output)", fmt_time(t["decode"]), t["all"] / t["decode"], "")
+    r = t["off"] / base
+    row("pipeline with every stage off vs no pipeline", fmt_time(t["off"]), r, "<= 1.03x", verdict(r, 1.03))
+    for name in pipeline.STAGES:
+        row(f"  {name} alone vs decode + NDJSON", fmt_time(t[name]), t[name] / base, "")
 
     print("imports ...", file=sys.stderr)
     t = imports.measure(rounds=7 if args.quick else 15)
@@ -207,6 +225,31 @@ def main(argv: list[str] | None = None) -> int:
         None,
         "",
     )
+
+    print("robustness (many members, 250 MiB message, nested layers) ...", file=sys.stderr)
+    mt = robustness.time_members(rounds=3 if args.quick else 5)
+    r = mt["many"] / mt["one"]
+    row(
+        f"Firehose object, {robustness.MEMBERS:,} gzip members vs one member ({mt['size'] / 2**20:.0f} MiB)",
+        f"{fmt_time(mt['many'])} vs {fmt_time(mt['one'])}",
+        r,
+        "<= 1.50x",
+        verdict(r, 1.5),
+    )
+    rss_all = robustness.peak_rss()
+    shapes = (("message", "one 250 MiB message, decoded"), ("nested", "four nested ~250 MiB layers"))
+    for name, what in shapes:
+        rss = rss_all[name]
+        bound = 3 * (robustness.MESSAGE_MIB << 20) + 100e6
+        refused_fast = rss["outcome"] == "refused" and rss["seconds"] < 2
+        ok = rss["peak"] <= bound and (name == "message" or refused_fast)
+        row(
+            f"peak RSS, {what} ({rss['outcome']} in {rss['seconds']:.2f} s)",
+            f"{rss['peak'] / 2**20:.0f} MiB",
+            rss["peak"] / (robustness.MESSAGE_MIB << 20),
+            "<= 3x + 100 MB" + ("" if name == "message" else ", refused < 2 s"),
+            "ok" if ok else "MISSED",
+        )
 
     acc = decode_module.accelerators()
     head = (

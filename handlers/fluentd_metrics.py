@@ -1,35 +1,54 @@
-"""Subscription target for a fluentd log group: monitor_agent status -> metrics.
+"""Subscription target for a fluentd log group, or Kinesis consumer: monitor_agent status ->
+metrics (namespace fluentd, dimension PluginId by default).
 
-Environment: METRICS_OUTPUT (emf|cloudwatch), METRICS_NAMESPACE (default fluentd),
-METRICS_DIMENSION (default PluginId). Also consumes a Kinesis event source: undecodable
-records come back in batchItemFailures.
+Configuration: handlers/_config.py (METRICS_OUTPUT, METRICS_NAMESPACE default fluentd,
+METRICS_DIMENSION default PluginId, DEAD_LETTER_QUEUE_URL, SKIP_LOG_GROUPS).
 """
 
-import os
+import time
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from handlers import _sources
-from logstream.metrics import DEFAULT_FLUENTD_NAMESPACE, fluentd_data
+from handlers._config import Config
+from handlers._sources import DEFAULT, MetricsHandler, Runtime
+from logstream import LogStream, ParseError
+from logstream.metrics import DEFAULT_FLUENTD_NAMESPACE, Datum, fluentd_data
 from logstream.parsers.fluentd import iter_statuses
-from logstream.sinks import config
 
+CONFIG = Config.load()  # a bad variable is an init error, not a failure of every invocation
 logger = Logger(service="logstream-fluentd-metrics")
-SINK = config.metrics_sink(DEFAULT_FLUENTD_NAMESPACE)
-DIMENSION = os.environ.get("METRICS_DIMENSION", "PluginId")
-OWN_GROUP = config.own_log_group()
 
 
-def _send(streams):  # raises when data is still undelivered: Lambda retries, then OnFailure
-    statuses = list(
-        iter_statuses(
-            streams, on_error=lambda err: logger.warning("unreadable status line", extra={"error": str(err)})
-        )
+def build(
+    config: Config = CONFIG,
+    *,
+    sink: Any = None,
+    dead_letters: Any = DEFAULT,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The handler, with its sinks built from ``config`` unless given (tests inject them)."""
+
+    def unreadable(err: ParseError) -> None:
+        logger.warning("unreadable status line", extra={"error": str(err)})
+
+    def metric_data(streams: list[LogStream]) -> tuple[list[Datum], dict[str, int]]:
+        statuses = list(iter_statuses(streams, on_error=unreadable))
+        data = [d for s in statuses for d in fluentd_data(s, config.metrics_dimension)]
+        return data, {"statuses": len(statuses)}
+
+    app = MetricsHandler(
+        Runtime(config, logger, dead_letters=dead_letters, clock=clock),
+        sink or config.metrics_sink(DEFAULT_FLUENTD_NAMESPACE),
+        metric_data,
     )
-    result = SINK.send(d for s in statuses for d in fluentd_data(s, DIMENSION)).raise_if_failed("metric data")
-    return {"statuses": len(statuses), "metrics": result.delivered}
+
+    @logger.inject_lambda_context
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app(event, context)
+
+    return handler
 
 
-@logger.inject_lambda_context
-def handler(event, context):
-    return _sources.dispatch_metrics(event, context, _send, OWN_GROUP)
+handler = build()

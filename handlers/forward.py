@@ -1,33 +1,43 @@
 """Forward decoded events to Kinesis or Firehose (DESTINATION_ARN names which).
 
-Invoked by a subscription (async): after the sink's retries, anything still failed raises so
-Lambda retries and the on-failure destination keeps the event. Invoked by a Kinesis event
-source: the whole batch goes out in as few requests as the limits allow, and batchItemFailures
-names exactly the records that failed (undecodable, or not delivered after the retries).
+Subscription (async): anything still undelivered after the retries raises, so Lambda retries
+and the on-failure destination keeps the event. Kinesis event source: the whole batch goes out
+in as few requests as the limits allow, and batchItemFailures names exactly the records whose
+events were not delivered. Undecodable input is dead-lettered with its data, never retried.
+
+Configuration: handlers/_config.py (DESTINATION_ARN, DEAD_LETTER_QUEUE_URL, SKIP_LOG_GROUPS).
 """
 
-import os
+import time
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from handlers import _sources
-from logstream import DeliveryError
-from logstream.sinks import config, sink_for_destination
+from handlers._config import Config
+from handlers._sources import DEFAULT, ForwardHandler, Runtime
 
+CONFIG = Config.load()  # a bad variable is an init error, not a failure of every invocation
 logger = Logger(service="logstream-forward")
-SINK = sink_for_destination(os.environ["DESTINATION_ARN"])
-OWN_GROUP = config.own_log_group()
 
 
-def _deliver_batch(tagged):  # [(sequenceNumber, LogStream)] -> {sequenceNumber: error}
-    result = SINK.send(tagged)
-    logger.info("batch forwarded", extra={"delivered": result.delivered, "failed": len(result.failed)})
-    return {f.entry.tag: DeliveryError(f"{f.error_code}: {f.error_message}", [f]) for f in result.failed}
+def build(
+    config: Config = CONFIG,
+    *,
+    sink: Any = None,
+    dead_letters: Any = DEFAULT,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The handler, with its sinks built from ``config`` unless given (tests inject them)."""
+    app = ForwardHandler(
+        Runtime(config, logger, dead_letters=dead_letters, clock=clock), sink or config.destination_sink()
+    )
+
+    @logger.inject_lambda_context
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app(event, context)
+
+    return handler
 
 
-@logger.inject_lambda_context
-def handler(event, context):
-    if _sources.is_kinesis_batch(event):
-        return _sources.handle(event, context, _deliver_batch, OWN_GROUP)
-    result = SINK.send(_sources.subscription_streams(event, OWN_GROUP)).raise_if_failed("records")
-    return {"delivered": result.delivered, "requests": result.requests}
+handler = build()

@@ -1,59 +1,72 @@
-"""Unwrap every transport CloudWatch Logs subscriptions deliver through.
+"""Unwrap every transport CloudWatch Logs subscription data travels through: one small function
+per transport, one dispatch.
 
-=============================  ==============================================================
-shape                          where the payload sits
-=============================  ==============================================================
-Lambda subscription event      ``awslogs.data``
-Kinesis -> Lambda event        ``Records[i].kinesis.data``
-Firehose transformation event  ``records[i].data`` (with ``recordId``)
-Firehose HTTP endpoint body    ``records[i].data`` (with top-level ``requestId``)
-Firehose -> S3 object          the object bytes: gzip members back to back, glued documents,
-                               sometimes gzip on top
-custom wrapper                 any string value that is base64 of gzip/zlib (``{"payload": ...}``)
-bare payloads                  one base64 payload per line, raw gzip/zlib bytes, decoded
-                               documents (pretty, compact, glued, newline-delimited, arrays)
-``logstream decode`` NDJSON    one event per line with its stream context
-=============================  ==============================================================
+=================================  ==========================================================
+shape                              where the payload sits
+=================================  ==========================================================
+Lambda subscription event          ``awslogs.data``
+Kinesis -> Lambda event            ``Records[i].kinesis.data``
+``aws kinesis get-records`` output ``Records[i].Data``
+Firehose transformation event      ``records[i].data`` (with ``recordId``)
+Firehose HTTP endpoint body        ``records[i].data`` (with top-level ``requestId``)
+Firehose error output (S3)         ``rawData`` (one JSON line per failed record)
+Lambda on-failure record           ``requestPayload`` (the original event)
+``aws sqs receive-message`` output ``Messages[i].Body`` (an on-failure record as JSON text)
+``aws logs filter-log-events`` /   ``events[i]`` (``message``, ``timestamp``, ``logStreamName``,
+``get-log-events`` output          ``eventId``; no log group in the output)
+Firehose -> S3 object              the object bytes: gzip members back to back, glued
+                                   documents, sometimes gzip on top
+decoded documents                  one, glued, newline-delimited or in an array
+``logstream decode`` event line    one event with its stream context
+custom wrapper                     any string value that is base64 of gzip/zlib
+=================================  ==========================================================
+
+Guessing what a text file holds (plain log lines, one base64 payload per line, a byte order
+mark) is the CLI's job (``logstream.cli``), not the library's.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain
+from typing import Any, Final
 
 import msgspec
 
 from .decode import (
-    DEFAULT_MAX_SIZE,
+    Budget,
+    Piece,
+    Splitter,
+    _cap,
     b64decode,
-    decompress,
     document_from_mapping,
     fast_payload,
+    inflate,
     is_compressed,
-    iter_json_values,
+    payload_bytes,
+    short_detail,
 )
 from .errors import DecodeError, DecompressError, EnvelopeError, SchemaError
-from .models import CONTROL_OWNER, LogEvent, LogStream, MessageType
+from .models import CONTROL_OWNER, LogEvent, LogStream, MessageType, Timestamp
 
 __all__ = ["iter_log_streams", "decode_log_stream", "payload_streams", "kinesis_batch", "ErrorHandler"]
 
 #: Called with each :class:`DecodeError` instead of raising it, so the remaining input is decoded.
 ErrorHandler = Callable[[DecodeError], None]
-#: Called with each run of plain text lines (for parsers: log lines that are not payloads).
-PlainHandler = Callable[[list[str]], Iterator[LogStream]]
+Where = dict[str, int]
 
-_BOM = b"\xef\xbb\xbf"
-_B64_LINE = re.compile(rb"^[A-Za-z0-9+/]+={0,2}$")
+_MAX_DEPTH: Final = 4  # nested payload layers (base64 inside JSON inside gzip ...)
+_MAX_NESTING: Final = 16  # nested Python lists / wrappers
+_READ_SIZE: Final = 1 << 20
+_BOM: Final = b"\xef\xbb\xbf"
 # base64 of a gzip header ("H4sI") or of the common zlib headers (78 01 / 78 5e / 78 9c / 78 da)
-_PAYLOAD_PREFIXES = ("H4sI", "eJ", "eAE", "eF", "eNo", "eNr")
-_MAX_DEPTH = 4
+_PAYLOAD_PREFIXES: Final = ("H4sI", "eJ", "eAE", "eF", "eNo", "eNr")
 
 
 class _EventLine(msgspec.Struct, frozen=True, rename="camel"):
     log_group: str
     id: str
-    timestamp: int
+    timestamp: Timestamp
     message: Any
     owner: str = ""
     log_stream: str = ""
@@ -62,32 +75,44 @@ class _EventLine(msgspec.Struct, frozen=True, rename="camel"):
     policy_level: str | None = None
 
 
+class _ApiEvent(msgspec.Struct, frozen=True, rename="camel"):
+    """An event of ``aws logs filter-log-events`` / ``get-log-events`` output."""
+
+    timestamp: Timestamp
+    message: str
+    log_stream_name: str = ""
+    event_id: str = ""
+
+
 def iter_log_streams(
     obj: Any,
     *,
-    max_size: int = DEFAULT_MAX_SIZE,
+    max_size: int | None = None,
     source: str | None = None,
     on_error: ErrorHandler | None = None,
-    plain_lines: PlainHandler | None = None,
 ) -> Iterator[LogStream]:
     """Yield one :class:`LogStream` per subscription document found in ``obj``, in order.
 
     Parameters
     ----------
     obj
-        Any transport of DESIGN.md section 2: an event mapping (Lambda, Kinesis, Firehose
-        transformation, Firehose HTTP delivery), its JSON text, a base64 payload, raw
-        gzip/zlib bytes (several members allowed, gzip on top allowed), decoded documents.
+        Any transport of the table above: an event mapping, its JSON text, a base64 payload,
+        raw gzip/zlib bytes (several members allowed, gzip on top allowed), decoded documents,
+        or a binary file object (anything with ``read``), which is streamed: memory holds one
+        gzip member or one document at a time, not the file.
     max_size
-        Cap on the decompressed size of each payload, in bytes.
+        Cap on the expanded size of each payload in bytes, every nested layer counted (a gzip
+        member of an S3 object is a payload of its own). Default: :func:`default_max_size`.
     source
         Name used in error messages (a file name).
     on_error
         When given, each :class:`DecodeError` is passed to it and decoding goes on with the
-        next record or document; when ``None`` the first error is raised.
-    plain_lines
-        When given, runs of text lines that are neither JSON nor base64 are handed to it
-        (the CLI's parsers read plain log lines this way); otherwise they are errors.
+        next record, member or document; when ``None`` the first error is raised.
+
+    Raises
+    ------
+    DecodeError
+        Only subclasses of it, whatever ``obj`` holds (when ``on_error`` is ``None``).
 
     Example
     -------
@@ -96,10 +121,10 @@ def iter_log_streams(
     >>> [s.log_events[0].message for s in iter_log_streams(event)]
     ['a', 'b']
     """
-    yield from _Walker(max_size, source, on_error, plain_lines).value(obj, {})
+    yield from _Walk(_cap(max_size), source, on_error).value(obj, {}, 0)
 
 
-def decode_log_stream(data: Any, *, max_size: int = DEFAULT_MAX_SIZE) -> LogStream:
+def decode_log_stream(data: Any, *, max_size: int | None = None) -> LogStream:
     """Decode one subscription payload into a :class:`LogStream`.
 
     ``data`` is a subscription event (mapping or its JSON text), the base64 ``awslogs.data``
@@ -125,11 +150,7 @@ def decode_log_stream(data: Any, *, max_size: int = DEFAULT_MAX_SIZE) -> LogStre
             payload = awslogs.get("data")
             if isinstance(payload, str) and (stream := fast_payload(payload, max_size)) is not None:
                 return stream
-            streams = list(_Walker(max_size, None, None, None).payload(payload, {}))
-        else:
-            streams = list(iter_log_streams(data, max_size=max_size))
-    else:
-        streams = list(iter_log_streams(data, max_size=max_size))
+    streams = list(iter_log_streams(data, max_size=max_size))
     if len(streams) != 1:
         raise EnvelopeError(
             f"expected one document, found {len(streams)}"
@@ -138,18 +159,20 @@ def decode_log_stream(data: Any, *, max_size: int = DEFAULT_MAX_SIZE) -> LogStre
     return streams[0]
 
 
-def payload_streams(data: Any, *, max_size: int = DEFAULT_MAX_SIZE) -> list[LogStream]:
+def payload_streams(data: Any, *, max_size: int | None = None) -> list[LogStream]:
     """The documents in one record's base64 ``data`` (Kinesis or Firehose record).
 
     Raises
     ------
     DecodeError
+        The first error: a record that fails part-way fails as a whole.
     """
-    return list(_Walker(max_size, None, None, None).payload(data, {}))
+    walk = _Walk(_cap(max_size), None, None)
+    return list(walk.payload(data, {}, 0, Budget(walk.cap)))
 
 
 def kinesis_batch(
-    records: Any, *, ignore_log_group: str | None = None, max_size: int = DEFAULT_MAX_SIZE
+    records: Any, *, ignore_log_group: str | None = None, max_size: int | None = None
 ) -> tuple[list[tuple[str, LogStream]], dict[str, DecodeError]]:
     """Decode a Kinesis event-source batch (``event["Records"]``) record by record.
 
@@ -166,13 +189,13 @@ def kinesis_batch(
     """
     streams: list[tuple[str, LogStream]] = []
     failures: dict[str, DecodeError] = {}
-    for index, record in enumerate(records):
+    for index, record in enumerate(records if isinstance(records, list) else ()):
         kin = record.get("kinesis") if isinstance(record, Mapping) else None
         seq = str(kin.get("sequenceNumber", index)) if isinstance(kin, Mapping) else str(index)
         try:
             if kin is None or "data" not in kin:
                 raise EnvelopeError("not a Kinesis record (no kinesis.data)")
-            decoded = list(_Walker(max_size, None, None, None).payload(kin["data"], {}))
+            decoded = payload_streams(kin["data"], max_size=max_size)
         except DecodeError as err:  # the whole record fails: none of it is acted on
             failures[seq] = err.locate(record=index)
             continue
@@ -180,179 +203,367 @@ def kinesis_batch(
     return streams, failures
 
 
-class _Walker:
-    __slots__ = ("max_size", "source", "on_error", "plain_lines")
+def _read_chunks(reader: Any) -> Iterator[bytes]:
+    """What a reader has, as it arrives: ``read1`` returns what a pipe holds without waiting
+    for a full chunk, so each document is decoded as soon as its bytes are in."""
+    read = getattr(reader, "read1", None) or reader.read
+    while chunk := read(_READ_SIZE):
+        # a text-mode file gives str: its UTF-8 (a lone surrogate becomes a JSON error later)
+        yield chunk.encode("utf-8", "surrogatepass") if isinstance(chunk, str) else bytes(chunk)
 
-    def __init__(self, max_size: int, source: str | None, on_error, plain_lines) -> None:
-        self.max_size = max_size
+
+class _Walk:
+    """One walk over an input: the cap, the source name and the error handler."""
+
+    __slots__ = ("cap", "source", "on_error", "failures")
+
+    def __init__(self, cap: int, source: str | None, on_error: ErrorHandler | None) -> None:
+        self.cap = cap
         self.source = source
         self.on_error = on_error
-        self.plain_lines = plain_lines
+        self.failures = 0
 
-    def fail(self, err: DecodeError, where: dict[str, int]) -> None:
+    def fail(self, err: DecodeError, where: Where) -> None:
+        self.failures += 1
         err.locate(source=self.source, **where)
         if self.on_error is None:
             raise err
         self.on_error(err)
 
     # ------------------------------------------------------------------ dispatch on Python type
-    def value(self, obj: Any, where: dict[str, int], depth: int = 0) -> Iterator[LogStream]:
-        if isinstance(obj, LogStream):
+    def value(self, obj: Any, where: Where, nesting: int) -> Iterator[LogStream]:
+        if nesting > _MAX_NESTING:
+            self.fail(EnvelopeError("nested too deeply"), where)
+        elif isinstance(obj, LogStream):
             yield obj
         elif isinstance(obj, Mapping):
-            yield from self.mapping(obj, where, depth)
+            yield from self.mapping(obj, where, nesting, Budget(self.cap))
         elif isinstance(obj, (bytes, bytearray, memoryview)):
-            yield from self.data(bytes(obj), where, top=True, depth=depth)
+            yield from self.data(iter([bytes(obj)]), where, 0, Budget(self.cap), top=True)
         elif isinstance(obj, str):
             text = obj.lstrip("\ufeff \t\r\n")
-            if text[:1] in ("{", "[") or "\n" in text.strip():  # JSON, or lines of payloads
-                yield from self.data(text.encode(), where, top=True, depth=depth)
+            if text[:1] in ("{", "["):
+                raw = text.encode("utf-8", "surrogatepass")  # a lone surrogate: a JSON error below
+                yield from self.data(iter([raw]), where, 0, Budget(self.cap), top=True)
             else:
-                yield from self.payload(text, where, depth)
+                yield from self.payload(text, where, 0, Budget(self.cap))
         elif isinstance(obj, (list, tuple)):
             for i, item in enumerate(obj):
-                yield from self.value(item, {**where, "document": i}, depth)
+                yield from self.value(item, {**where, "document": i}, nesting + 1)
+        elif callable(getattr(obj, "read", None)):
+            yield from self.data(_read_chunks(obj), where, 0, Budget(self.cap), top=True, whole=False)
         else:
             self.fail(EnvelopeError(f"cannot decode a {type(obj).__name__}"), where)
 
-    def payload(self, data: Any, where: dict[str, int], depth: int = 0) -> Iterator[LogStream]:
+    def payload(self, data: Any, where: Where, depth: int, budget: Budget) -> Iterator[LogStream]:
         """A base64 string holding compressed (or plain JSON) documents."""
         if not isinstance(data, (str, bytes)):
             self.fail(SchemaError(f"payload 'data' is {_kind(data)}, expected a base64 string"), where)
             return
+        if depth == 0:  # a record of an envelope is a payload of its own; nested ones share the cap
+            budget = Budget(self.cap)
         try:
             raw = b64decode(data)
         except DecodeError as err:
             self.fail(err, where)
             return
-        yield from self.data(raw, where, top=False, depth=depth + 1)
+        yield from self.data(iter([raw]), where, depth + 1, budget, top=False)
 
     # ----------------------------------------------------------------------------------- bytes
-    def data(self, buf: bytes, where: dict[str, int], *, top: bool, depth: int) -> Iterator[LogStream]:
-        if buf[:3] == _BOM:
-            buf = buf[3:]
-        if is_compressed(buf):
+    def data(
+        self,
+        chunks: Iterator[bytes],
+        where: Where,
+        depth: int,
+        budget: Budget,
+        *,
+        top: bool,
+        whole: bool = True,
+    ) -> Iterator[LogStream]:
+        """Compressed bytes (layer after layer) or JSON values, arriving in chunks."""
+        head, chunks = _peek(chunks)
+        if top and head.startswith(_BOM):  # JSON text saved by Windows tools (RFC 8259 section 8.1)
+            head, chunks = _peek(_strip_bom(chunks))
+        if is_compressed(head):
             if depth > _MAX_DEPTH:
                 self.fail(DecompressError("too many nested compression layers"), where)
                 return
-            try:
-                buf = decompress(buf, self.max_size)
-            except DecodeError as err:
-                self.fail(err, where)
-                return
-            yield from self.data(buf, where, top=top, depth=depth + 1)
+            pieces = inflate(chunks, budget=budget, per_member=top, report=lambda e: self.fail(e, where))
+            yield from self.expanded(pieces, where, depth + 1, budget)
             return
-        first = buf.lstrip()[:1]
+        first = head.lstrip()[:1]
         if first in (b"{", b"["):
-            yield from self.json(buf, where, depth)
-        elif top:
-            yield from self.lines(buf, where, depth)
-        elif not buf.strip():
+            yield from self.json(chunks, where, depth, budget)
+        elif not head.strip():
             self.fail(DecompressError("empty payload"), where)
+        elif top and whole and (raw := payload_bytes((data := b"".join(chunks)).strip())) is not None:
+            yield from self.data(iter([raw]), where, depth + 1, budget, top=False)
+        elif top:
+            # bytes before the first gzip member: inflate reports them and resumes after
+            chunks = iter([data]) if whole else chunks
+            pieces = inflate(chunks, budget=budget, per_member=True, report=lambda e: self.fail(e, where))
+            yield from self.expanded(pieces, where, depth + 1, budget)
         else:
             self.fail(DecompressError("not gzip or zlib data, nor a JSON document"), where)
 
-    def json(self, buf: bytes, where: dict[str, int], depth: int) -> Iterator[LogStream]:
-        index = 0
-        line, line_at = 1, 0  # line numbers counted incrementally: O(n) over a big object
-        multiline = "line" not in where and b"\n" in buf
-        for offset, value in iter_json_values(buf):
-            here = dict(where)
-            if index or offset:
-                here.setdefault("document", index)
-            if multiline and (index or offset):
-                line += buf.count(b"\n", line_at, offset)
-                line_at = offset
-                here["line"] = line
-            if isinstance(value, LogStream):
-                yield value
-            elif isinstance(value, DecodeError):
-                self.fail(value, here)
-            elif isinstance(value, Mapping):
-                yield from self.mapping(value, here, depth)
-            elif isinstance(value, list):
-                for i, item in enumerate(value):
-                    yield from self.value(item, {**here, "document": i}, depth)
-            else:
-                self.fail(EnvelopeError(f"a JSON {_kind(value)} is not a document"), here)
-            index += 1
+    def expanded(
+        self, pieces: Iterator[Piece], where: Where, depth: int, budget: Budget
+    ) -> Iterator[LogStream]:
+        """What a compression layer produced: another layer, or JSON values."""
+        before = self.failures
+        held: list[Piece] = []
+        size = 0
+        for piece in pieces:  # hold the markers until the first bytes say what the layer holds
+            held.append(piece)
+            if type(piece) is bytes:
+                size += len(piece)
+                if size >= 16:
+                    break
+        head = b"".join(p for p in held if type(p) is bytes)
+        if is_compressed(head):  # gzip on top of gzip: the inner layer shares the budget
+            if depth > _MAX_DEPTH:
+                self.fail(DecompressError("too many nested compression layers"), where)
+                return
+            inner = (p for p in chain(held, pieces) if type(p) is bytes)
+            report = lambda e: self.fail(e, where)  # noqa: E731 - one line, used once
+            yield from self.expanded(inflate(inner, budget=budget, report=report), where, depth + 1, budget)
+        elif head.lstrip()[:1] in (b"{", b"[") or not head.strip():
+            yield from self.json(chain(held, pieces), where, depth, budget)
+        else:
+            for _ in pieces:  # the layer's remaining output is not ours to read: drain it
+                pass
+            if self.failures == before:  # a broken layer already said what is wrong
+                self.fail(DecompressError("not gzip or zlib data, nor a JSON document"), where)
 
-    def lines(self, buf: bytes, where: dict[str, int], depth: int) -> Iterator[LogStream]:
-        plain: list[str] = []
-        for lineno, line in enumerate(buf.split(b"\n"), 1):
-            line = line.strip()
-            if not line:
-                continue
-            if _B64_LINE.match(line) and (len(line) % 4 == 0) and len(line) >= 8:
-                if plain:
-                    yield from self._plain(plain)
-                    plain = []
-                yield from self.payload(line, {**where, "line": lineno}, depth)
-            elif line[:1] == b"{" and (self.plain_lines is None or line[-1:] == b"}"):
-                if plain:
-                    yield from self._plain(plain)
-                    plain = []
-                yield from self.json(line, {**where, "line": lineno}, depth)
-            elif self.plain_lines is not None:
-                plain.append(line.decode("utf-8", "replace"))
-            else:
-                self.fail(EnvelopeError("neither JSON nor a base64 payload"), {**where, "line": lineno})
-        if plain:
-            yield from self._plain(plain)
+    def json(self, pieces: Iterable[Piece], where: Where, depth: int, budget: Budget) -> Iterator[LogStream]:
+        splitter = Splitter(self.cap)
+        for piece in pieces:
+            for place, value in splitter.feed(piece):
+                yield from self.json_value(value, {**where, **place}, depth, budget)
+        for place, value in splitter.finish():
+            yield from self.json_value(value, {**where, **place}, depth, budget)
 
-    def _plain(self, lines: list[str]) -> Iterator[LogStream]:
-        assert self.plain_lines is not None
-        yield from self.plain_lines(lines)
+    def json_value(self, value: Any, where: Where, depth: int, budget: Budget) -> Iterator[LogStream]:
+        if isinstance(value, LogStream):
+            yield value
+        elif isinstance(value, DecodeError):
+            self.fail(value, where)
+        elif isinstance(value, Mapping):
+            yield from self.mapping(value, where, depth, budget)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                yield from self.json_value(item, {**where, "document": i}, depth, budget)
+        else:
+            self.fail(EnvelopeError(f"JSON value is {_kind(value)}, not a document"), where)
 
     # -------------------------------------------------------------------------------- mappings
-    def mapping(self, m: Mapping[str, Any], where: dict[str, int], depth: int) -> Iterator[LogStream]:
-        awslogs = m.get("awslogs")
-        if isinstance(awslogs, Mapping) and "data" in awslogs:
-            yield from self.payload(awslogs["data"], where, depth)
+    def mapping(self, m: Mapping[str, Any], where: Where, depth: int, budget: Budget) -> Iterator[LogStream]:
+        if depth > _MAX_NESTING:  # requestPayload inside requestPayload ..., or a mapping holding itself
+            self.fail(EnvelopeError("envelopes nested too deeply"), where)
             return
-        records = m.get("Records")
-        if isinstance(records, list):
-            for i, rec in enumerate(records):
-                kin = rec.get("kinesis") if isinstance(rec, Mapping) else None
-                if isinstance(kin, Mapping) and "data" in kin:
-                    yield from self.payload(kin["data"], {**where, "record": i}, depth)
-                else:
-                    self.fail(EnvelopeError("not a Kinesis record (no kinesis.data)"), {**where, "record": i})
-            return
-        records = m.get("records")
-        if isinstance(records, list):  # Firehose transformation event or HTTP endpoint delivery
-            for i, rec in enumerate(records):
-                if isinstance(rec, Mapping) and "data" in rec:
-                    yield from self.payload(rec["data"], {**where, "record": i}, depth)
-                else:
-                    self.fail(EnvelopeError("not a Firehose record (no data)"), {**where, "record": i})
-            return
-        if "logEvents" in m or "messageType" in m:
-            try:
-                yield document_from_mapping(dict(m))
-            except DecodeError as err:
-                self.fail(err, where)
-            return
-        if "logGroup" in m and "message" in m and "id" in m:
-            try:
-                yield _from_event_line(m)
-            except msgspec.ValidationError as exc:
-                self.fail(SchemaError(f"event line: {exc}".replace("`", "'")), where)
-            return
-        if depth < _MAX_DEPTH and _holds_payload(m):
-            for value in m.values():
-                if isinstance(value, str) and value.startswith(_PAYLOAD_PREFIXES):
-                    yield from self.payload(value, where, depth)
-                elif isinstance(value, Mapping) and _holds_payload(value):
-                    yield from self.mapping(value, where, depth + 1)
-            return
-        if self.plain_lines is not None:  # parsers read other JSON (fluentd status) as a log line
-            yield from self.plain_lines([msgspec.json.encode(m).decode()])
-            return
+        for transport in _TRANSPORTS:
+            found = transport(self, m, where, depth, budget)
+            if found is not None:
+                yield from found
+                return
         self.fail(
             EnvelopeError("a JSON object that is neither a CloudWatch Logs document nor a known envelope"),
             where,
         )
+
+    def records(
+        self,
+        records: list[Any],
+        key: Callable[[Any], Any],
+        what: str,
+        where: Where,
+        depth: int,
+        budget: Budget,
+    ) -> Iterator[LogStream]:
+        for i, rec in enumerate(records):
+            data = key(rec) if isinstance(rec, Mapping) else None
+            if data is None:
+                self.fail(EnvelopeError(f"not a {what} record"), {**where, "record": i})
+            else:
+                yield from self.payload(data, {**where, "record": i}, depth, budget)
+
+
+# ------------------------------------------------------------------------------ one per transport
+# Each takes the walk and a mapping; returns None when the mapping is not its shape.
+Transport = Callable[[_Walk, Mapping[str, Any], Where, int, Budget], Iterator[LogStream] | None]
+
+
+def _lambda_event(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    awslogs = m.get("awslogs")
+    if isinstance(awslogs, Mapping) and "data" in awslogs:
+        return w.payload(awslogs["data"], where, depth, b)
+    return None
+
+
+def _kinesis(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    """Kinesis event source (``Records[].kinesis.data``) or ``aws kinesis get-records`` output
+    (``Records[].Data``)."""
+    records = m.get("Records")
+    if not isinstance(records, list):
+        return None
+
+    def data(rec: Mapping[str, Any]) -> Any:
+        kin = rec.get("kinesis")
+        if isinstance(kin, Mapping):
+            return kin.get("data")
+        return rec.get("Data")
+
+    return w.records(records, data, "Kinesis", where, depth, b)
+
+
+def _firehose(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    """Firehose transformation event or HTTP endpoint delivery (``records[].data``)."""
+    records = m.get("records")
+    if not isinstance(records, list):
+        return None
+    return w.records(records, lambda rec: rec.get("data"), "Firehose", where, depth, b)
+
+
+def _firehose_error_output(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    """A line of Firehose's error output in S3: ``{"attemptsMade", "rawData", "errorCode", ...}``."""
+    if "rawData" in m and ("errorCode" in m or "attemptsMade" in m or "attemptEndingTimestamp" in m):
+        return w.payload(m["rawData"], where, depth, b)
+    return None
+
+
+def _on_failure_record(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    """Lambda's on-failure destination record: the original event under ``requestPayload``."""
+    if "requestPayload" in m and ("requestContext" in m or "version" in m):
+        request = m["requestPayload"]
+        if isinstance(request, Mapping):
+            return w.mapping(request, where, depth + 1, b)
+        if isinstance(request, str):
+            return w.value(request, where, depth + 1)
+        return _fails(w, SchemaError(f"'requestPayload' is {_kind(request)}, expected an event"), where)
+    return None
+
+
+def _sqs_messages(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    """``aws sqs receive-message`` output, or an SQS event: each message body is JSON text (an
+    on-failure record) or a payload."""
+    messages = m.get("Messages", m.get("Records"))
+    if not isinstance(messages, list) or not messages:
+        return None
+    if not all(isinstance(msg, Mapping) and ("Body" in msg or "body" in msg) for msg in messages):
+        return None
+
+    def bodies() -> Iterator[LogStream]:
+        for i, msg in enumerate(messages):
+            body = msg.get("Body", msg.get("body"))
+            here = {**where, "record": i}
+            if not isinstance(body, str):
+                w.fail(SchemaError(f"message body is {_kind(body)}, expected text"), here)
+            elif body.lstrip()[:1] in ("{", "["):
+                yield from w.data(iter([body.encode("utf-8", "surrogatepass")]), here, depth, b, top=False)
+            else:
+                yield from w.payload(body.strip(), here, depth, b)
+
+    return bodies()
+
+
+def _document(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    if "logEvents" in m or "messageType" in m:
+        try:
+            return iter((document_from_mapping(dict(m)),))
+        except DecodeError as err:
+            return _fails(w, err, where)
+    return None
+
+
+def _event_line(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    """An event line of ``logstream decode`` (one event with its stream context)."""
+    if "logGroup" in m and "message" in m and "id" in m:
+        try:
+            line = msgspec.convert(m, _EventLine)
+        except (msgspec.ValidationError, TypeError, ValueError, RecursionError) as exc:
+            return _fails(w, SchemaError(short_detail(f"event line: {exc}")), where)
+        message = line.message if isinstance(line.message, str) else _json_text(line.message)
+        if message is None:
+            return _fails(w, SchemaError("event line: message is not JSON"), where)
+        return iter(
+            (
+                LogStream(
+                    MessageType.CONTROL_MESSAGE if line.owner == CONTROL_OWNER else MessageType.DATA_MESSAGE,
+                    line.owner,
+                    line.log_group,
+                    line.log_stream,
+                    line.subscription_filters,
+                    (LogEvent(line.id, line.timestamp, message, line.extracted_fields),),
+                    line.policy_level,
+                ),
+            )
+        )
+    return None
+
+
+def _logs_api_events(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    """``aws logs filter-log-events`` / ``get-log-events`` output: ``{"events": [...]}``. The
+    output names no log group; consecutive events of one log stream make one stream."""
+    events = m.get("events")
+    if not isinstance(events, list) or not ("nextForwardToken" in m or "searchedLogStreams" in m or events):
+        return None
+    try:
+        parsed = msgspec.convert(events, list[_ApiEvent])
+    except (msgspec.ValidationError, TypeError, ValueError, RecursionError) as exc:
+        return _fails(w, SchemaError(short_detail(f"log events: {exc}")), where)
+    out: list[LogStream] = []
+    run: list[LogEvent] = []
+    for i, e in enumerate(parsed):
+        if run and e.log_stream_name != parsed[i - 1].log_stream_name:
+            out.append(_api_stream(parsed[i - 1].log_stream_name, run))
+            run = []
+        run.append(LogEvent(e.event_id or _synthetic_id(e.timestamp, i), e.timestamp, e.message))
+    if run:
+        out.append(_api_stream(parsed[-1].log_stream_name, run))
+    return iter(out)
+
+
+def _api_stream(log_stream: str, events: list[LogEvent]) -> LogStream:
+    return LogStream(MessageType.DATA_MESSAGE, "", "", log_stream, (), tuple(events))
+
+
+def _synthetic_id(timestamp: int, index: int) -> str:
+    """A 56-digit id for events that came without one, unique within the input."""
+    return f"{max(timestamp, 0) % 10**20:020d}{index:036d}"
+
+
+def _custom_wrapper(w: _Walk, m: Mapping[str, Any], where: Where, depth: int, b: Budget) -> Any:
+    """Any mapping holding base64 gzip/zlib payloads (``{"payload": "H4sI..."}``), nested too."""
+    if depth >= _MAX_DEPTH or not _holds_payload(m):
+        return None
+
+    def payloads() -> Iterator[LogStream]:
+        for value in m.values():
+            if isinstance(value, str) and value.startswith(_PAYLOAD_PREFIXES):
+                yield from w.payload(value, where, depth, b)
+            elif isinstance(value, Mapping) and _holds_payload(value):
+                yield from w.mapping(value, where, depth + 1, b)
+
+    return payloads()
+
+
+_TRANSPORTS: Final[tuple[Transport, ...]] = (
+    _lambda_event,
+    _sqs_messages,  # before Kinesis: an SQS event's messages are "Records" too
+    _kinesis,
+    _firehose,
+    _firehose_error_output,
+    _on_failure_record,
+    _document,
+    _event_line,
+    _logs_api_events,
+    _custom_wrapper,
+)
+
+
+def _fails(w: _Walk, err: DecodeError, where: Where) -> Iterator[LogStream]:
+    w.fail(err, where)
+    return iter(())
 
 
 def _holds_payload(m: Mapping[str, Any], depth: int = 0) -> bool:
@@ -369,18 +580,28 @@ def _holds_payload(m: Mapping[str, Any], depth: int = 0) -> bool:
     return False
 
 
-def _from_event_line(m: Mapping[str, Any]) -> LogStream:
-    line = msgspec.convert(dict(m), _EventLine)
-    message = line.message if isinstance(line.message, str) else msgspec.json.encode(line.message).decode()
-    return LogStream(
-        MessageType.CONTROL_MESSAGE if line.owner == CONTROL_OWNER else MessageType.DATA_MESSAGE,
-        line.owner,
-        line.log_group,
-        line.log_stream,
-        line.subscription_filters,
-        (LogEvent(line.id, line.timestamp, message, line.extracted_fields),),
-        line.policy_level,
-    )
+def _peek(chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
+    """The first bytes of a chunk stream (enough to tell gzip from JSON) and the whole stream."""
+    held: list[bytes] = []
+    for chunk in chunks:
+        held.append(chunk)
+        if sum(map(len, held)) >= 16:
+            break
+    head = b"".join(held)
+    return head, chain([head], chunks) if head else chunks
+
+
+def _strip_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    first = next(chunks, b"")
+    yield first[len(_BOM) :]
+    yield from chunks
+
+
+def _json_text(value: Any) -> str | None:
+    try:
+        return msgspec.json.encode(value).decode()
+    except (TypeError, ValueError, UnicodeError, RecursionError, OverflowError):
+        return None
 
 
 def _kind(value: Any) -> str:

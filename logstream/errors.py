@@ -14,7 +14,9 @@
     ├── ConfigError                bad configuration (environment variables, arguments)
     └── DeliveryError              a sink could not deliver every entry after its retries (.failed)
 
-Messages name the step and the place (file, record index, line, byte offset), never the payload.
+Messages name the step and the place (file, line, record, gzip member, document), never the
+payload; every position in a message counts from 1 (``record 1`` is the first record). The
+attributes are 0-based indexes, as in Python, except ``line``.
 """
 
 from __future__ import annotations
@@ -53,9 +55,12 @@ class DecodeError(LogstreamError, ValueError):
     source : str | None
         File name (or ``<stdin>``) when known.
     record : int | None
-        Index of the record inside its envelope (Kinesis ``Records[i]``, Firehose ``records[i]``).
+        0-based index of the record inside its envelope (Kinesis ``Records[i]``, Firehose
+        ``records[i]``, SQS ``Messages[i]``).
     line : int | None
         1-based line number in the source, when known.
+    member : int | None
+        0-based index of the gzip member in a multi-member stream (a Firehose S3 object).
     document : int | None
         0-based index of the document in a stream of glued/concatenated documents.
 
@@ -77,6 +82,7 @@ class DecodeError(LogstreamError, ValueError):
         self.source: str | None = None
         self.record: int | None = None
         self.line: int | None = None
+        self.member: int | None = None
         self.document: int | None = None
         self.locate(**where)
 
@@ -86,6 +92,7 @@ class DecodeError(LogstreamError, ValueError):
         source: str | None = None,
         record: int | None = None,
         line: int | None = None,
+        member: int | None = None,
         document: int | None = None,
     ) -> DecodeError:
         """Fill in where the error happened; places already known are kept (innermost wins)."""
@@ -95,22 +102,26 @@ class DecodeError(LogstreamError, ValueError):
             self.record = record
         if self.line is None and line is not None:
             self.line = line
+        if self.member is None and member is not None:
+            self.member = member
         if self.document is None and document is not None:
             self.document = document
         return self
 
     @property
     def where(self) -> str:
-        """The place as text, e.g. ``events.json: record 2``; empty when unknown."""
+        """The place as text, 1-based, e.g. ``events.json: record 2``; empty when unknown."""
         parts = []
         if self.source is not None:
             parts.append(self.source)
         if self.line is not None:
             parts.append(f"line {self.line}")
         if self.record is not None:
-            parts.append(f"record {self.record}")
+            parts.append(f"record {self.record + 1}")
+        if self.member is not None:
+            parts.append(f"member {self.member + 1}")
         if self.document is not None:
-            parts.append(f"document {self.document}")
+            parts.append(f"document {self.document + 1}")
         return ": ".join(parts)
 
     def __str__(self) -> str:
@@ -118,12 +129,13 @@ class DecodeError(LogstreamError, ValueError):
         prefix = f"{where}: " if where else ""
         return f"{prefix}{self.step}: {self.detail}"
 
-    def __reduce__(self):  # keep pickling (multiprocessing, Lambda extensions) working
-        return (_rebuild, (type(self), self.detail, self.source, self.record, self.line, self.document))
+    def __reduce__(self) -> tuple[Any, ...]:  # keep pickling (multiprocessing) working
+        where = {k: getattr(self, k) for k in ("source", "record", "line", "member", "document")}
+        return (_rebuild, (type(self), self.detail, where))
 
 
-def _rebuild(cls, detail, source, record, line, document):
-    return cls(detail, source=source, record=record, line=line, document=document)
+def _rebuild(cls: type[DecodeError], detail: str, where: dict[str, Any]) -> DecodeError:
+    return cls(detail, **where)
 
 
 class EnvelopeError(DecodeError):

@@ -11,6 +11,12 @@ PUT_METRIC_DATA_MAX_VALUES = 150  # Values / Counts arrays: up to 150 entries ea
 PUT_METRIC_DATA_MAX_DIMENSIONS = 30  # dimensions per metric
 PUT_METRIC_DATA_MAX_AGE_S = 14 * 24 * 3600  # timestamps up to two weeks in the past
 PUT_METRIC_DATA_MAX_FUTURE_S = 2 * 3600  # and up to two hours in the future
+PUT_METRIC_DATA_VALUE_MAX = 2.0**360  # "Values must be in the range of -2^360 to 2^360"; no NaN/inf
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html
+METRIC_NAME_MAX_CHARS = 255
+DIMENSION_NAME_MAX_CHARS = 255
+DIMENSION_VALUE_MAX_CHARS = 1024  # ASCII, at least one non-whitespace character
 
 # Embedded Metric Format
 # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
@@ -35,6 +41,13 @@ FIREHOSE_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 # https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html
 FIREHOSE_TRANSFORM_MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 
+# Amazon SQS SendMessage / SendMessageBatch (the dead-letter queue)
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
+SQS_MAX_MESSAGE_BYTES = 256 * 1024  # per message and per batch (a queue may allow more; 256 KiB always works)
+SQS_MAX_BATCH_ENTRIES = 10
+
 # Lambda asynchronous invocation
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 LAMBDA_ASYNC_MAX_PAYLOAD_BYTES = 1024 * 1024
+# Lambda synchronous invocation (the Firehose transformation): request and response payload
+LAMBDA_SYNC_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024

@@ -9,16 +9,21 @@ from __future__ import annotations
 import dataclasses
 import enum
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["MessageType", "LogEvent", "LogStream", "CONTROL_OWNER"]
+__all__ = ["MessageType", "LogEvent", "LogStream", "CONTROL_OWNER", "Timestamp"]
 
 #: ``owner`` of control messages (CloudWatch Logs checking that a destination is reachable).
 CONTROL_OWNER = "CloudwatchLogs"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Epoch milliseconds a ``datetime`` can hold (0001-01-01 to 9999-12-31): decoding refuses
+#: timestamps outside this range as a schema error instead of failing later on ``.datetime``.
+MIN_TIMESTAMP_MS = -62_135_596_800_000
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+Timestamp = Annotated[int, msgspec.Meta(ge=MIN_TIMESTAMP_MS, le=MAX_TIMESTAMP_MS)]
 
 
 class MessageType(str, enum.Enum):  # noqa: UP042 - str() stays "MessageType.X" as released
@@ -60,7 +65,7 @@ class LogEvent(
     """
 
     id: str
-    timestamp: int
+    timestamp: Timestamp
     message: str
     extracted_fields: dict[str, str] | None = None
 
@@ -119,7 +124,10 @@ class LogStream:
     def to_document(self) -> dict[str, Any]:
         """The document as CloudWatch sent it: same keys (unknown ones too), same values."""
         if self.raw is not None:
-            doc = msgspec.json.decode(self.raw)
+            try:
+                doc = msgspec.json.decode(self.raw)
+            except (msgspec.DecodeError, UnicodeError, RecursionError):
+                doc = None  # an unknown key holds what no JSON parser reads back: typed fields only
             if isinstance(doc, dict):
                 return doc
         doc = {

@@ -106,7 +106,7 @@ class Summary:
         return self
 
     def rows(self) -> list[tuple[str, ...]]:
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for fn in sorted(self.functions):
             fs = self.functions[fn]
             p50, p95, p99 = fs.percentiles(50, 95, 99)

@@ -10,8 +10,17 @@ It does to requests what the real services do under load:
   response with ``FailedRecordCount`` / ``FailedPutCount``, as the services report partial
   failures.
 
-Nothing it fails ever reaches the endpoint, so whatever arrives there arrived exactly once unless
-the client sent it twice.
+The failures production has on top of that, each a share of requests (``0.0`` to ``1.0``):
+
+* ``throttle``: a throttling error only (100% throttling: ``throttle=1.0``);
+* ``deny``: ``AccessDeniedException`` (HTTP 400), a fatal error;
+* ``close``: the connection is closed without an answer (botocore: ``ConnectionClosedError``);
+* ``delay``: seconds to wait before answering a request that *was* forwarded (a slow
+  destination: the data is in, the answer is late).
+
+``only`` limits every fault to the named operations (e.g. ``{"PutRecords"}``), so reads and
+the dead-letter queue stay healthy. Apart from ``delay``, nothing it fails ever reaches the
+endpoint, so whatever arrives there arrived exactly once unless the client sent it twice.
 """
 
 from __future__ import annotations
@@ -28,7 +37,11 @@ _PARTIAL = {  # operation -> (entries key, response list key, failed count key, 
     "PutRecords": ("Records", "Records", "FailedRecordCount", "ProvisionedThroughputExceededException"),
     "PutRecordBatch": ("Records", "RequestResponses", "FailedPutCount", "ServiceUnavailableException"),
 }
-_THROTTLE = {"kinesis": "ProvisionedThroughputExceededException", "firehose": "ThrottlingException"}
+_THROTTLE = {
+    "kinesis": "ProvisionedThroughputExceededException",
+    "firehose": "ThrottlingException",
+    "sqs": "RequestThrottled",
+}
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
@@ -37,11 +50,27 @@ class FaultProxy:
     point clients at ``proxy.url``; ``proxy.stats`` counts what was done."""
 
     def __init__(
-        self, upstream: str, *, request_failure: float = 0.25, entry_failure: float = 0.2, seed: int = 0
+        self,
+        upstream: str,
+        *,
+        request_failure: float = 0.25,
+        entry_failure: float = 0.2,
+        throttle: float = 0.0,
+        deny: float = 0.0,
+        close: float = 0.0,
+        delay: float = 0.0,
+        only: set[str] | None = None,
+        seed: int = 0,
     ) -> None:
         self.upstream = urlsplit(upstream)
         self.request_failure = request_failure
         self.entry_failure = entry_failure
+        self.throttle = throttle
+        self.deny = deny
+        self.close = close
+        self.delay = delay
+        self.only = only
+        self._stop = threading.Event()
         self.stats: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -58,6 +87,7 @@ class FaultProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # wakes delayed answers
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -83,7 +113,12 @@ class FaultProxy:
             conn.close()
 
 
-_SERVICES = {"Kinesis": "kinesis", "Firehose": "firehose", "GraniteServiceVersion": "cloudwatch"}
+_SERVICES = {
+    "Kinesis": "kinesis",
+    "Firehose": "firehose",
+    "GraniteServiceVersion": "cloudwatch",
+    "AmazonSQS": "sqs",
+}
 
 
 def _operation(headers: dict[str, str], path: str) -> tuple[str, str]:
@@ -123,7 +158,20 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             service, op = _operation(lower, self.path)
             cbor = lower.get("smithy-protocol") == "rpc-v2-cbor"
             proxy.count(f"requests:{op}")
-            if proxy.roll(proxy.request_failure):
+            faulty = proxy.only is None or op in proxy.only
+            if faulty and proxy.close and proxy.roll(proxy.close):
+                proxy.count(f"closed:{op}")
+                self.close_connection = True  # no answer at all: the client sees the connection drop
+                return
+            if faulty and proxy.deny and proxy.roll(proxy.deny):
+                proxy.count(f"denied:{op}")
+                self.reply(*_error(cbor, 400, "AccessDeniedException"))
+                return
+            if faulty and proxy.throttle and proxy.roll(proxy.throttle):
+                proxy.count(f"throttled:{op}")
+                self.reply(*_error(cbor, 400, _THROTTLE.get(service, "Throttling")))
+                return
+            if faulty and proxy.roll(proxy.request_failure):
                 if proxy.roll(0.5):
                     proxy.count(f"503:{op}")
                     self.reply(*_error(cbor, 503, "ServiceUnavailable"))
@@ -131,10 +179,18 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     proxy.count(f"throttled:{op}")
                     self.reply(*_error(cbor, 400, _THROTTLE.get(service, "Throttling")))
                 return
-            if op in _PARTIAL:
-                self.reply(*self.partial(op, headers, body))
+            if faulty and op in _PARTIAL:
+                answer = self.partial(op, headers, body)
             else:
-                self.reply(*proxy.forward("POST", self.path, headers, body))
+                answer = proxy.forward("POST", self.path, headers, body)
+            if faulty and proxy.delay:
+                proxy.count(f"delayed:{op}")
+                if proxy._stop.wait(proxy.delay):
+                    return
+            try:
+                self.reply(*answer)
+            except OSError:  # the client gave up waiting
+                proxy.count(f"unanswered:{op}")
 
         do_GET = do_PUT = do_DELETE = do_HEAD = do_POST
 

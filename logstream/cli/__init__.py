@@ -11,6 +11,7 @@ interrupted; 141 the output pipe was closed early (quietly, like ``cat``).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -71,7 +72,7 @@ def _main(argv: list[str]) -> int:
     return run(name, args, parser)
 
 
-def run(name: str, args, parser) -> int:
+def run(name: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = Output(1)
     progress = Progress(enabled=not args.no_progress and os.isatty(2))
     report = Reporter(strict=args.strict, progress=progress)

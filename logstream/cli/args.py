@@ -101,7 +101,7 @@ class Parser(argparse.ArgumentParser):
                 if token.startswith("-"):
                     close = difflib.get_close_matches(token.split("=", 1)[0], options, n=1, cutoff=0.5)
                     if close:
-                        return close[0]
+                        return str(close[0])
             return None
         m = re.search(r"invalid choice: '?([^' ]+)'? \(choose from (.*)\)", message)
         if m:

@@ -9,38 +9,19 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
-
-import msgspec
+from typing import TYPE_CHECKING, Any
 
 from ..errors import LogstreamError
 from ..models import LogEvent, LogStream
-from ..ndjson import event_lines as _event_lines
+from ..ndjson import encode_line, event_lines
 from .args import UsageError
 from .inputs import Options, iter_streams, open_sources
 from .output import Output, Progress, TextFormat, use_color
 
+if TYPE_CHECKING:
+    from ..metrics import Pricing
+
 __all__ = ["COMMANDS", "Reporter", "StrictStop"]
-
-try:  # the one NDJSON encoder (main since the decoder rework)
-    from ..ndjson import encode_line  # type: ignore[attr-defined]
-
-    event_lines = _event_lines
-except ImportError:  # pragma: no cover - until the decoder rework is merged
-    _enc = msgspec.json.Encoder()
-    _LINE_BREAKS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
-
-    def _escape(data: bytes) -> bytes:
-        if b"\xe2" in data or b"\xc2" in data:
-            for raw, escaped in _LINE_BREAKS:
-                data = data.replace(raw, escaped)
-        return data
-
-    def encode_line(obj: Any) -> bytes:
-        return _escape(_enc.encode(obj)) + b"\n"
-
-    def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -> bytes:
-        return _escape(_event_lines(stream, events))
 
 
 class StrictStop(Exception):
@@ -70,7 +51,9 @@ class Reporter:
 Command = Callable[[argparse.Namespace, Output, Reporter, Progress], None]
 
 
-def _streams(args: argparse.Namespace, opts: Options, out: Output, report: Reporter, progress: Progress):
+def _streams(
+    args: argparse.Namespace, opts: Options, out: Output, report: Reporter, progress: Progress
+) -> Iterator[LogStream]:
     opts.max_size = args.max_size
     opts.since, opts.until = args.since, args.until
     opts.groups = tuple(args.log_group)
@@ -149,9 +132,9 @@ def _plain_group(args: argparse.Namespace) -> str:
     """--group; else a single --log-group without wildcards (what encode --log-group used to
     set, and the filter then lets those lines through); else the example group."""
     if args.group:
-        return args.group
+        return str(args.group)
     if len(args.log_group) == 1 and not any(c in args.log_group[0] for c in "*?["):
-        return args.log_group[0]
+        return str(args.log_group[0])
     return "/aws/lambda/example"
 
 
@@ -189,12 +172,13 @@ def cmd_encode(args: argparse.Namespace, out: Output, report: Reporter, progress
         collected = list(docs)
         if not collected:
             return
-        build = {
-            "kinesis": testing.kinesis_event,
-            "firehose": testing.firehose_event,
-            "firehose-http": testing.firehose_http_body,
-        }[args.to]
-        out.write(encode_line(build(collected)))
+        if args.to == "kinesis":
+            event = testing.kinesis_event(collected)
+        elif args.to == "firehose":
+            event = testing.firehose_event(collected)
+        else:
+            event = testing.firehose_http_body(collected)
+        out.write(encode_line(event))
 
 
 class _GzipWriter:
@@ -218,14 +202,16 @@ class _GzipWriter:
 
 
 # ----------------------------------------------------------------------------------- parsers
-def _parser_streams(args, out, report, progress) -> Iterator[LogStream]:
+def _parser_streams(
+    args: argparse.Namespace, out: Output, report: Reporter, progress: Progress
+) -> Iterator[LogStream]:
     for stream in _streams(args, Options("parse"), out, report, progress):
         if not stream.is_control:
             progress.add_events(len(stream.log_events))
             yield stream
 
 
-def _pricing(args: argparse.Namespace):
+def _pricing(args: argparse.Namespace) -> Pricing:
     from ..metrics import Pricing
 
     return Pricing(architecture=args.architecture, price_per_gb_second=args.price_per_gb_second)

@@ -34,6 +34,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from .. import decode as _decode
+from ..decode import payload_bytes
 from ..envelopes import iter_log_streams
 from ..errors import DecodeError, EnvelopeError, JSONError, SizeLimitError
 from ..models import LogEvent, LogStream, MessageType
@@ -45,31 +46,6 @@ CHUNK = 1 << 20
 LINE_LIMIT = 1 << 20  # a JSON line longer than this is streamed to the library
 PLAIN_BATCH = 10_000  # events per plain-text batch (CloudWatch's PutLogEvents limit)
 PLAIN_BATCH_BYTES = 1_000_000
-
-try:  # the library's own test (main since the decoder rework)
-    from ..decode import payload_bytes  # type: ignore[attr-defined]
-
-    _STREAMING = True
-except ImportError:  # pragma: no cover - until the decoder rework is merged
-    _STREAMING = False
-
-    def payload_bytes(text: str | bytes) -> bytes | None:
-        """The base64-decoded bytes when they are compressed data or a JSON document, else None."""
-        import msgspec
-
-        try:
-            raw = _decode.b64decode(text)
-        except DecodeError:
-            return None
-        if _decode.is_compressed(raw):
-            return raw
-        if raw.lstrip()[:1] in (b"{", b"["):
-            try:
-                msgspec.json.decode(raw)
-            except msgspec.DecodeError:
-                return None
-            return raw
-        return None
 
 
 # --------------------------------------------------------------------------------- options
@@ -319,7 +295,14 @@ def _tail_time(text: bytes) -> int | None:
 class _Scanner:
     """Turns one source into LogStreams; errors go to ``report`` with file and line."""
 
-    def __init__(self, opts: Options, report: Callable[[Any], None], source: Source, progress: Any, flush):
+    def __init__(
+        self,
+        opts: Options,
+        report: Callable[[Any], None],
+        source: Source,
+        progress: Any,
+        flush: Callable[[], None],
+    ) -> None:
         self.opts = opts
         self.report = report
         self.name = source.name
@@ -375,7 +358,7 @@ class _Scanner:
             lines.skip(3)
         if _compressed_start(lines.peek(2)):
             reader = lines.rest_reader()
-            yield from self.library(reader if _STREAMING else reader.readall(), None)
+            yield from self.library(reader, None)
             return
         block: list[bytes] | None = None
         depth = size = start = 0
@@ -451,7 +434,7 @@ class _Scanner:
         if head in (b"{", b"["):
             self.last = "data"
             reader = lines.line_reader()
-            yield from self.library(reader if _STREAMING else reader.readall(), lines.lineno)
+            yield from self.library(reader, lines.lineno)
             return
         whole = lines.long_line(self.opts.max_size * 2)
         if whole is None:
@@ -599,7 +582,9 @@ def _with_ids(events: list[LogEvent], stream: str) -> list[LogEvent]:
     return [LogEvent(event_id(e.timestamp, next(_SEQUENCE), stream), e.timestamp, e.message) for e in events]
 
 
-def _text_stream(owner: str, group: str, stream: str, filters: tuple[str, ...], events: list[LogEvent]):
+def _text_stream(
+    owner: str, group: str, stream: str, filters: tuple[str, ...], events: list[LogEvent]
+) -> LogStream:
     return LogStream(MessageType.DATA_MESSAGE, owner, group, stream, tuple(filters), tuple(events))
 
 

@@ -7,6 +7,7 @@ endpoint, such as a local one).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from .inputs import Source
 
@@ -55,7 +56,7 @@ def s3_sources(url: str, report: Callable[[str], None]) -> Iterator[Source]:
         report(f"{url}: {_reason(exc)}")
 
 
-def _list(client, bucket: str, prefix: str) -> Iterator[str]:
+def _list(client: Any, bucket: str, prefix: str) -> Iterator[str]:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", ()):  # S3 lists keys in UTF-8 binary order
             if not obj["Key"].endswith("/"):  # "folder" placeholder objects

@@ -97,7 +97,12 @@ def parse_status(line: str) -> list[PluginStatus] | None:
         if m is None:
             return None
         tag = m.group("tag")
-        timestamp = _epoch_ms(m.group("time"), m.group("tz"))
+        try:
+            timestamp = _epoch_ms(m.group("time"), m.group("tz"))
+        except (ValueError, OverflowError):  # 2024-02-30, a zone like +9900
+            raise ParseError(
+                f"fluentd status line with tag {tag!r}: impossible time {m.group('time')!r}"
+            ) from None
         text = m.group("json")
         try:
             value = _json.decode(text)

@@ -55,8 +55,14 @@ class InvocationReport:
 
     @property
     def cold_start(self) -> bool:
-        """An init phase ran before this invocation (``Init Duration`` present)."""
-        return self.init_duration_ms is not None
+        """A new execution environment served this invocation: an init phase ran (``Init
+        Duration``) or, with SnapStart, one was restored from a snapshot (``Restore Duration``)."""
+        return self.init_duration_ms is not None or self.restore_duration_ms is not None
+
+    @property
+    def snap_start_restore(self) -> bool:
+        """The environment was restored from a SnapStart snapshot (tells restores from inits)."""
+        return self.restore_duration_ms is not None
 
     @property
     def memory_utilization(self) -> float | None:
@@ -86,6 +92,8 @@ class InvocationReport:
             if value is not None:
                 out[key] = value
         out["coldStart"] = self.cold_start
+        if self.snap_start_restore:
+            out["snapStartRestore"] = True
         out["timeout"] = self.timeout
         out["outOfMemory"] = self.out_of_memory
         if self.xray_trace_id is not None:
@@ -193,7 +201,7 @@ def _parse_text(message: str) -> InvocationReport | None:
             error_type=fields.get("Error Type"),
             xray_trace_id=fields.get("TraceId"),
         )
-    except ValueError:  # a number that is not a number: not a report Lambda wrote
+    except (ValueError, OverflowError):  # not a number ("inf" MB): not a report Lambda wrote
         return None
 
 

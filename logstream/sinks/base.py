@@ -1,32 +1,177 @@
-"""Shared sink machinery: results, retry policy, batching, lazy boto3 clients."""
+"""Shared sink machinery: results, deadline, retry policy, error classes, batching, clients.
+
+Every request a sink makes fits inside a :class:`Deadline`: botocore's own retries are off
+(retries are ours, entry by entry), and each request is made with a client whose connect and
+read timeouts end before the deadline does. Errors fall in three classes:
+
+===============  ============================================================  ===============
+class            examples                                                      what happens
+===============  ============================================================  ===============
+transient        throttling, 5xx, connection refused or closed, entry-level    retried with
+                 ``ProvisionedThroughputExceededException``                    backoff
+fatal            AccessDenied, ResourceNotFound, validation errors, KMS key    fails at once
+                 errors, any other 4xx                                         (no retry)
+unknown outcome  no answer before the read timeout: the request may have       not re-sent
+                 been applied                                                  (reported)
+===============  ============================================================  ===============
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+#: Entry error codes a sink reports itself.
+DEADLINE_EXCEEDED = "DeadlineExceeded"  # not attempted again: the invocation's time is up
+RECORD_TOO_LARGE = "RecordTooLarge"  # can never be sent as it is
+OUT_OF_RANGE = "OutOfRange"  # a metric datum the service would refuse
+
+#: Shortest request worth starting (connect + read), in seconds.
+MIN_REQUEST_S = 1.0
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalError",
+        "InternalServiceError",
+        "InternalServiceFault",
+        "KMSThrottlingException",
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ConnectionClosedError",
+        "ProxyConnectionError",
+        "HTTPClientError",
+        "ConnectionError",
+    }
+)
+_FATAL_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "MissingAuthenticationToken",
+        "ResourceNotFoundException",
+        "ResourceNotFound",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "InvalidArgumentException",
+        "InvalidParameterValue",
+        "InvalidParameterValueException",
+        "InvalidParameterCombination",
+        "MissingParameter",
+        "MissingRequiredParameter",
+        "ValidationException",
+        "ValidationError",
+        "SerializationException",
+        "InvalidMessageContents",
+        "KMSAccessDeniedException",
+        "KMSDisabledException",
+        "KMSNotFoundException",
+        "KMSInvalidStateException",
+        "KMSOptInRequired",
+        "InvalidKMSResourceException",
+        "ParamValidationError",
+        "NoCredentialsError",
+        "NoRegionError",
+        RECORD_TOO_LARGE,
+        OUT_OF_RANGE,
+    }
+)
+_UNKNOWN_OUTCOME_CODES = frozenset({"ReadTimeoutError", "ResponseStreamingError"})
+
+TRANSIENT, FATAL, UNKNOWN_OUTCOME = "transient", "fatal", "unknown outcome"
+
+
+def error_class(code: str, status: int | None = None) -> str:
+    """``transient``, ``fatal`` or ``unknown outcome`` for an error code (and HTTP status).
+
+    Example
+    -------
+    >>> error_class("AccessDeniedException"), error_class("ThrottlingException", 400)
+    ('fatal', 'transient')
+    >>> error_class("ReadTimeoutError"), error_class("SomethingNew", 403), error_class("SomethingNew", 500)
+    ('unknown outcome', 'fatal', 'transient')
+    """
+    if code in _UNKNOWN_OUTCOME_CODES:
+        return UNKNOWN_OUTCOME
+    if code in _FATAL_CODES:
+        return FATAL
+    if code in _TRANSIENT_CODES:
+        return TRANSIENT
+    if status is not None and 400 <= status < 500 and status != 429:
+        return FATAL
+    return TRANSIENT
+
+
+def describe_error(exc: BaseException) -> tuple[str, str, int | None]:
+    """``(code, message, http status)`` of an exception from a boto3 call.
+
+    botocore's connection errors (``ReadTimeoutError``, ``ConnectionClosedError``, ...) carry no
+    service response: their class name is the code.
+    """
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error") or {}
+        code = str(error.get("Code") or type(exc).__name__)
+        message = str(error.get("Message") or exc)
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return code, message[:300], status if isinstance(status, int) else None
+    return type(exc).__name__, str(exc)[:300], None
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FailedEntry:
-    """An entry a sink could not deliver after its retries."""
+    """An entry a sink could not deliver, with why (``error_class``: transient, fatal or
+    unknown outcome)."""
 
     entry: Any
     error_code: str
     error_message: str = ""
+    error_class: str = TRANSIENT
 
 
 @dataclasses.dataclass(slots=True)
 class DeliveryResult:
-    """What a sink sent: entries delivered, requests made, and every entry that failed."""
+    """What a sink did: entries delivered, requests made, every entry that failed, data
+    dropped before sending (``dropped``: count per reason, e.g. a non-finite metric value) and
+    data delivered through a fallback instead (``rerouted``: count per error code of the
+    refused request, e.g. PutMetricData refused -> EMF on stdout)."""
 
     delivered: int = 0
     requests: int = 0
     failed: list[FailedEntry] = dataclasses.field(default_factory=list)
+    dropped: Counter[str] = dataclasses.field(default_factory=Counter)
+    rerouted: Counter[str] = dataclasses.field(default_factory=Counter)  # by the error that rerouted
 
     @property
     def ok(self) -> bool:
@@ -41,56 +186,131 @@ class DeliveryResult:
             raise DeliveryError(f"{len(self.failed)} {what} not delivered: {codes}", self.failed)
         return self
 
+    def errors(self) -> list[tuple[str, str, int, str]]:
+        """One ``(code, error class, entries, first message)`` per distinct error code."""
+        counts: Counter[str] = Counter(f.error_code for f in self.failed)
+        first = {f.error_code: f for f in reversed(self.failed)}
+        return [(code, first[code].error_class, n, first[code].error_message) for code, n in counts.items()]
+
     def merge(self, other: DeliveryResult) -> DeliveryResult:
         self.delivered += other.delivered
         self.requests += other.requests
         self.failed.extend(other.failed)
+        self.dropped.update(other.dropped)
+        self.rerouted.update(other.rerouted)
         return self
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Capped exponential backoff with full jitter, for entries the service reported failed.
+class Deadline:
+    """The moment (on ``clock``) by which a sink must have stopped sending.
 
-    botocore's own retries (throttling, 5xx, connection errors) run inside each request as well.
+    Example
+    -------
+    >>> class Context:
+    ...     def get_remaining_time_in_millis(self): return 60_000
+    >>> d = Deadline.from_context(Context())
+    >>> 54 < d.remaining() <= 55  # a safety margin (10%, at most 5 s) is kept for the answer
+    True
     """
 
-    max_attempts: int = 6
-    base_delay: float = 0.05
-    max_delay: float = 2.0
+    expires: float
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    @classmethod
+    def never(cls) -> Deadline:
+        return cls(math.inf)
+
+    @classmethod
+    def from_context(
+        cls, context: Any, margin_s: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> Deadline:
+        """From a Lambda context's ``get_remaining_time_in_millis()``, less a safety margin
+        (default: 10% of the remaining time, between 0.5 s and 5 s) for answering Lambda. A
+        context without that method (a local call) sets no deadline."""
+        remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining_ms is None:
+            return cls.never()
+        remaining = remaining_ms() / 1000.0
+        if margin_s is None:
+            margin_s = min(5.0, max(0.5, remaining * 0.1))
+        return cls.after(remaining - margin_s, clock)
+
+    def remaining(self) -> float:
+        return self.expires - self.clock()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter, for requests and entries that failed for a
+    transient reason. Retries also stop when the next attempt would not end before the deadline.
+    """
+
+    max_attempts: int = 8
+    base_delay: float = 0.1
+    max_delay: float = 3.0
     sleep: Callable[[float], None] = time.sleep
     rng: Callable[[], float] = random.random
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * (2**attempt)) * self.rng()
+        return float(min(self.max_delay, self.base_delay * (2**attempt)) * self.rng())
 
 
 def send_with_retry(
     entries: Sequence[T],
-    send: Callable[[Sequence[T]], list[tuple[int, str, str]]],
+    send: Callable[[Sequence[T], Deadline], list[tuple[int, str, str]]],
     policy: RetryPolicy,
+    deadline: Deadline | None = None,
 ) -> DeliveryResult:
-    """Send ``entries`` in one request; re-send only the failed ones until none fail or the
-    attempts run out. ``send`` returns ``(index, error_code, message)`` per failed entry and
-    raises for a failed request (then all entries of that request count as failed)."""
+    """Send ``entries`` in one request; re-send only the entries that failed for a transient
+    reason, until none is left, the attempts run out or the deadline is near.
+
+    ``send(entries, deadline)`` returns ``(index, error_code, message)`` per failed entry and
+    raises for a failed request (then every entry of that request shares its error). Fatal
+    errors fail their entries at once; a request whose outcome is unknown (no answer before the
+    read timeout) is never re-sent, so nothing is delivered twice by the sink itself.
+    """
+    deadline = deadline or Deadline.never()
     result = DeliveryResult()
     pending = list(entries)
-    last: list[tuple[int, str, str]] = []
+    reasons: list[tuple[str, str]] = [("", "")] * len(pending)  # last transient error per entry
     for attempt in range(policy.max_attempts):
-        if attempt:
-            policy.sleep(policy.delay(attempt))
-        result.requests += 1
-        try:
-            last = send(pending)
-        except Exception as exc:  # noqa: BLE001 - botocore gave up: the whole request failed
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
-            last = [(i, code, str(exc)[:200]) for i in range(len(pending))]
-        result.delivered += len(pending) - len(last)
-        if not last:
+        pause = policy.delay(attempt) if attempt else 0.0
+        if deadline.remaining() - pause < MIN_REQUEST_S:
+            for entry, (code, _) in zip(pending, reasons, strict=True):
+                why = f"stopped retrying before the deadline (last error: {code})" if code else ""
+                result.failed.append(
+                    FailedEntry(entry, DEADLINE_EXCEEDED, why or "no time left before the deadline")
+                )
             return result
-        pending = [pending[i] for i, _, _ in last]
-    for entry, (_, code, msg) in zip(pending, last, strict=True):
-        result.failed.append(FailedEntry(entry, code, msg))
+        if pause:
+            policy.sleep(pause)
+        result.requests += 1
+        status = None
+        try:
+            failures = send(pending, deadline)
+        except Exception as exc:  # noqa: BLE001 - the whole request failed: classify, never crash
+            code, message, status = describe_error(exc)
+            failures = [(i, code, message) for i in range(len(pending))]
+        result.delivered += len(pending) - len(failures)
+        retry: list[T] = []
+        reasons = []
+        for index, code, message in failures:
+            kind = error_class(code, status)
+            if kind == TRANSIENT:
+                retry.append(pending[index])
+                reasons.append((code, message))
+            else:
+                result.failed.append(FailedEntry(pending[index], code, message, kind))
+        pending = retry
+        if not pending:
+            return result
+    for entry, (code, message) in zip(pending, reasons, strict=True):
+        result.failed.append(FailedEntry(entry, code, message, TRANSIENT))
     return result
 
 
@@ -119,24 +339,66 @@ def batches(
         yield batch
 
 
+#: Read timeouts a sink's clients use (seconds): the longest that ends before the deadline.
+READ_TIMEOUTS = (50.0, 40.0, 30.0, 20.0, 14.0, 10.0, 7.0, 5.0, 3.0, 2.0, 1.0, 0.5)
+CONNECT_TIMEOUT_S = 2.0
+
+
+def timeouts_for(budget: float, max_read: float = READ_TIMEOUTS[0]) -> tuple[float, float] | None:
+    """``(connect, read)`` timeouts that together fit in ``budget`` seconds, read as long as
+    possible (up to ``max_read``); ``None`` when not even the shortest fits.
+
+    Example
+    -------
+    >>> timeouts_for(55.0), timeouts_for(9.0), timeouts_for(0.4)
+    ((2.0, 50.0), (2.0, 7.0), None)
+    """
+    for read in READ_TIMEOUTS:
+        connect = min(CONNECT_TIMEOUT_S, read / 2)
+        if read <= max_read and connect + read <= budget:
+            return connect, read
+    return None
+
+
 class LazyClient:
-    """An injectable boto3 client, built from the environment on first use when none is given."""
+    """An injectable boto3 client; without one, clients are built from the environment on first
+    use, one per timeout step, so each request ends before the deadline (an injected client is
+    used as it is: its timeouts are yours)."""
 
     service = ""
     _client: Any = None
     region: str | None = None
+    max_read_timeout: float = READ_TIMEOUTS[0]
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client(self.service, self.region)
-        return self._client
+        """The injected client, else the one with the longest timeouts."""
+        if self._client is not None:
+            return self._client
+        return self.client_for(Deadline.never())
+
+    def client_for(self, deadline: Deadline) -> Any:
+        if self._client is not None:
+            return self._client
+        timeouts = timeouts_for(deadline.remaining(), self.max_read_timeout) or (0.25, 0.5)
+        cache = self.__dict__.setdefault("_clients", {})
+        if timeouts not in cache:
+            cache[timeouts] = make_client(self.service, self.region, *timeouts)
+        return cache[timeouts]
 
 
-def make_client(service: str, region: str | None = None) -> Any:
-    """A boto3 client with standard-mode retries (imported here, on first use only)."""
+def make_client(
+    service: str, region: str | None = None, connect_timeout: float = 2.0, read_timeout: float = 50.0
+) -> Any:
+    """A boto3 client without botocore's own retries (ours run entry by entry, within the
+    deadline) and with bounded timeouts. boto3 is imported here, on first use only."""
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+    config = Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        tcp_keepalive=True,
+    )
     return boto3.client(service, region_name=region or None, config=config)

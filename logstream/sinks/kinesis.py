@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 from .. import limits
 from ..models import LogStream
 from .base import (
+    FATAL,
+    RECORD_TOO_LARGE,
+    Deadline,
     DeliveryResult,
     FailedEntry,
     LazyClient,
@@ -47,11 +50,18 @@ class KinesisSink(LazyClient):
         self.region = region
         self.retry = retry
 
-    def send(self, streams: Iterable[LogStream | tuple[Hashable, LogStream]]) -> DeliveryResult:
+    @property
+    def destination(self) -> str:
+        return f"{self.service} stream {self.stream_name}"
+
+    def send(
+        self, streams: Iterable[LogStream | tuple[Hashable, LogStream]], deadline: Deadline | None = None
+    ) -> DeliveryResult:
         """Deliver every event of ``streams``; the result lists each record still failed.
 
         Pass ``(tag, stream)`` pairs to learn which source each failed record came from: every
         :class:`FailedEntry` then carries a ``Record`` or ``Oversize`` whose ``tag`` is yours.
+        Requests stop before ``deadline``; records not attempted are failed ``DeadlineExceeded``.
         """
         result = DeliveryResult()
         records: list[Record] = []
@@ -60,18 +70,26 @@ class KinesisSink(LazyClient):
                 records.append(item)
             else:
                 result.failed.append(
-                    FailedEntry(item, "RecordTooLarge", "one log event over the record limit")
+                    FailedEntry(item, RECORD_TOO_LARGE, "one log event over the record limit", FATAL)
                 )
         for batch in batches(records, self._size, self.max_records, self.max_request_bytes):
-            result.merge(send_with_retry(batch, self._put, self.retry))
+            result.merge(send_with_retry(batch, self._put, self.retry, deadline))
+        return result
+
+    def send_raw(self, records: list[Record], deadline: Deadline | None = None) -> DeliveryResult:
+        """Send ``records`` as they are (e.g. data re-ingested by a Firehose transformation),
+        batched by the limits and retried entry by entry."""
+        result = DeliveryResult()
+        for batch in batches(records, self._size, self.max_records, self.max_request_bytes):
+            result.merge(send_with_retry(batch, self._put, self.retry, deadline))
         return result
 
     @staticmethod
     def _size(record: Record) -> int:
         return len(record.data) + len(record.partition_key.encode())
 
-    def _put(self, batch: list[Record]) -> list[tuple[int, str, str]]:
-        response = self.client.put_records(
+    def _put(self, batch: Sequence[Record], deadline: Deadline) -> list[tuple[int, str, str]]:
+        response = self.client_for(deadline).put_records(
             StreamName=self.stream_name,
             Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in batch],
         )

@@ -259,6 +259,21 @@ def test_given_pausing_producer_then_each_document_printed_before_the_next_arriv
     assert proc.returncode == 0
 
 
+def test_given_pausing_producer_of_gzip_members_then_each_member_printed_before_the_next_arrives():
+    with subprocess.Popen(
+        [sys.executable, "-m", "logstream", "decode", "-o", "ndjson"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
+        for i in range(3):  # an S3 object's gzip members arriving one by one
+            proc.stdin.write(t.s3_object([t.make_document([f"member {i}\n"])]))
+            proc.stdin.flush()
+            assert json.loads(proc.stdout.readline())["message"] == f"member {i}\n"
+        proc.stdin.close()
+    assert proc.returncode == 0
+
+
 def test_given_stdin_name_in_errors_and_files_by_path(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ok?\n")

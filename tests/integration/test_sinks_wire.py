@@ -85,8 +85,8 @@ def test_cloudwatch_sink_sends_metrics_readable_back(aws):
     ]
     stale = Datum("Duration", 1.0, "Milliseconds", now - 30 * 86_400_000, (("FunctionName", "f"),))
     result = CloudWatchSink(ns).send([*data, stale])
-    assert result.requests == 1
-    assert [f.error_code for f in result.failed] == ["TimestampOutOfRange"]
+    assert (result.requests, result.failed) == (1, [])
+    assert result.dropped == {"timestamp outside the accepted window": 1}  # dropped, never failing the rest
     metrics = cw.list_metrics(Namespace=ns)["Metrics"]
     assert [(m["MetricName"], m["Dimensions"]) for m in metrics] == [
         ("Duration", [{"Name": "FunctionName", "Value": "f"}])
@@ -175,20 +175,24 @@ def test_bad_destination_arn_is_a_config_error():
         sink_for_destination("arn:aws:sqs:us-east-1:1:q")
 
 
-def test_records_are_split_by_events_and_an_oversize_event_is_reported_not_dropped():
+def test_records_are_split_by_events_and_an_oversize_event_is_split_into_parts():
     from logstream.sinks import Oversize, Record, event_records
 
     stream = decode_log_stream(
         lambda_event(make_document(["a" * 300, "b" * 300, "c" * 5000, "d" * 300, "e"]))
     )
     items = list(event_records([("src-1", stream)], max_record_bytes=1200))
-    assert [type(i) for i in items] == [Oversize, Record, Record]
-    assert [i.tag for i in items] == ["src-1"] * 3
-    assert [[json.loads(line)["message"][0] for line in i.data.splitlines()] for i in items[1:]] == [
-        ["a", "b"],
-        ["d", "e"],
-    ]
-    assert all(len(i.data) + len(i.partition_key) <= 1200 for i in items if isinstance(i, Record))
+    assert {type(i) for i in items} == {Record} and {i.tag for i in items} == {"src-1"}
+    assert all(len(i.data) + len(i.partition_key) <= 1200 for i in items)
+    lines = [json.loads(line) for i in items for line in i.data.splitlines()]
+    assert [x["message"][0] for x in lines if "part" not in x] == ["a", "b", "d", "e"]
+    parts = [x for x in lines if "part" in x]
+    assert [x["part"] for x in parts] == list(range(1, parts[0]["parts"] + 1))
+    assert "".join(x["message"] for x in parts) == "c" * 5000
+    assert {x["id"] for x in parts} == {stream.log_events[2].id}
+
+    # an event whose context alone fills a record cannot be split: reported, never dropped
+    wide = decode_log_stream(lambda_event(make_document(["x" * 3000], log_group="/g" * 700)))
 
     class Client:
         def put_records(self, StreamName, Records):  # noqa: N803 - boto3's names
@@ -198,7 +202,10 @@ def test_records_are_split_by_events_and_an_oversize_event_is_reported_not_dropp
             }
 
     sink = KinesisSink("s", client=Client())
-    sink.max_record_bytes = 1200
-    result = sink.send([stream])
-    assert (result.delivered, [f.error_code for f in result.failed]) == (2, ["RecordTooLarge"])
-    assert b"c" * 5000 in result.failed[0].entry.line
+    sink.max_record_bytes = 2000
+    result = sink.send([wide])
+    assert (result.delivered, [(f.error_code, f.error_class) for f in result.failed]) == (
+        0,
+        [("RecordTooLarge", "fatal")],
+    )
+    assert isinstance(result.failed[0].entry, Oversize) and b"x" * 3000 in result.failed[0].entry.line

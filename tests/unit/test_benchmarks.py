@@ -25,3 +25,9 @@ def test_cli_streaming_benchmarks_measure_a_real_run():
     assert len(latencies) == 1 and latencies[0] > 0
     m = cli.peak_rss(["report", "--summary"], 1 << 20, chunk=cli._chunk(1 << 20))
     assert m["input"] >= 1 << 20 and m["rss"] > 10 << 20
+
+
+def test_pipeline_benchmark_compares_like_with_like():
+    from benchmarks import pipeline
+
+    pipeline.check()

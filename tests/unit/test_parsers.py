@@ -172,9 +172,31 @@ HAND = {
 }
 
 
-def test_given_snapstart_line_then_restore_fields():
+def test_given_snapstart_line_then_restore_fields_and_a_cold_start():
     r = parse_report(HAND["snapstart"])
-    assert (r.restore_duration_ms, r.billed_restore_duration_ms, r.cold_start) == (300.12, 150.0, False)
+    assert (r.restore_duration_ms, r.billed_restore_duration_ms) == (300.12, 150.0)
+    assert (r.cold_start, r.snap_start_restore) == (True, True)
+
+
+def test_given_snapstart_restore_then_record_says_cold_start_and_restore():
+    record = parse_report(HAND["snapstart"]).to_dict()
+    assert (record["coldStart"], record["snapStartRestore"]) == (True, True)
+
+
+def test_given_init_without_restore_then_cold_start_without_restore_flag():
+    record = parse_report(HAND["emulator"]).to_dict()
+    assert record["coldStart"] is True
+    assert "snapStartRestore" not in record
+
+
+def test_given_json_platform_report_with_restore_then_cold_start():
+    line = (
+        '{"time":"2024-05-01T12:00:00.000Z","type":"platform.report","record":{"requestId":"r1",'
+        '"metrics":{"durationMs":5.0,"billedDurationMs":6,"memorySizeMB":512,"maxMemoryUsedMB":80,'
+        '"restoreDurationMs":300.12,"billedRestoreDurationMs":150},"status":"success"}}'
+    )
+    r = parse_report(line)
+    assert (r.cold_start, r.snap_start_restore, r.restore_duration_ms) == (True, True, 300.12)
 
 
 def test_given_status_fields_then_status_and_error_type():

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 
 from logstream import DecodeError, decode_log_stream, iter_log_streams
 from logstream import testing as t
+from logstream.models import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 event = st.fixed_dictionaries(
     {
         "id": st.text("0123456789", min_size=56, max_size=56),
-        "timestamp": st.integers(0, 2**53),
+        "timestamp": st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS),
         "message": text,
     },
     optional={
@@ -86,7 +87,7 @@ def test_every_transport_round_trip(ds):
         b"".join(t.document_json(d) for d in ds),  # glued
         b"\n".join(t.document_json(d) for d in ds),  # NDJSON
         b"\n".join(msgspec.json.format(t.document_json(d), indent=2) for d in ds),  # pretty
-        "\n".join(t.encode_payload(d) for d in ds),  # bare base64 lines
+        [t.encode_payload(d) for d in ds],  # base64 payloads (one per line is the CLI's guess)
         {"payload": t.encode_payload(ds[0])} if len(ds) == 1 else t.kinesis_event(ds),
         gzip.compress(b"".join(t.document_json(d) for d in ds), mtime=0),
     ]
@@ -102,3 +103,87 @@ def test_arbitrary_bytes_never_crash(data):
             list(iter_log_streams(obj))
         except DecodeError:
             pass
+
+
+# Hostile input: every transport, mutated. Whatever the mutation, only DecodeError leaves the
+# library (raised, or handed to on_error while the rest is decoded), accelerators on and off.
+_HOSTILE_JSON = [
+    b'"\xff\xfe"',  # invalid UTF-8 inside a string
+    b"[" * 1500 + b"]" * 1500,  # nesting deeper than any parser's stack
+    b"1" * 400,  # a number no int64 or double holds
+    b"-1e999999",
+    b'{"messageType":' * 50,
+    b"null",
+]
+
+
+def _shapes(ds: list[dict]) -> list[bytes]:
+    return [
+        msgspec.json.encode(t.kinesis_event(ds)),
+        msgspec.json.encode(t.firehose_event(ds)),
+        msgspec.json.encode(t.lambda_event(ds[0])),
+        t.s3_object(ds),
+        t.s3_object(ds, outer_gzip=True),
+        b"\n".join(t.document_json(d) for d in ds),
+    ]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    docs,
+    st.integers(0, 5),
+    st.sampled_from(["flip", "cut", "insert", "splice"]),
+    st.integers(0, 10**9),
+    st.sampled_from(_HOSTILE_JSON),
+    st.booleans(),
+)
+def test_given_any_mutation_of_any_transport_then_only_decode_errors(
+    ds, shape, how, at, hostile, accelerated
+):
+    from logstream.decode import use_accelerators
+
+    data = bytearray(_shapes(ds)[shape])
+    i = at % max(len(data), 1)
+    if how == "flip":
+        data[i] ^= 1 << (at % 8)
+    elif how == "cut":
+        del data[i:]
+    elif how == "insert":
+        data[i:i] = hostile
+    else:  # a hostile value where a document's string or number was
+        text = bytes(data).replace(b'"logGroup":', b'"logGroup":' + hostile + b',"x":', 1)
+        data = bytearray(text)
+    use_accelerators(accelerated)
+    try:
+        errors: list[DecodeError] = []
+        list(iter_log_streams(bytes(data), on_error=errors.append))  # never raises
+        try:
+            list(iter_log_streams(bytes(data)))
+        except DecodeError:
+            pass
+        as_text = bytes(data).decode("utf-8", "surrogateescape")  # a str with lone surrogates
+        list(iter_log_streams(as_text, on_error=errors.append))
+        assert all(isinstance(e, DecodeError) for e in errors)
+    finally:
+        use_accelerators(True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+        max_leaves=20,
+    ),
+    st.sampled_from(["awslogs", "records", "Records", "events", "logEvents", "messageType", "rawData"]),
+)
+def test_given_mappings_of_any_values_then_only_decode_errors(value, key):
+    errors: list[DecodeError] = []
+    for obj in (
+        {key: value},
+        {"awslogs": {"data": value}},
+        {"Records": [{"kinesis": {"data": value}}]},
+        value,
+    ):
+        list(iter_log_streams(obj, on_error=errors.append))
+    assert all(isinstance(e, DecodeError) for e in errors)

@@ -1,0 +1,73 @@
+"""The processing pipeline on the 10,000-event payload: every stage on, each stage alone, and the
+pipeline with every stage off, against what ``logstream decode`` does today (decode + NDJSON)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from logstream import decode_log_stream
+from logstream.ndjson import event_lines
+from logstream.process import Pipeline, PipelineConfig
+
+from .harness import compare
+from .payloads import lambda_event
+
+EVENTS = 10_000
+
+#: Every stage on: what a user turning everything on would configure.
+ALL = {
+    "PARSE_MESSAGES": "true",
+    "JOIN_MULTILINE": "true",
+    "EXCLUDE_PATTERN": "GET /health",
+    "MIN_LEVEL": "DEBUG",
+    "SAMPLE_RATE": "0.5",
+    "REDACT": "all",
+    "ENRICH": "true",
+    "TAGS": "team=payments,env=prod",
+    "AWS_REGION": "us-east-1",
+}
+#: Each stage alone (parse without the enrichment it turns on by default).
+STAGES = {
+    "parse": {"PARSE_MESSAGES": "true", "ENRICH": "false"},
+    "join": {"JOIN_MULTILINE": "true"},
+    "include/exclude": {"INCLUDE_PATTERN": "RequestId|level|INFO|WARN", "EXCLUDE_PATTERN": "GET /health"},
+    "min level (parses for levels)": {"MIN_LEVEL": "INFO"},
+    "sample 0.5 (parses dropped ones)": {"SAMPLE_RATE": "0.5"},
+    "redact all": {"REDACT": "all"},
+    "enrich": {"ENRICH": "true", "AWS_REGION": "us-east-1"},
+    "tags": {"TAGS": "team=payments"},
+}
+
+
+def _pipelines() -> dict[str, Pipeline]:
+    out = {"all": Pipeline(PipelineConfig.from_env(ALL)), "off": Pipeline(PipelineConfig.from_env({}))}
+    for name, env in STAGES.items():
+        out[name] = Pipeline(PipelineConfig.from_env(env))
+    return out
+
+
+def check(size: int = 200) -> None:
+    """Like with like: the pipeline with every stage off writes ``logstream decode``'s bytes, and
+    every configuration runs on the payload."""
+    event = lambda_event(size)
+    stream = decode_log_stream(event)
+    pipelines = _pipelines()
+    assert not pipelines["off"].enabled
+    assert pipelines["off"].lines(stream) == event_lines(stream)
+    for name, p in pipelines.items():
+        assert p.enabled == (name != "off"), name
+        p.lines(stream)
+
+
+def measure(*, rounds: int = 15) -> dict[str, Any]:
+    """Seconds per call for decode alone, decode + lines, and decode + pipeline lines."""
+    event = lambda_event(EVENTS)
+    pipelines = _pipelines()
+    calls: dict[str, Callable[[], Any]] = {
+        "decode": lambda: decode_log_stream(event),
+        "decode+lines": lambda: event_lines(decode_log_stream(event)),
+    }
+    for name, p in pipelines.items():
+        calls[name] = lambda p=p: p.lines(decode_log_stream(event))
+    return compare(calls, rounds=rounds)

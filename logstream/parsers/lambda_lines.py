@@ -1,0 +1,375 @@
+"""Application log lines of Lambda functions: the runtime's line prefix and JSON app logs.
+
+One pure function, :func:`parse_line`, reads what a line says about itself: its ``level``, the
+Lambda ``requestId``, the application's own ``time`` and, when the text after any prefix is a JSON
+object, that object (``json``). The message itself is never changed.
+
+Shapes read (each from the runtime's own formatter or the AWS docs; tests hold one line of each):
+
+============  =================================================================================
+runtime       text log format
+============  =================================================================================
+Node.js       ``2024-05-01T12:00:00.123Z\\t<requestId>\\tINFO\\tmessage`` (console.*; older runtimes
+              print no level; ``Invoke Error \\t{...}`` / ``Uncaught Exception \\t{...}`` errors)
+.NET          ``2024-05-01T12:00:00.123Z\\t<requestId>\\tinfo\\tmessage`` (levels ``trce dbug info
+              warn fail crit``, Microsoft.Extensions.Logging's labels)
+Python        ``[INFO]\\t2024-05-01T12:00:00.123Z\\t<requestId>\\tmessage``; uncaught errors
+              ``[ERROR] Runtime.ImportModuleError: ...``
+Java          ``[INFO] message`` (LambdaLogger with a log level); log4j2/slf4j with the Lambda
+              appender: ``2024-05-01 12:00:00 <requestId> INFO  Handler - message``
+Ruby          ``I, [2024-05-01T12:00:00.123456 #8]  INFO <requestId> -- : message`` (the runtime's
+              Logger formatter; plain Ruby Logger lines have no request id)
+Go            ``2024/05/01 12:00:00 message`` (package log); ``time=... level=INFO msg=...``
+              (log/slog text handler, logrus)
+platform      ``START``/``END``/``REPORT RequestId: <id>``, ``<time> <id> Task timed out ...``,
+              ``{"time": ..., "type": "platform.*", "record": {"requestId": ...}}``
+============  =================================================================================
+
+JSON app logs (Lambda's JSON log format of every runtime, Powertools Logger, pino, zap, slog,
+any JSON object): ``level`` from ``level``/``levelname``/``severity`` (pino's numbers too),
+``requestId`` from ``requestId``/``AWSRequestId``/``function_request_id``/..., ``time`` from
+``timestamp``/``time``/``@timestamp``/``ts``. A value found in the prefix wins over the JSON.
+
+Levels are normalised to Lambda's own names, ``TRACE DEBUG INFO WARN ERROR FATAL``; a level
+word that is not one of the known aliases is not reported (the JSON keeps it).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+__all__ = ["LambdaLine", "parse_line", "parse_fields", "normalize_level", "LEVELS", "level_rank"]
+
+#: Lambda's level names, lowest first.
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+_RANK = {name: i for i, name in enumerate(LEVELS)}
+
+_ALIASES = {
+    "TRACE": "TRACE",
+    "TRCE": "TRACE",
+    "VERBOSE": "TRACE",
+    "DEBUG": "DEBUG",
+    "DBUG": "DEBUG",
+    "INFO": "INFO",
+    "INFORMATION": "INFO",
+    "NOTICE": "INFO",
+    "WARN": "WARN",
+    "WARNING": "WARN",
+    "ERROR": "ERROR",
+    "FAIL": "ERROR",
+    "ERR": "ERROR",
+    "FATAL": "FATAL",
+    "CRIT": "FATAL",
+    "CRITICAL": "FATAL",
+    "PANIC": "FATAL",
+    "ALERT": "FATAL",
+    "EMERG": "FATAL",
+    "EMERGENCY": "FATAL",
+}
+# pino/bunyan numeric levels
+_NUMERIC = {10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL"}
+
+
+def normalize_level(value: Any) -> str | None:
+    """A level word or number -> one of :data:`LEVELS`, else ``None``.
+
+    Example
+    -------
+    >>> normalize_level("warning"), normalize_level("fail"), normalize_level(30), normalize_level("x")
+    ('WARN', 'ERROR', 'INFO', None)
+    """
+    if isinstance(value, str):
+        return _ALIASES.get(value.strip().upper())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _NUMERIC.get(value)
+    return None
+
+
+def level_rank(level: str) -> int:
+    """Position of a normalised level in :data:`LEVELS` (TRACE is 0)."""
+    return _RANK[level]
+
+
+class LambdaLine(
+    msgspec.Struct, frozen=True, gc=False, omit_defaults=True, rename={"request_id": "requestId"}
+):
+    """What one log line says about itself. ``None``: the line does not say.
+
+    Attributes
+    ----------
+    level : str | None
+        One of :data:`LEVELS`.
+    request_id : str | None
+        The Lambda request id the runtime printed (``requestId`` in JSON).
+    time : str | None
+        The application's own timestamp, as written (numbers in JSON: ISO 8601 UTC).
+    json : dict | None
+        The JSON object the message holds after any prefix.
+    """
+
+    level: str | None = None
+    request_id: str | None = None
+    time: str | None = None
+    json: dict[str, Any] | None = None
+
+
+_json = msgspec.json.Decoder()
+
+_TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
+_TS_RE = re.compile(_TS)
+_TAB_LEVELS = {
+    name: _ALIASES[name.upper()]
+    for name in (
+        "TRACE",
+        "DEBUG",
+        "INFO",
+        "WARN",
+        "ERROR",
+        "FATAL",
+        "trce",
+        "dbug",
+        "info",
+        "warn",
+        "fail",
+        "crit",
+    )
+}
+_PY_LEVELS = {f"[{name}]": _ALIASES[name] for name in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}
+_UUIDISH = r"[0-9A-Za-z][0-9A-Za-z-]*"
+# Node.js and .NET: ts \t requestId \t [level \t] message (old Node.js runtimes print no level)
+_TAB_PREFIX = re.compile(
+    rf"({_TS})\t({_UUIDISH})\t(?:(TRACE|DEBUG|INFO|WARN|ERROR|FATAL|trce|dbug|info|warn|fail|crit)\t)?"
+)
+# Python: [LEVEL] \t ts \t requestId \t message
+_PY_PREFIX = re.compile(r"\[(NOTSET|DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\t([^\t]+)\t([^\t]*)\t")
+# Java LambdaLogger text format and Python uncaught errors: [LEVEL] message
+_BRACKET_LEVEL = re.compile(r"\[(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL)\] ")
+# log4j2 / slf4j with the Lambda appender: date time [requestId] LEVEL ...
+_SPACED = re.compile(
+    r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) +"
+    r"(?:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) +)?"
+    r"(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\b ?"
+)
+# Go's package log: 2024/05/01 12:00:00[.micro] message
+_GO_LOG = re.compile(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)?) ")
+# Ruby Logger (the Lambda runtime's formatter adds the request id before "--")
+_RUBY = re.compile(
+    r"[DIWEFA], \[(\S+) #\d+\] +(DEBUG|INFO|WARN|ERROR|FATAL|ANY)"
+    r"(?: ([0-9A-Za-z][0-9A-Za-z-]*))? -- [^:]*: "
+)
+# the timeout line
+_TIMED_OUT = re.compile(rf"({_TS}) ([0-9A-Za-z-]+) Task timed out after")
+# logfmt (Go log/slog TextHandler, logrus): key=value or key="quoted value"
+_LOGFMT = re.compile(r'(?:^|\s)(time|level|requestId|request_id|aws_request_id)=("(?:[^"\\]|\\.)*"|\S*)')
+# Node.js runtime errors: "Invoke Error \t{...}", "Uncaught Exception \t{...}"
+_LABELLED_JSON = re.compile(r"[A-Za-z][A-Za-z ]{0,40} \t(?=\{)")
+
+_LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "Level", "LogLevel")
+_TIME_KEYS = ("timestamp", "time", "@timestamp", "ts", "Timestamp")
+_REQUEST_KEYS = (
+    "requestId",
+    "AWSRequestId",
+    "function_request_id",
+    "aws_request_id",
+    "awsRequestId",
+    "FunctionRequestId",
+)
+
+
+def parse_line(message: str) -> LambdaLine | None:
+    """Read a log message's runtime prefix and JSON body; ``None`` when it says nothing.
+
+    Example
+    -------
+    >>> line = parse_line("2024-05-01T12:00:00.123Z\\t6bc28136-xmpl\\tWARN\\tslow\\n")
+    >>> line.level, line.request_id, line.time
+    ('WARN', '6bc28136-xmpl', '2024-05-01T12:00:00.123Z')
+    >>> parse_line('{"level":"error","msg":"boom"}').json
+    {'level': 'error', 'msg': 'boom'}
+    >>> parse_line("plain text\\n") is None
+    True
+    """
+    found = parse_fields(message)
+    return None if found is None else LambdaLine(*found)
+
+
+#: What :func:`parse_fields` returns: ``(level, request_id, time, json)``.
+Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | None"]
+
+
+def parse_fields(message: str) -> Fields | None:
+    """:func:`parse_line` as a plain tuple ``(level, request_id, time, json)`` (no object built:
+    the pipeline's per-event path), ``None`` when the line says nothing.
+
+    Example
+    -------
+    >>> parse_fields("END RequestId: 6bc28136-xmpl\\n")
+    (None, '6bc28136-xmpl', None, None)
+    """
+    if not message:
+        return None
+    c = message[0]
+    if c == "{":
+        return _with_json(message, None, None, None)
+    if c in "SER":  # START/END/REPORT RequestId: <id> then a space, tab or newline
+        if c == "S":
+            n = 17 if message.startswith("START RequestId: ") else 0
+        elif c == "E":
+            n = 15 if message.startswith("END RequestId: ") else 0
+        else:
+            n = 18 if message.startswith("REPORT RequestId: ") else 0
+        if n:
+            rid = message[n : n + 64].split(None, 1)
+            return (None, rid[0], None, None) if rid else None
+        return _ruby(message) if message[1:4] == ", [" else None  # Ruby's "E, [..."
+    if c == "[":
+        head, tab, _ = message[:12].partition("\t")
+        if tab and head in _PY_LEVELS:  # Python: split fast
+            parts = message.split("\t", 3)
+            if len(parts) == 4 and parts[1][4:5] == "-":
+                return _with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
+        m = _PY_PREFIX.match(message)
+        if m is not None:
+            level = _ALIASES.get(m[1])  # NOTSET: no level
+            return _with_json(message[m.end() :], level, m[3] or None, m[2])
+        m = _BRACKET_LEVEL.match(message)
+        if m is not None:
+            return _with_json(message[m.end() :], _ALIASES[m[1]], None, None)
+        return None
+    if "0" <= c <= "9":
+        if message[10:11] == "T" and message[23:25] == "Z\t":  # Node.js / .NET, split fast
+            parts = message.split("\t", 3)
+            if len(parts) >= 3 and _TS_RE.fullmatch(parts[0]) is not None:
+                level = _TAB_LEVELS.get(parts[2]) if len(parts) == 4 else None
+                rest = parts[3] if level is not None else message[len(parts[0]) + len(parts[1]) + 2 :]
+                request_id = parts[1] if parts[1] != "undefined" else None  # Node.js outside an invocation
+                return _with_json(rest, level, request_id or None, parts[0])
+        m = _TAB_PREFIX.match(message)
+        if m is not None:
+            level = _ALIASES[m[3].upper()] if m[3] else None
+            request_id = m[2] if m[2] != "undefined" else None
+            return _with_json(message[m.end() :], level, request_id, m[1])
+        m = _SPACED.match(message)
+        if m is not None:
+            return _with_json(message[m.end() :], m[3], m[2], m[1])
+        m = _TIMED_OUT.match(message)
+        if m is not None:
+            return (None, m[2], m[1], None)
+        m = _GO_LOG.match(message)
+        if m is not None:
+            return _with_json(message[m.end() :], None, None, m[1])
+        return None
+    if message[1:4] == ", [":
+        return _ruby(message)
+    if c in "tl" and (message.startswith("time=") or message.startswith("level=")):
+        return _logfmt(message)
+    return None
+
+
+def _ruby(message: str) -> Fields | None:
+    m = _RUBY.match(message)
+    if m is None:
+        return None
+    return _with_json(message[m.end() :], _ALIASES.get(m[2]), m[3], m[1])
+
+
+def _with_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> Fields | None:
+    obj = _json_object(rest) if rest[:1] == "{" else None
+    if obj is None and "\t{" in rest:
+        m = _LABELLED_JSON.match(rest)
+        if m is not None:
+            obj = _json_object(rest[m.end() :])
+    if obj is not None:
+        if level is None:
+            level = _json_level(obj)
+        if request_id is None:
+            request_id = _json_request_id(obj)
+        if time is None:
+            time = _json_time(obj)
+    elif level is None and request_id is None and time is None:
+        return None
+    return (level, request_id, time, obj)
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    if text[:1] != "{":
+        return None
+    try:
+        obj = _json.decode(text)
+    except msgspec.DecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _json_level(obj: dict[str, Any]) -> str | None:
+    value = obj.get("level")  # the usual key first: one lookup for most lines
+    if value is None:
+        for key in _LEVEL_KEYS:
+            if key in obj:
+                value = obj[key]
+                break
+        else:
+            return None
+    if type(value) is str:
+        return _ALIASES.get(value) or normalize_level(value)
+    return normalize_level(value)
+
+
+def _json_request_id(obj: dict[str, Any]) -> str | None:
+    value = obj.get("requestId")  # the usual key first
+    if type(value) is str and value:
+        return value
+    for key in _REQUEST_KEYS:
+        value = obj.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return _platform_request_id(obj) if "record" in obj else None
+
+
+def _json_time(obj: dict[str, Any]) -> str | None:
+    value = obj.get("timestamp")
+    if value is None:
+        value = obj.get("time")
+    if value is None:
+        for key in _TIME_KEYS:
+            if key in obj:
+                value = obj[key]
+                break
+        else:
+            return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _epoch_iso(value)
+    return None
+
+
+def _epoch_iso(value: float) -> str | None:
+    """Epoch seconds (zap, pino's ``time`` in ms when over 1e11) -> ISO 8601 UTC."""
+    seconds = value / 1000 if value > 1e11 else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _platform_request_id(obj: dict[str, Any]) -> str | None:
+    kind, record = obj.get("type"), obj.get("record")
+    if isinstance(kind, str) and kind.startswith("platform.") and isinstance(record, dict):
+        value = record.get("requestId")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _logfmt(message: str) -> Fields | None:
+    fields = {k: v[1:-1] if v.startswith('"') else v for k, v in _LOGFMT.findall(message.split("\n", 1)[0])}
+    level = normalize_level(fields["level"]) if "level" in fields else None
+    request_id = fields.get("requestId") or fields.get("aws_request_id") or fields.get("request_id") or None
+    time = fields.get("time") or None
+    if level is None and request_id is None and time is None:
+        return None
+    return (level, request_id, time, None)

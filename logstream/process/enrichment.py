@@ -1,0 +1,44 @@
+"""Enrichment: where an event comes from (region, Lambda function and version) and user tags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..parsers.lambda_report import function_name, function_version
+from .events import ProcessedEvent
+
+__all__ = ["enrich", "add_tags"]
+
+
+def enrich(events: list[ProcessedEvent], region: str | None = None) -> list[ProcessedEvent]:
+    """Set ``region`` (``extractedFields["@aws.region"]``, else ``region``), and for Lambda log
+    groups (``/aws/lambda/NAME``, Lambda@Edge ``/aws/lambda/us-east-1.NAME``) ``function_name``
+    and ``function_version`` (from the stream name ``YYYY/MM/DD/[VERSION]...``), in place.
+
+    Example
+    -------
+    >>> from logstream.process.events import ProcessedEvent as E
+    >>> ev = E("1", "/aws/lambda/checkout", "2024/05/01/[$LATEST]ab12", [], "1", 0, "hi")
+    >>> e = enrich([ev], "eu-west-1")[0]
+    >>> e.region, e.function_name, e.function_version
+    ('eu-west-1', 'checkout', '$LATEST')
+    """
+    names: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for ev in events:
+        key = (ev.log_group, ev.log_stream)
+        found = names.get(key)
+        if found is None:
+            name = function_name(ev.log_group)
+            found = names[key] = (name, function_version(ev.log_stream) if name else None)
+        ev.function_name, ev.function_version = found
+        fields = ev.extracted_fields
+        ev.region = fields.get("@aws.region", region) if fields else region
+    return events
+
+
+def add_tags(events: list[ProcessedEvent], tags: Mapping[str, str]) -> list[ProcessedEvent]:
+    """Set ``tags`` (one shared, read-only mapping) on every event, in place."""
+    shared = dict(tags)
+    for ev in events:
+        ev.tags = shared
+    return events

@@ -1,0 +1,280 @@
+"""Each handler run from the built artifact the way Lambda's Python runtime runs it: a clean
+interpreter with only boto3 and the real runtime interface client (awslambdaric), the artifact
+as the task root (not the repository, not .venv), a real subscription event handed out by a
+local stand-in for the Lambda Runtime API, and the answer and stdout checked.
+
+The artifact is built for this machine's platform and Python, since it runs here; the
+arm64/Python 3.13 build that deploys is checked in test_sam_build.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.packaging.conftest import HOST_PYTHON
+from tests.packaging.runtime_api import RuntimeApi
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:logstream-under-test"
+OWN_GROUP = "/aws/lambda/logstream-under-test"
+START_MS = 1_763_900_000_000  # 2025-11-23T12:13:20Z
+
+
+def subscription_event(
+    log_group: str, messages: list[str], log_stream: str = "2025/11/23/[$LATEST]0f1e"
+) -> dict:
+    """A Lambda subscription event as CloudWatch Logs sends it: base64 of a gzip member holding
+    the JSON document (built here with the stdlib, not with logstream)."""
+    doc = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": log_group,
+        "logStream": log_stream,
+        "subscriptionFilters": ["logstream"],
+        "logEvents": [
+            {"id": f"{START_MS + i:020d}{i:036d}", "timestamp": START_MS + i, "message": m}
+            for i, m in enumerate(messages)
+        ],
+    }
+    data = gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), mtime=0)
+    return {"awslogs": {"data": base64.b64encode(data).decode()}}
+
+
+def run_handler(artifact: Path, python: Path, handler: str, event: dict, **env: str):
+    """``python -m awslambdaric HANDLER`` from ``artifact``, driven by the Runtime API stand-in
+    through one invocation. Returns (outcome, stdout lines, stderr)."""
+    with RuntimeApi(FUNCTION_ARN) as api:
+        request_id = api.invoke(event)
+        proc = subprocess.Popen(
+            [str(python), "-m", "awslambdaric", handler],
+            cwd=artifact,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "LANG": "C.UTF-8",
+                "PYTHONPATH": str(artifact),
+                "LAMBDA_TASK_ROOT": str(artifact),
+                "AWS_LAMBDA_RUNTIME_API": api.address,
+                "_HANDLER": handler,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_python{HOST_PYTHON}",
+                "AWS_LAMBDA_FUNCTION_NAME": "logstream-under-test",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                "AWS_LAMBDA_LOG_GROUP_NAME": OWN_GROUP,
+                "AWS_LAMBDA_LOG_STREAM_NAME": "2025/11/23/[$LATEST]feed",
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **env,
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            outcome = api.outcome(timeout=120)
+        finally:
+            proc.terminate()  # idle, waiting for the next invocation: the stand-in holds it
+            out, err = proc.communicate(timeout=60)
+    assert outcome.request_id == request_id, (outcome, err.decode())
+    return outcome, out.decode().splitlines(), err.decode()
+
+
+def emf_documents(lines: list[str]) -> list[dict]:
+    return [d for d in map(json.loads, (ln for ln in lines if ln.startswith("{"))) if "_aws" in d]
+
+
+def log_records(lines: list[str]) -> list[dict]:
+    return [d for d in map(json.loads, (ln for ln in lines if ln.startswith("{"))) if "level" in d]
+
+
+HANDLERS = ("lambda_metrics", "fluentd_metrics", "forward", "firehose_transform")
+REPORT = (
+    "REPORT RequestId: 6f1c2b7e-1d2a-4f8e-9c3b-0a1b2c3d4e5f\tDuration: 12.50 ms\tBilled Duration: 13 ms\t"
+    "Memory Size: 128 MB\tMax Memory Used: 64 MB\tInit Duration: 100.00 ms\t\n"
+)
+
+
+def test_given_a_lambda_log_subscription_when_the_runtime_invokes_lambda_metrics_then_emf_is_printed(
+    host_artifact, runtime_python
+):
+    event = subscription_event(
+        "/aws/lambda/checkout",
+        ["START RequestId: 6f1c2b7e-1d2a-4f8e-9c3b-0a1b2c3d4e5f Version: $LATEST\n", REPORT],
+    )
+    outcome, stdout, stderr = run_handler(
+        host_artifact, runtime_python, "handlers.lambda_metrics.handler", event, LAMBDA_ARCHITECTURE="x86_64"
+    )
+    assert outcome.kind == "response", stderr
+    assert outcome.json() == {"reports": 1, "metrics": 10}
+    [emf] = emf_documents(stdout)
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Logstream/Lambda"
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["FunctionName"]]
+    # x86_64: $0.0000166667 per GB-second of billed duration, $0.20 per million requests
+    cost = 0.013 * (128 / 1024) * 0.0000166667 + 0.20 / 1_000_000
+    assert {k: v for k, v in emf.items() if k != "_aws"} == {
+        "FunctionName": "checkout",
+        "Invocations": 1,
+        "Duration": 12.5,
+        "BilledDuration": 13,
+        "InitDuration": 100.0,
+        "MaxMemoryUsed": 64,
+        "MemoryUtilization": 50.0,
+        "ColdStart": 1,
+        "Timeout": 0,
+        "OutOfMemory": 0,
+        "EstimatedCost": pytest.approx(cost, rel=1e-6),
+    }
+    assert [r["function_request_id"] for r in log_records(stdout)] == [outcome.request_id]
+
+
+def test_given_fluentd_status_lines_when_the_runtime_invokes_fluentd_metrics_then_emf_is_printed(
+    host_artifact, runtime_python
+):
+    status = {"plugin_id": "out_s3", "type": "s3", "buffer_queue_length": 3, "retry_count": 2}
+    event = subscription_event(
+        "/ecs/fluentd",
+        [
+            "2025-11-23 12:13:20 +0000 [info]: #0 fluentd worker is now running worker=0\n",
+            f"2025-11-23 12:13:20.123456789 +0000 monitor.metrics: {json.dumps(status)}\n",
+        ],
+    )
+    outcome, stdout, stderr = run_handler(
+        host_artifact, runtime_python, "handlers.fluentd_metrics.handler", event
+    )
+    assert outcome.kind == "response", stderr
+    assert outcome.json() == {"statuses": 1, "metrics": 2}
+    [emf] = emf_documents(stdout)
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "fluentd"
+    assert {k: v for k, v in emf.items() if k != "_aws"} == {
+        "PluginId": "out_s3",
+        "buffer_queue_length": 3,
+        "retry_count": 2,
+    }
+
+
+def test_given_a_subscription_when_the_runtime_invokes_forward_then_every_event_reaches_kinesis(
+    host_artifact, runtime_python, aws
+):
+    name = f"runtime-{uuid.uuid4().hex[:8]}"
+    kinesis = aws("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name)
+    messages = [f"line {i} of the order service\n" for i in range(5)]
+    event = subscription_event("/ecs/orders", messages)
+    outcome, stdout, stderr = run_handler(
+        host_artifact,
+        runtime_python,
+        "handlers.forward.handler",
+        event,
+        DESTINATION_ARN=f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}",
+        AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"],
+    )
+    assert outcome.kind == "response", stderr
+    shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]
+    assert outcome.json() == {"delivered": len(records), "requests": 1}
+    events = [json.loads(line) for r in records for line in r["Data"].splitlines()]  # NDJSON records
+    assert [(e["logGroup"], e["message"]) for e in events] == [("/ecs/orders", m) for m in messages]
+
+
+def test_given_a_firehose_batch_when_the_runtime_invokes_firehose_transform_then_records_are_ndjson(
+    host_artifact, runtime_python
+):
+    sub = subscription_event("/aws/lambda/checkout", ["one\n", "two\n"])
+    control = {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [
+            {
+                "id": "",
+                "timestamp": START_MS,
+                "message": "CWL CONTROL MESSAGE: Checking health of destination",
+            }
+        ],
+    }
+    control_data = base64.b64encode(gzip.compress(json.dumps(control).encode(), mtime=0)).decode()
+    event = {
+        "invocationId": str(uuid.uuid4()),
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/logs",
+        "region": "us-east-1",
+        "records": [
+            {"recordId": "r-control", "approximateArrivalTimestamp": START_MS, "data": control_data},
+            {"recordId": "r-data", "approximateArrivalTimestamp": START_MS, "data": sub["awslogs"]["data"]},
+            {"recordId": "r-bad", "approximateArrivalTimestamp": START_MS, "data": "bm90IGd6aXA="},
+        ],
+    }
+    outcome, stdout, stderr = run_handler(
+        host_artifact, runtime_python, "handlers.firehose_transform.handler", event
+    )
+    assert outcome.kind == "response", stderr
+    records = outcome.json()["records"]
+    assert [(r["recordId"], r["result"]) for r in records] == [
+        ("r-control", "Dropped"),
+        ("r-data", "Ok"),
+        ("r-bad", "ProcessingFailed"),
+    ]
+    lines = [json.loads(ln) for ln in base64.b64decode(records[1]["data"]).decode().splitlines()]
+    assert [(d["logGroup"], d["timestamp"], d["message"]) for d in lines] == [
+        ("/aws/lambda/checkout", START_MS, "one\n"),
+        ("/aws/lambda/checkout", START_MS + 1, "two\n"),
+    ]
+
+
+def test_given_the_artifact_when_handlers_import_then_only_its_shipped_bytecode_is_used(
+    host_artifact, runtime_python
+):
+    """Lambda unpacks the zip with every mtime at 1980-01-01 and a read-only code directory:
+    timestamp-checked .pyc files would be stale and recompiled on every cold start. The
+    artifact's unchecked-hash bytecode is used as shipped."""
+    for path in host_artifact.rglob("*.py"):
+        os.utime(path, (315532800, 315532800))  # 1980-01-01, as Lambda sees files from SAM's zip
+    imports = "import " + ", ".join(f"handlers.{h}" for h in HANDLERS)
+    res = subprocess.run(
+        [str(runtime_python), "-v", "-c", imports],
+        cwd=host_artifact,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(host_artifact),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "DESTINATION_ARN": "arn:aws:kinesis:us-east-1:123456789012:stream/x",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    # -v prints "# code object from '<...>.pyc'" for bytecode used, "# code object from <...>.py"
+    # for a module compiled from source
+    root = str(host_artifact) + "/"
+    loaded = [
+        p
+        for p in re.findall(r"^# code object from '?(.+?)'?$", res.stderr, re.MULTILINE)
+        if p.startswith(root)
+    ]
+    from_source = [p for p in loaded if p.endswith(".py")]
+    from_pyc = {p.removeprefix(root) for p in loaded if p.endswith(".pyc")}
+    assert from_source == []
+    shipped = {str(p.relative_to(host_artifact)) for p in host_artifact.rglob("*.pyc")}
+    assert from_pyc <= shipped
+    tag = f"cpython-{HOST_PYTHON.replace('.', '')}"
+    for module in ("handlers/lambda_metrics", "handlers/forward", "logstream/decode", "logstream/envelopes"):
+        package, name = module.split("/")
+        assert f"{package}/__pycache__/{name}.{tag}.pyc" in from_pyc
+    assert any(p.startswith("aws_lambda_powertools/") for p in from_pyc)
