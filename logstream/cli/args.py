@@ -164,6 +164,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="GLOB",
         help="only log groups matching GLOB (repeatable, e.g. '/aws/lambda/*')",
     )
+    p.add_argument(
+        "--group",
+        default=None,
+        metavar="NAME",
+        help="log group of input that names none (aws logs output and tail text, plain lines)",
+    )
     p.add_argument("--strict", action="store_true", help="stop at the first input error")
     p.add_argument(
         "--max-size",
@@ -223,7 +229,6 @@ def build_parser(name: str) -> Parser:
         )
         p.add_argument("--outer-gzip", action="store_true", help="with --to s3: gzip the object again")
         p.add_argument("--force", action="store_true", help="write binary output (--to s3) to a terminal")
-        p.add_argument("--group", default=None, metavar="NAME", help="log group of plain log lines")
         p.add_argument(
             "--stream",
             default="2024/01/01/[$LATEST]logstream",

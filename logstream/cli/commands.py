@@ -57,6 +57,8 @@ def _streams(
     opts.max_size = args.max_size
     opts.since, opts.until = args.since, args.until
     opts.groups = tuple(args.log_group)
+    if opts.mode != "encode":
+        opts.group = args.group or ""
     sources = open_sources(args.files, args.recursive, report)
     return iter_streams(sources, opts, report, progress, out.flush)
 

@@ -66,7 +66,10 @@ class Options:
     subscription_filters: tuple[str, ...] = ()
 
     def keep(self, stream: LogStream) -> LogStream | None:
-        """The stream with only the events the filters let through, or None."""
+        """The stream with only the events the filters let through, or None; a stream that
+        names no log group gets ``group``."""
+        if not stream.log_group and self.group and not stream.is_control:
+            stream = dataclasses.replace(stream, log_group=self.group)
         if self.groups and not any(fnmatchcase(stream.log_group, g) for g in self.groups):
             return None
         if self.since is None and self.until is None:
@@ -560,10 +563,8 @@ class _Scanner:
         tail, self.plain_stream = bool(self.plain_stream), ""
         if tail or opts.mode == "encode":
             kept = opts.keep(stream)
-        elif opts.groups and not any(fnmatchcase(stream.log_group, g) for g in opts.groups):
-            kept = None
         else:  # plain log lines have no time: time filters do not apply to them
-            kept = stream
+            kept = dataclasses.replace(opts, since=None, until=None).keep(stream)
         if kept is not None:
             yield kept
 
