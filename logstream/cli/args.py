@@ -231,6 +231,8 @@ def build_parser(name: str) -> Parser:
         p.add_argument("--force", action="store_true", help="write binary output (--to s3) to a terminal")
         p.add_argument(
             "--stream",
+            "--log-stream",
+            dest="stream",
             default="2024/01/01/[$LATEST]logstream",
             metavar="NAME",
             help="log stream of plain lines",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import run_cli
@@ -93,3 +95,20 @@ def test_given_version_then_printed():
 def test_given_help_subcommand_then_that_help():
     res = run_cli("help", "report")
     assert res.returncode == 0 and res.stdout.startswith(b"usage: logstream report ")
+
+
+def test_given_outer_gzip_without_s3_then_usage_error():
+    res = run_cli("encode", "--outer-gzip", stdin=b"x\n")
+    assert res.returncode == 2
+    assert "--outer-gzip applies to --to s3 only" in res.stderr.decode()
+
+
+def test_given_encode_group_and_stream_names_then_plain_lines_carry_them():
+    enc = run_cli("encode", "--group", "/aws/lambda/f", "--log-stream", "s1", "--owner", "111", stdin=b"x\n")
+    out = json.loads(run_cli("decode", "-o", "ndjson", stdin=enc.stdout).stdout)
+    assert (out["owner"], out["logGroup"], out["logStream"], out["message"]) == (
+        "111",
+        "/aws/lambda/f",
+        "s1",
+        "x\n",
+    )
