@@ -6,7 +6,6 @@ Both write to /dev/null; each is run as a whole, alternately, median of the roun
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import subprocess
@@ -79,7 +78,7 @@ def peak_rss(args: list[str], total: int, chunk: bytes | None = None) -> dict[st
     chunk = chunk or _chunk()
     t0 = time.perf_counter()
     with subprocess.Popen(
-        [sys.executable, "-m", "logstream", *args],
+        [sys.executable, "-c", _RSS_PROBE, sys.executable, "-m", "logstream", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -89,12 +88,21 @@ def peak_rss(args: list[str], total: int, chunk: bytes | None = None) -> dict[st
             proc.stdin.write(chunk)
             written += len(chunk)
         proc.stdin.close()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
         err = proc.stderr.read()
     if proc.returncode != 0:
         raise RuntimeError(f"logstream {' '.join(args)} failed: {err[-500:]!r}")
-    return {"input": written, "rss": usage.ru_maxrss * 1024, "seconds": time.perf_counter() - t0}
+    rss = int(err.rsplit(b"maxrss=", 1)[1])
+    return {"input": written, "rss": rss * 1024, "seconds": time.perf_counter() - t0}
+
+
+# A small interpreter starts logstream and reports its peak RSS: forked from this (large) process
+# directly, the child's peak would count this process's pages it held until exec.
+_RSS_PROBE = """
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[1:])
+sys.stderr.write(f"maxrss={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+sys.exit(code)
+"""
 
 
 # ---------------------------------------------------------------- streaming: first output line
