@@ -102,7 +102,7 @@ def sample(
         return events
     threshold = rate * 4294967296.0
     crc32, platform, warn = zlib.crc32, is_platform_line, _WARN_AND_ABOVE
-    out = []
+    out: list[ProcessedEvent] = []
     append = out.append
     if level_of is parsed_level:  # the level is on the event: no call per event
         for e in events:

@@ -182,6 +182,47 @@ def test_given_kinesis_batch_with_an_undecodable_record_then_it_is_dead_lettered
     assert (letter["part"], letter["parts"]) == (1, 1)
 
 
+def _hostile_record(template: dict, payload: bytes, seq: str) -> dict:
+    record = json.loads(json.dumps(template))
+    record["kinesis"]["data"] = base64.b64encode(gzip.compress(payload, mtime=0)).decode()
+    record["kinesis"]["sequenceNumber"] = seq
+    return record
+
+
+HOSTILE = {
+    "invalid UTF-8": b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"\xff\xfe","logStream":"s",'
+    b'"subscriptionFilters":[],"logEvents":[]}',
+    "nested 1,000 deep": b"[" * 1000 + b"]" * 1000,
+    "timestamp past datetime": t.document_json(t.make_document([(2**63, "x")])),
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_given_a_hostile_record_among_four_good_ones_then_the_four_are_delivered_and_it_is_dead_lettered(
+    handlers_env, aws, kind
+):
+    name, arn = new_stream(aws)
+    queue = new_queue(aws)
+    handler = handlers_env["forward"].build(config(destination_arn=arn, dead_letter_queue_url=queue))
+    event = t.kinesis_event([t.make_document([f"good {i}"], log_stream=f"s{i}") for i in range(4)])
+    seq = "49590338271490256608559692538361571095921575989136580001"
+    event["Records"].insert(2, _hostile_record(event["Records"][0], HOSTILE[kind], seq))
+    assert handler(event, Context()) == {"batchItemFailures": []}
+    assert sorted(x["message"] for x in read_stream(aws("kinesis"), name)) == [f"good {i}" for i in range(4)]
+    (letter,) = read_queue(aws("sqs"), queue)
+    assert letter["source"]["sequenceNumber"] == seq and letter["reason"].startswith("record 3: ")
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_given_a_hostile_record_in_a_firehose_transformation_then_exactly_it_fails(handlers_env, kind):
+    handler = handlers_env["firehose_transform"].build(config())
+    docs = [t.make_document([f"good {i}"], log_stream=f"s{i}") for i in range(4)]
+    event = t.firehose_event(docs)
+    event["records"][1]["data"] = base64.b64encode(gzip.compress(HOSTILE[kind], mtime=0)).decode()
+    out = handler(event, Context())
+    assert [r["result"] for r in out["records"]] == ["Ok", "ProcessingFailed", "Ok", "Ok"]
+
+
 def test_given_every_kinesis_record_failing_then_the_answer_names_each_record(handlers_env, aws):
     arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/does-not-exist"
     handler = handlers_env["forward"].build(config(destination_arn=arn, dead_letter_queue_url=None))

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -25,7 +26,9 @@ from tests.packaging.runtime_api import RuntimeApi
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:logstream-under-test"
 OWN_GROUP = "/aws/lambda/logstream-under-test"
-START_MS = 1_763_900_000_000  # 2025-11-23T12:13:20Z
+# A minute ago, whole seconds: metric data older than two weeks is dropped by the handlers
+START_MS = (int(time.time()) - 60) * 1000
+FLUENTD_TIME = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(START_MS / 1000))
 
 
 def subscription_event(
@@ -117,7 +120,7 @@ def test_given_a_lambda_log_subscription_when_the_runtime_invokes_lambda_metrics
         host_artifact, runtime_python, "handlers.lambda_metrics.handler", event, LAMBDA_ARCHITECTURE="x86_64"
     )
     assert outcome.kind == "response", stderr
-    assert outcome.json() == {"reports": 1, "metrics": 10}
+    assert outcome.json() == {"reports": 1, "metrics": 10, "dropped": 0, "deadLettered": 0}
     [emf] = emf_documents(stdout)
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Logstream/Lambda"
     assert emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["FunctionName"]]
@@ -146,15 +149,15 @@ def test_given_fluentd_status_lines_when_the_runtime_invokes_fluentd_metrics_the
     event = subscription_event(
         "/ecs/fluentd",
         [
-            "2025-11-23 12:13:20 +0000 [info]: #0 fluentd worker is now running worker=0\n",
-            f"2025-11-23 12:13:20.123456789 +0000 monitor.metrics: {json.dumps(status)}\n",
+            f"{FLUENTD_TIME} +0000 [info]: #0 fluentd worker is now running worker=0\n",
+            f"{FLUENTD_TIME}.123456789 +0000 monitor.metrics: {json.dumps(status)}\n",
         ],
     )
     outcome, stdout, stderr = run_handler(
         host_artifact, runtime_python, "handlers.fluentd_metrics.handler", event
     )
     assert outcome.kind == "response", stderr
-    assert outcome.json() == {"statuses": 1, "metrics": 2}
+    assert outcome.json() == {"statuses": 1, "metrics": 2, "dropped": 0, "deadLettered": 0}
     [emf] = emf_documents(stdout)
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "fluentd"
     assert {k: v for k, v in emf.items() if k != "_aws"} == {
@@ -185,7 +188,7 @@ def test_given_a_subscription_when_the_runtime_invokes_forward_then_every_event_
     shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
     it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]
-    assert outcome.json() == {"delivered": len(records), "requests": 1}
+    assert outcome.json() == {"delivered": len(records), "requests": 1, "deadLettered": 0}
     events = [json.loads(line) for r in records for line in r["Data"].splitlines()]  # NDJSON records
     assert [(e["logGroup"], e["message"]) for e in events] == [("/ecs/orders", m) for m in messages]
 
