@@ -119,9 +119,9 @@ def run() -> int:
     import boto3
 
     from logstream import iter_log_streams
-    from logstream.cli import summary_table
     from logstream.metrics import Pricing
     from logstream.parsers.lambda_report import iter_reports
+    from logstream.summary import summary_table
     from logstream.testing import firehose_event, lambda_event
 
     print(f"local AWS endpoint: {os.environ['AWS_ENDPOINT_URL']} (moto server, in-process)\n")

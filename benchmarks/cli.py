@@ -58,3 +58,83 @@ def measure(rounds: int = 3) -> dict[str, float | int | None]:
             "logstream": statistics.median(ls),
             "jq": statistics.median(jqs) if jqs else None,
         }
+
+
+# ------------------------------------------------------------------------ streaming: memory
+def _chunk(target: int = 8 << 20) -> bytes:
+    """About ``target`` bytes of input: compact documents one per line (distinct streams)."""
+    lines, size, i = [], 0, 0
+    while size < target:
+        line = t.document_json(document(1_000, seed=i, stream=i)) + b"\n"
+        lines.append(line)
+        size += len(line)
+        i += 1
+    return b"".join(lines)
+
+
+def peak_rss(args: list[str], total: int, chunk: bytes | None = None) -> dict[str, float]:
+    """Peak RSS (bytes) of ``logstream ARGS`` fed ``total`` bytes on stdin by this process, and
+    its wall time; output to /dev/null. The input is generated as it is written, never stored."""
+    chunk = chunk or _chunk()
+    t0 = time.perf_counter()
+    with subprocess.Popen(
+        [sys.executable, "-c", _RSS_PROBE, sys.executable, "-m", "logstream", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        written = 0
+        while written < total:
+            proc.stdin.write(chunk)
+            written += len(chunk)
+        proc.stdin.close()
+        err = proc.stderr.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"logstream {' '.join(args)} failed: {err[-500:]!r}")
+    rss = int(err.rsplit(b"maxrss=", 1)[1])
+    return {"input": written, "rss": rss * 1024, "seconds": time.perf_counter() - t0}
+
+
+# A small interpreter starts logstream and reports its peak RSS: forked from this (large) process
+# directly, the child's peak would count this process's pages it held until exec.
+_RSS_PROBE = """
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[1:])
+sys.stderr.write(f"maxrss={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+sys.exit(code)
+"""
+
+
+# ---------------------------------------------------------------- streaming: first output line
+EVENTS_PER_DOC = 200
+
+
+def first_line_latency(kind: str = "base64", documents: int = 6, pause: float = 0.25) -> list[float]:
+    """Seconds from writing a document (after a pause with the pipe open) to reading its first
+    output line, for each document after the first (the first includes interpreter start-up).
+
+    ``kind``: ``base64`` (one payload per line) or ``gzip`` (members of a Firehose S3 object).
+    """
+    out = []
+    with subprocess.Popen(
+        [sys.executable, "-m", "logstream", "decode", "-o", "ndjson"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as proc:
+        for i in range(documents):
+            doc = document(EVENTS_PER_DOC, seed=i, stream=i)
+            data = t.encode_payload(doc).encode() + b"\n" if kind == "base64" else t.s3_object([doc])
+            if i:
+                time.sleep(pause)  # the producer pauses with the pipe open
+            t0 = time.perf_counter()
+            proc.stdin.write(data)
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            if i:
+                out.append(time.perf_counter() - t0)
+            assert line.startswith(b'{"owner"'), line[:80]
+            for _ in range(EVENTS_PER_DOC - 1):  # the rest of this document's lines
+                proc.stdout.readline()
+        proc.stdin.close()
+        proc.stdout.read()
+    return out

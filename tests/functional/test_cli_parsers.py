@@ -116,3 +116,18 @@ def test_metrics_formats():
     fl = lines(run_cli("metrics", "--format", "put-metric-data", stdin=body.encode()).stdout)
     assert fl[0]["Namespace"] == "fluentd"
     assert {d["Dimensions"][0]["Name"] for d in fl[0]["MetricData"]} == {"PluginId"}
+
+
+def test_report_timeout_line_in_an_earlier_document_still_marks_the_report():
+    rid = "5a1b2c3d-0000-4000-8000-000000000001"
+    first = t.make_document([f"2024-05-01T12:00:03.003Z {rid} Task timed out after 3.00 seconds\n"])
+    second = t.make_document(
+        [
+            f"END RequestId: {rid}\n",
+            f"REPORT RequestId: {rid}\tDuration: 3003.12 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\t"
+            "Max Memory Used: 40 MB\t\n",
+        ]
+    )
+    stdin = b"".join(msgspec.json.encode(t.lambda_event(d)) + b"\n" for d in (first, second))
+    out = lines(run_cli("report", stdin=stdin).stdout)
+    assert [(r["requestId"], r["timeout"], r["status"]) for r in out] == [(rid, True, "timeout")]

@@ -4,15 +4,21 @@ defaults and with every optional parameter, and what it creates is read back fro
 
 Where moto's CloudFormation falls short of CloudFormation, the test does the missing step
 itself, and only that:
-- ``Fn::If`` with an ``AWS::NoValue`` branch (optional policies in a role's policy list): moto
-  keeps a null in the list; the test evaluates the condition and drops the branch, as
-  CloudFormation does.
-- A function's ``Architectures``, which moto's CloudFormation does not pass on to Lambda: read
-  from the stack's template.
-- Resource types moto's CloudFormation does not create (``UNSUPPORTED``): the test takes them
-  out of the stack, lets the stack resolve their ``Ref``/``Fn::GetAtt`` values (as outputs), and
-  creates them through their own APIs with the template's properties. A supported resource that
-  refers to one of them gets its ARN, known in advance from the name the test gives it.
+- ``Fn::If`` with an ``AWS::NoValue`` branch (optional policies in a role's policy list, the
+  alarm's optional actions): moto keeps a null in the list; the test evaluates the condition and
+  drops the branch, as CloudFormation does.
+- A function's ``Architectures`` and ``LoggingConfig``, which moto's CloudFormation does not pass
+  on to Lambda: read from the stack's template (the log group it names is read back from Logs).
+- A role's inline policies, which moto answers as the Python repr of a dict: parsed as such.
+- Resource types moto's CloudFormation does not create (``UNSUPPORTED``; for such a type moto
+  warns and the suite's warnings-as-errors turn that into HTTP 500 inside moto's server): the
+  test takes them out of the stack, lets the stack resolve their ``Ref``/``Fn::GetAtt``/
+  ``Fn::Sub`` values (as outputs), and creates them through their own APIs with the template's
+  properties, named ``<stack>-<logical id>``: subscription filters, event invoke configs,
+  the Firehose delivery stream and the CloudWatch alarm. A supported resource that refers to one
+  of them gets its ARN, known in advance from that name. moto has no account policies at all
+  (``AWS::Logs::AccountPolicy``, PutAccountPolicy): the test checks the properties the stack
+  resolved for it, which CloudFormation would pass to PutAccountPolicy.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ UNSUPPORTED = {
     "AWS::KinesisFirehose::DeliveryStream",
     "AWS::Logs::SubscriptionFilter",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::CloudWatch::Alarm",
+    "AWS::Logs::AccountPolicy",
 }
 INTRINSICS = {"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split"}
 
@@ -98,21 +106,42 @@ def substitute(node, values: dict):
     return node
 
 
-def create_unsupported(aws, stack: str, logical_id: str, resource: dict) -> None:
-    props = resource["Properties"]
+def taken_name(stack: str, logical_id: str) -> str:
+    """The physical name the test gives a resource it creates itself (CloudFormation's own names
+    are ``<stack>-<logical id>-<suffix>``; the suffix is left out so the ARN is known in advance)."""
+    return f"{stack}-{logical_id}"
+
+
+def known_attributes(stack: str, logical_id: str, resource: dict) -> dict:
+    """``Fn::GetAtt`` values of a resource the test creates itself, known before it exists."""
     if resource["Type"] == "AWS::KinesisFirehose::DeliveryStream":
-        aws("firehose").create_delivery_stream(DeliveryStreamName=f"{stack}-{logical_id}", **props)
+        arn = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{taken_name(stack, logical_id)}"
+        return {json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}, sort_keys=True): arn}
+    return {}
+
+
+def create_unsupported(aws, stack: str, logical_id: str, resource: dict) -> None:
+    props, name = resource["Properties"], taken_name(stack, logical_id)
+    if resource["Type"] == "AWS::KinesisFirehose::DeliveryStream":
+        aws("firehose").create_delivery_stream(DeliveryStreamName=name, **props)
     elif resource["Type"] == "AWS::Logs::SubscriptionFilter":
         aws("logs").put_subscription_filter(
-            filterName=f"{stack}-{logical_id}",
-            **{k[0].lower() + k[1:]: v for k, v in props.items()},
+            filterName=name, **{k[0].lower() + k[1:]: v for k, v in props.items()}
         )
     elif resource["Type"] == "AWS::Lambda::EventInvokeConfig":
         aws("lambda").put_function_event_invoke_config(**props)
+    elif resource["Type"] == "AWS::CloudWatch::Alarm":
+        aws("cloudwatch").put_metric_alarm(AlarmName=name, **props)
+    elif resource["Type"] == "AWS::Logs::AccountPolicy":
+        pass  # moto has no PutAccountPolicy: the test checks the resolved properties instead
+    else:
+        raise AssertionError(f"{resource['Type']} is not created by this test")
 
 
 # ------------------------------------------------------------------------------ deploy
-def deploy(aws, artifact_zip: bytes, params: dict[str, str]) -> str:
+def deploy(aws, artifact_zip: bytes, params: dict[str, str]) -> tuple[str, dict[str, dict]]:
+    """Deploy the template as stack; answer its name and the resources the test took out of it,
+    with every ``Ref``/``Fn::GetAtt``/``Fn::Sub`` resolved as CloudFormation would pass them on."""
     stack = f"logstream-{uuid.uuid4().hex[:8]}"
     bucket = f"artifacts-{uuid.uuid4().hex[:8]}"
     aws("s3").create_bucket(Bucket=bucket)
@@ -134,21 +163,17 @@ def deploy(aws, artifact_zip: bytes, params: dict[str, str]) -> str:
         and ("Condition" not in res or condition_holds(res["Condition"], cfn["Conditions"], values))
     }
     resources = {lid: res for lid, res in resources.items() if res["Type"] not in UNSUPPORTED}
+    known: dict[str, str] = {}
     for lid, res in taken.items():
-        if res["Type"] == "AWS::KinesisFirehose::DeliveryStream":
-            arn = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{stack}-{lid}"
-            resources = substitute(resources, {json.dumps({"Fn::GetAtt": [lid, "Arn"]}, sort_keys=True): arn})
+        known |= known_attributes(stack, lid, res)
+    resources = substitute(resources, known)
     for res in resources.values():
         if "DependsOn" in res:
-            deps = [
-                d for d in ([res["DependsOn"]] if isinstance(res["DependsOn"], str) else res["DependsOn"])
-            ]
+            deps = [res["DependsOn"]] if isinstance(res["DependsOn"], str) else res["DependsOn"]
             res["DependsOn"] = [d for d in deps if d not in taken]
-    needed = [
-        x for x in intrinsics(list(taken.values())) if not ("Fn::GetAtt" in x and x["Fn::GetAtt"][0] in taken)
-    ]
+    needed = [x for x in intrinsics(list(taken.values())) if json.dumps(x, sort_keys=True) not in known]
     cfn["Resources"] = resources
-    cfn["Outputs"] = {f"Resolve{i}": {"Value": x} for i, x in enumerate(needed)}
+    cfn["Outputs"] = cfn.get("Outputs", {}) | {f"Resolve{i}": {"Value": x} for i, x in enumerate(needed)}
 
     client = aws("cloudformation")
     client.create_stack(
@@ -160,15 +185,20 @@ def deploy(aws, artifact_zip: bytes, params: dict[str, str]) -> str:
     desc = client.describe_stacks(StackName=stack)["Stacks"][0]
     assert desc["StackStatus"] == "CREATE_COMPLETE", desc.get("StackStatusReason")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in desc.get("Outputs", [])}
-    resolved = {json.dumps(x, sort_keys=True): outputs[f"Resolve{i}"] for i, x in enumerate(needed)}
-    for lid, res in taken.items():
-        if res["Type"] == "AWS::KinesisFirehose::DeliveryStream":
-            arn = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{stack}-{lid}"
-            resolved[json.dumps({"Fn::GetAtt": [lid, "Arn"]}, sort_keys=True)] = arn
-    order = sorted(taken, key=lambda lid: taken[lid]["Type"] != "AWS::KinesisFirehose::DeliveryStream")
+    resolved = known | {json.dumps(x, sort_keys=True): outputs[f"Resolve{i}"] for i, x in enumerate(needed)}
+    created = {lid: substitute(copy.deepcopy(res), resolved) for lid, res in taken.items()}
+    order = sorted(created, key=lambda lid: created[lid]["Type"] != "AWS::KinesisFirehose::DeliveryStream")
     for lid in order:
-        create_unsupported(aws, stack, lid, substitute(copy.deepcopy(taken[lid]), resolved))
-    return stack
+        create_unsupported(aws, stack, lid, created[lid])
+    return stack, created
+
+
+def stack_outputs(aws, stack: str) -> dict[str, str]:
+    """The template's own outputs (the ``Resolve*`` ones are the test's)."""
+    desc = aws("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {
+        o["OutputKey"]: o["OutputValue"] for o in desc["Outputs"] if not o["OutputKey"].startswith("Resolve")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -186,51 +216,143 @@ def physical(aws, stack: str) -> dict[str, str]:
     return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries if r["LogicalResourceId"]}
 
 
-def role_actions(aws, role: str) -> set[str]:
+def role_policies(aws, role: str) -> dict[str, list[dict]]:
+    """The inline policies of a role: name -> statements, each with its actions as a list."""
     iam = aws("iam")
-    actions: set[str] = set()
+    out = {}
     for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
         doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-        if isinstance(doc, str):  # moto keeps a policy of AWS::IAM::Policy as the Python repr of a dict
+        if isinstance(doc, str):  # moto keeps a role's inline policy from a stack as a dict's repr
             doc = ast.literal_eval(doc)
-        for st in doc["Statement"]:
-            acts = st["Action"]
-            actions.update([acts] if isinstance(acts, str) else acts)
-    return actions
+        out[name] = [
+            st | {"Action": [st["Action"]] if isinstance(st["Action"], str) else st["Action"]}
+            for st in doc["Statement"]
+        ]
+    return out
+
+
+def role_actions(aws, role: str) -> set[str]:
+    return {a for sts in role_policies(aws, role).values() for st in sts for a in st["Action"]}
+
+
+def trusted_service(aws, role: str) -> str:
+    [st] = aws("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"]
+    assert (st["Effect"], st["Action"]) == ("Allow", "sts:AssumeRole")
+    return st["Principal"]["Service"]
+
+
+def stack_template(aws, stack: str) -> dict:
+    body = aws("cloudformation").get_template(StackName=stack)["TemplateBody"]
+    return body if isinstance(body, dict) else json.loads(body)
 
 
 def deployed_architectures(aws, stack: str, logical_id: str) -> list[str]:
     """From the stack's (transformed) template: moto's CloudFormation does not pass a function's
     Architectures on to its Lambda (it creates every function as x86_64)."""
-    body = aws("cloudformation").get_template(StackName=stack)["TemplateBody"]
-    template = body if isinstance(body, dict) else json.loads(body)
-    return template["Resources"][logical_id]["Properties"]["Architectures"]
+    return stack_template(aws, stack)["Resources"][logical_id]["Properties"]["Architectures"]
+
+
+def deployed_log_group(aws, stack: str, logical_id: str) -> str:
+    """The log group a function logs to: its ``LoggingConfig`` from the stack's template (moto's
+    CloudFormation does not pass it on to Lambda), resolved to the log group the stack created."""
+    config = stack_template(aws, stack)["Resources"][logical_id]["Properties"]["LoggingConfig"]
+    return physical(aws, stack)[config["LogGroup"]["Ref"]]
 
 
 def function_config(aws, name: str) -> dict:
     return aws("lambda").get_function_configuration(FunctionName=name)
 
 
+# Each function: its name after NamePrefix, its role, its handler.
+FUNCTIONS = {
+    "LambdaMetricsFunction": ("lambda-metrics", "LambdaMetricsRole", "handlers.lambda_metrics.handler"),
+    "FluentdMetricsFunction": ("fluentd-metrics", "FluentdMetricsRole", "handlers.fluentd_metrics.handler"),
+    "ForwardFunction": ("forward", "ForwardRole", "handlers.forward.handler"),
+    "FirehoseTransformFunction": (
+        "firehose-transform",
+        "FirehoseTransformRole",
+        "handlers.firehose_transform.handler",
+    ),
+}
+
+
+def handler_log_groups(prefix: str) -> list[str]:
+    return [f"/aws/lambda/{prefix}-{FUNCTIONS[k][0]}" for k in FUNCTIONS]
+
+
+def check_function(aws, stack: str, ids: dict[str, str], logical_id: str, prefix: str, memory: int) -> None:
+    """A function is named from NamePrefix, runs our handler on arm64, logs to its own log group
+    (14 days) and has a role of its own whose only log permission is writing to that group."""
+    suffix, role, handler = FUNCTIONS[logical_id]
+    name = f"{prefix}-{suffix}"
+    assert ids[logical_id] == name
+    cfg = function_config(aws, name)
+    assert (cfg["Handler"], cfg["Runtime"], cfg["MemorySize"]) == (handler, "python3.13", memory)
+    assert deployed_architectures(aws, stack, logical_id) == ["arm64"]
+    assert cfg["Environment"]["Variables"]["SKIP_LOG_GROUPS"] == ",".join(handler_log_groups(prefix))
+    assert deployed_log_group(aws, stack, logical_id) == f"/aws/lambda/{name}"
+    [group] = aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"]
+    assert (group["logGroupName"], group["retentionInDays"]) == (f"/aws/lambda/{name}", 14)
+    assert cfg["Role"] == aws("iam").get_role(RoleName=ids[role])["Role"]["Arn"]
+    assert trusted_service(aws, ids[role]) == "lambda.amazonaws.com"
+    policies = role_policies(aws, ids[role])
+    assert policies["own-log-group"] == [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}:*",
+        }
+    ]
+    others = [st for n, sts in policies.items() if n != "own-log-group" for st in sts]
+    assert not any(a.startswith("logs:") for st in others for a in st["Action"])
+
+
+def queue_arn(queue_url: str) -> str:
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_url.rsplit('/', 1)[1]}"
+
+
+def failure_queue_alarm(aws, stack: str, queue_url: str) -> dict:
+    """The alarm on the dead-letter queue (created by the test: see the module docstring)."""
+    [alarm] = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{stack}-")["MetricAlarms"]
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue_url.rsplit("/", 1)[1]}]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+    )
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
+        0,
+        "GreaterThanThreshold",
+        "notBreaching",
+    )
+    return alarm
+
+
 # ------------------------------------------------------------------------------- tests
 def test_given_only_the_required_parameter_when_deployed_then_the_core_functions_exist(aws, artifact_zip):
     aws("logs").create_log_group(logGroupName="/aws/lambda/checkout-min")
-    stack = deploy(aws, artifact_zip, {"LambdaLogGroupName": "/aws/lambda/checkout-min"})
+    stack, created = deploy(aws, artifact_zip, {"LambdaLogGroupName": "/aws/lambda/checkout-min"})
     ids = physical(aws, stack)
     functions = {k for k in ids if k.endswith("Function")}
     assert functions == {"LambdaMetricsFunction", "ForwardFunction", "FirehoseTransformFunction"}
-    for logical, handler in [
-        ("LambdaMetricsFunction", "handlers.lambda_metrics.handler"),
-        ("ForwardFunction", "handlers.forward.handler"),
-        ("FirehoseTransformFunction", "handlers.firehose_transform.handler"),
-    ]:
-        cfg = function_config(aws, ids[logical])
-        assert (cfg["Handler"], cfg["Runtime"]) == (handler, "python3.13")
-        assert deployed_architectures(aws, stack, logical) == ["arm64"]
+    for logical in sorted(functions):  # named from the default NamePrefix
+        check_function(aws, stack, ids, logical, "logstream", 512)
+        assert "ReservedConcurrentExecutions" not in aws("lambda").get_function_concurrency(
+            FunctionName=ids[logical]
+        )
+    assert len({ids[FUNCTIONS[k][1]] for k in functions}) == 3  # one role per function
     env = function_config(aws, ids["LambdaMetricsFunction"])["Environment"]["Variables"]
     assert env["LAMBDA_ARCHITECTURE"] == "x86_64"  # the monitored functions' default, not ours
-    assert env["METRICS_OUTPUT"] == "emf"
-    assert not any(k.startswith(("Fluentd", "Archive")) or k.endswith("SourceMapping") for k in ids)
-    assert "kinesis:GetRecords" not in role_actions(aws, ids["ForwardFunctionRole"])
+    assert (env["METRICS_OUTPUT"], env["METRICS_NAMESPACE"]) == ("emf", "Logstream/Lambda")
+    assert env["DEAD_LETTER_QUEUE_URL"] == ids["FailureQueue"]
+    assert not any(
+        k.startswith(("Fluentd", "Archive", "AccountSubscription")) or k.endswith("SourceMapping")
+        for k in ids
+    )
+    assert "AccountSubscriptionPolicy" not in created
+    assert not {"kinesis:GetRecords", "kms:Decrypt"} & role_actions(aws, ids["ForwardRole"])
+    assert not {"kinesis:GetRecords", "kms:Decrypt"} & role_actions(aws, ids["LambdaMetricsRole"])
+    assert set(role_policies(aws, ids["FirehoseTransformRole"])) == {"own-log-group"}  # no re-ingest
     [sub] = aws("logs").describe_subscription_filters(logGroupName="/aws/lambda/checkout-min")[
         "subscriptionFilters"
     ]
@@ -238,36 +360,56 @@ def test_given_only_the_required_parameter_when_deployed_then_the_core_functions
     assert (
         sub["filterPattern"] == '?"REPORT RequestId" ?"platform.report" ?"Task timed out" ?"signal: killed"'
     )
-    invoke = aws("lambda").get_function_event_invoke_config(FunctionName=ids["LambdaMetricsFunction"])
-    assert invoke["MaximumRetryAttempts"] == 2 and invoke["DestinationConfig"]["OnFailure"][
-        "Destination"
-    ].endswith(":" + ids["FailureQueue"].rsplit("/", 1)[1])
+    for logical in ("LambdaMetricsFunction", "ForwardFunction"):
+        invoke = aws("lambda").get_function_event_invoke_config(FunctionName=ids[logical])
+        assert invoke["MaximumRetryAttempts"] == 2
+        assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn(ids["FailureQueue"])
+    assert failure_queue_alarm(aws, stack, ids["FailureQueue"])["AlarmActions"] == []  # no topic
+    assert stack_outputs(aws, stack) == {
+        "FirehoseTransformFunctionArn": function_config(aws, "logstream-firehose-transform")["FunctionArn"],
+        "DestinationStreamArn": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/logstream-events",
+        "FailureQueueUrl": ids["FailureQueue"],
+        "HandlerLogGroups": ",".join(handler_log_groups("logstream")),
+    }
 
 
-def test_given_every_optional_parameter_when_deployed_then_fluentd_forward_source_and_archive_exist(
-    aws, artifact_zip
-):
+def test_given_every_optional_parameter_when_deployed_then_every_optional_resource_exists(aws, artifact_zip):
     logs, kinesis = aws("logs"), aws("kinesis")
     groups = {
         "lambda": "/aws/lambda/checkout-all",
         "fluentd": "/ecs/fluentd-all",
         "forward": "/ecs/orders-all",
+        "archive": "/ecs/archive-all",
     }
-    groups["archive"] = "/ecs/archive-all"
     for g in groups.values():
         logs.create_log_group(logGroupName=g)
     source = f"account-logs-{uuid.uuid4().hex[:6]}"
     kinesis.create_stream(StreamName=source, ShardCount=1)
     source_arn = kinesis.describe_stream_summary(StreamName=source)["StreamDescriptionSummary"]["StreamARN"]
-    stack = deploy(
+    key_arn = aws("kms").create_key()["KeyMetadata"]["Arn"]
+    topic_arn = aws("sns").create_topic(Name=f"alarms-{uuid.uuid4().hex[:6]}")["TopicArn"]
+    reingest_arn = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/elsewhere-{uuid.uuid4().hex[:6]}"
+    prefix = f"ls-{uuid.uuid4().hex[:6]}"
+    stack, created = deploy(
         aws,
         artifact_zip,
         {
+            "NamePrefix": prefix,
             "LambdaLogGroupName": groups["lambda"],
             "FluentdLogGroupName": groups["fluentd"],
             "ForwardLogGroupName": groups["forward"],
             "ForwardFilterPattern": "ERROR",
+            "MetricsNamespace": "Checkout/Lambda",
             "SourceStreamArn": source_arn,
+            "SourceStreamKmsKeyArn": key_arn,
+            "SourceStartingPosition": "TRIM_HORIZON",
+            "SourceParallelization": "3",
+            "CreateAccountSubscriptionPolicy": "true",
+            "TransformDeliveryStreamArn": reingest_arn,
+            "TransformSourceStreamArn": source_arn,
+            "ReservedConcurrency": "5",
+            "FunctionMemorySize": "1024",
+            "AlarmTopicArn": topic_arn,
             "MonitoredFunctionArchitecture": "arm64",
             "MetricsOutput": "cloudwatch",
             "DestinationStreamName": f"events-{uuid.uuid4().hex[:6]}",
@@ -277,15 +419,20 @@ def test_given_every_optional_parameter_when_deployed_then_fluentd_forward_sourc
     ids = physical(aws, stack)
     lam = aws("lambda")
     arns = {k: function_config(aws, ids[k])["FunctionArn"] for k in ids if k.endswith("Function")}
-    assert set(arns) == {
-        "LambdaMetricsFunction",
-        "FluentdMetricsFunction",
-        "ForwardFunction",
-        "FirehoseTransformFunction",
-    }
+    assert set(arns) == set(FUNCTIONS)
+    for logical in FUNCTIONS:  # named from NamePrefix, each with its own role and log group
+        check_function(aws, stack, ids, logical, prefix, 1024)
+        assert lam.get_function_concurrency(FunctionName=ids[logical])["ReservedConcurrentExecutions"] == 5
+    assert len({ids[role] for _, role, _ in FUNCTIONS.values()}) == 4
     env = function_config(aws, ids["LambdaMetricsFunction"])["Environment"]["Variables"]
     assert (env["LAMBDA_ARCHITECTURE"], env["METRICS_OUTPUT"]) == ("arm64", "cloudwatch")
-    assert deployed_architectures(aws, stack, "LambdaMetricsFunction") == ["arm64"]  # ours stay arm64
+    assert env["METRICS_NAMESPACE"] == "Checkout/Lambda"
+    [metrics, dead_letters] = role_policies(aws, ids["LambdaMetricsRole"])["metrics-and-dead-letters"]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Checkout/Lambda"}}
+    assert (dead_letters["Action"], dead_letters["Resource"]) == (
+        ["sqs:SendMessage"],
+        queue_arn(ids["FailureQueue"]),
+    )
 
     # subscriptions: each group to its function; the archive group to the delivery stream
     def subscription(group):
@@ -330,4 +477,56 @@ def test_given_every_optional_parameter_when_deployed_then_fluentd_forward_sourc
         [arns["ForwardFunction"], arns["LambdaMetricsFunction"]]
     )
     assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
-    assert "kinesis:GetRecords" in role_actions(aws, ids["ForwardFunctionRole"])
+    assert {(m["StartingPosition"], m["ParallelizationFactor"]) for m in mappings} == {("TRIM_HORIZON", 3)}
+    assert all(
+        m["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn(ids["FailureQueue"]) for m in mappings
+    )
+    for role in ("ForwardRole", "LambdaMetricsRole"):  # read the stream, decrypt with its key
+        policies = role_policies(aws, ids[role])
+        [stream] = policies["source-stream"]
+        assert ("kinesis:GetRecords" in stream["Action"], stream["Resource"]) == (True, source_arn)
+        assert policies["source-stream-key"] == [
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn}
+        ]
+
+    # the account-level subscription policy: every log group to the stream, but the handlers' own
+    # (resolved by the stack; moto has no account policies: see the module docstring)
+    policy = created["AccountSubscriptionPolicy"]["Properties"]
+    role_arn = aws("iam").get_role(RoleName=ids["AccountSubscriptionRole"])["Role"]["Arn"]
+    assert (policy["PolicyName"], policy["PolicyType"], policy["Scope"]) == (
+        f"{prefix}-account-subscription",
+        "SUBSCRIPTION_FILTER_POLICY",
+        "ALL",
+    )
+    assert json.loads(policy["PolicyDocument"]) == {
+        "DestinationArn": source_arn,
+        "RoleArn": role_arn,
+        "FilterPattern": "",
+        "Distribution": "Random",
+    }
+    assert policy["SelectionCriteria"] == "LogGroupName NOT IN [{}]".format(
+        ", ".join(f'"{g}"' for g in handler_log_groups(prefix))
+    )
+    assert trusted_service(aws, ids["AccountSubscriptionRole"]) == "logs.amazonaws.com"
+    assert role_policies(aws, ids["AccountSubscriptionRole"]) == {
+        "put-into-source-stream": [
+            {"Effect": "Allow", "Action": ["kinesis:PutRecord"], "Resource": source_arn}
+        ]
+    }
+
+    # the transformation function may re-ingest into its delivery stream and that stream's source
+    transform_role = role_policies(aws, ids["FirehoseTransformRole"])
+    assert transform_role["reingest"] == [
+        {"Effect": "Allow", "Action": ["firehose:PutRecordBatch"], "Resource": reingest_arn}
+    ]
+    assert transform_role["reingest-source-stream"] == [
+        {"Effect": "Allow", "Action": ["kinesis:PutRecords"], "Resource": source_arn}
+    ]
+
+    # the dead-letter queue's alarm notifies the topic
+    assert failure_queue_alarm(aws, stack, ids["FailureQueue"])["AlarmActions"] == [topic_arn]
+    outputs = stack_outputs(aws, stack)
+    assert (outputs["ArchiveBucketName"], outputs["HandlerLogGroups"]) == (
+        ids["ArchiveBucket"],
+        ",".join(handler_log_groups(prefix)),
+    )

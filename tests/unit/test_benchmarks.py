@@ -18,6 +18,15 @@ def test_putmetricdata_requests_are_counted_from_the_real_aggregation():
     assert 1 <= out["logstream (Values/Counts per minute, 1,000 datums/1 MB per request)"] <= 10
 
 
+def test_cli_streaming_benchmarks_measure_a_real_run():
+    from benchmarks import cli
+
+    latencies = cli.first_line_latency("base64", documents=2, pause=0)
+    assert len(latencies) == 1 and latencies[0] > 0
+    m = cli.peak_rss(["report", "--summary"], 1 << 20, chunk=cli._chunk(1 << 20))
+    assert m["input"] >= 1 << 20 and m["rss"] > 10 << 20
+
+
 def test_pipeline_benchmark_compares_like_with_like():
     from benchmarks import pipeline
 

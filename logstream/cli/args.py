@@ -1,0 +1,291 @@
+"""Argument parsing: one parser per subcommand, no abbreviations, did-you-mean on every error."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from typing import NoReturn
+
+from ..decode import DEFAULT_MAX_SIZE
+
+__all__ = ["USAGE_EXIT", "SUBCOMMANDS", "UsageError", "build_parser", "top_help", "parse_size", "parse_time"]
+
+USAGE_EXIT = 2
+
+EXIT_CODES = """\
+exit status:
+  0    all input handled
+  1    some input could not be read or decoded (each failure on stderr), or output failed
+  2    usage error
+  130  interrupted (Ctrl-C)
+  141  the reader closed the output pipe (| head), quietly, like cat"""
+
+INPUTS = """\
+input (detected per document, any mix): Lambda, Kinesis and Firehose events, Firehose HTTP
+bodies and S3 objects (gzip members), one base64 payload per line, raw gzip/zlib, decoded
+documents (pretty, compact, glued, NDJSON), logstream decode's NDJSON, aws logs
+filter-log-events/get-log-events JSON, aws logs tail text, aws kinesis get-records JSON,
+failure-queue messages (aws sqs receive-message, Lambda on-failure records), Firehose error
+output. FILE may be -, a directory with -r, s3://bucket/key or s3://bucket/prefix/."""
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "decode": (
+        "one NDJSON line per log event (readable lines on a terminal)",
+        """\
+examples:
+  logstream decode event.json                     # a Lambda subscription event
+  aws s3 cp s3://bucket/firehose/obj.gz - | logstream decode
+  logstream decode -r s3://bucket/2024/05/01/ --log-group '/aws/lambda/*' --since 2h
+  logstream decode --messages payload.b64          # the original log text only
+  logstream decode -o ndjson events.json | jq .message""",
+    ),
+    "encode": (
+        "build a Lambda, Kinesis or Firehose event (or an S3 object) from documents or log lines",
+        """\
+examples:
+  printf 'START\\nREPORT ...\\n' | logstream encode --group /aws/lambda/f > event.json
+  logstream decode archive.gz | logstream encode --to kinesis > kinesis-event.json
+  logstream encode --to s3 docs.ndjson > object.gz    # binary: refused on a terminal""",
+    ),
+    "report": (
+        "one NDJSON line per Lambda invocation report (REPORT / platform.report)",
+        """\
+examples:
+  logstream report --summary s3://bucket/lambda-logs/
+  aws logs filter-log-events --log-group-name /aws/lambda/f --filter-pattern REPORT \\
+      | logstream report --summary
+  logstream decode obj.gz | logstream report --since 1d""",
+    ),
+    "fluentd": (
+        "one NDJSON line per fluentd monitor_agent plugin status",
+        """\
+examples:
+  logstream fluentd event.json
+  aws logs tail /ecs/fluentd --since 1h | logstream fluentd""",
+    ),
+    "metrics": (
+        "the metric data the handlers would send (EMF or PutMetricData parameters)",
+        """\
+examples:
+  logstream metrics event.json
+  logstream metrics --format put-metric-data --namespace Ops kinesis-event.json""",
+    ),
+}
+
+
+class UsageError(Exception):
+    """A bad command line; main prints it with the usage and exits 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its own usage on errors, a did-you-mean, and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = self._suggest(message)
+        self.print_usage(sys.stderr)
+        text = f"{self.prog}: error: {message}"
+        if hint:
+            text += f"; did you mean {hint}?"
+        sys.stderr.write(f"{text}\nrun '{self.prog} --help' for options and examples\n")
+        raise SystemExit(USAGE_EXIT)
+
+    def _suggest(self, message: str) -> str | None:
+        m = re.search(r"unrecognized arguments: (.*)", message)
+        if m:
+            options = [o for o in self._option_string_actions if o.startswith("--")]
+            for token in m.group(1).split():
+                if token.startswith("-"):
+                    close = difflib.get_close_matches(token.split("=", 1)[0], options, n=1, cutoff=0.5)
+                    if close:
+                        return str(close[0])
+            return None
+        m = re.search(r"invalid choice: '?([^' ]+)'? \(choose from (.*)\)", message)
+        if m:
+            choices = re.findall(r"[\w.-]+", m.group(2))
+            close = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.5)
+            return f"'{close[0]}'" if close else None
+        return None
+
+
+def parse_size(text: str) -> int:
+    """``256M``, ``1GiB``, ``1048576``: a positive, finite number of bytes."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(i?b)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 256M, 1G, 1048576)")
+    mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
+    value = int(float(m.group(1)) * mult)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
+    return value
+
+
+_RELATIVE = re.compile(r"\s*(\d+)\s*(s|m|h|d|w)\s*")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_time(text: str, now: float | None = None) -> int:
+    """ISO 8601 (``2024-05-01``, ``2024-05-01T12:00:00Z``, with an offset; no offset means UTC)
+    or relative to now (``90s``, ``15m``, ``2h``, ``7d``, ``1w``) -> epoch milliseconds."""
+    m = _RELATIVE.fullmatch(text)
+    if m:
+        now = time.time() if now is None else now
+        return int((now - int(m.group(1)) * _UNITS[m.group(2)]) * 1000)
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (ISO 8601 such as 2024-05-01T12:00:00Z, or 90s, 15m, 2h, 7d)"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "files", nargs="*", metavar="FILE", help="input: files, -, s3://bucket/key[/]; none: stdin"
+    )
+    p.add_argument("-r", "--recursive", action="store_true", help="read every file under directory FILEs")
+    p.add_argument(
+        "--since",
+        type=parse_time,
+        metavar="TIME",
+        help="only events at or after TIME (ISO 8601 or 15m, 2h, 7d)",
+    )
+    p.add_argument("--until", type=parse_time, metavar="TIME", help="only events before TIME")
+    p.add_argument(
+        "--log-group",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only log groups matching GLOB (repeatable, e.g. '/aws/lambda/*')",
+    )
+    p.add_argument(
+        "--group",
+        default=None,
+        metavar="NAME",
+        help="log group of input that names none (aws logs output and tail text, plain lines)",
+    )
+    p.add_argument("--strict", action="store_true", help="stop at the first input error")
+    p.add_argument(
+        "--max-size",
+        type=parse_size,
+        default=DEFAULT_MAX_SIZE,
+        metavar="BYTES",
+        help="cap on the decompressed size of one payload (default 256M)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress line on a terminal's stderr")
+
+
+def _pricing(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--architecture",
+        choices=["x86_64", "arm64"],
+        default="x86_64",
+        help="for the estimated cost (default x86_64)",
+    )
+    p.add_argument(
+        "--price-per-gb-second",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="override the us-east-1 list price (other regions, discounts)",
+    )
+
+
+def build_parser(name: str) -> Parser:
+    """The parser of one subcommand (``logstream NAME``)."""
+    summary, examples = SUBCOMMANDS[name]
+    p = Parser(
+        prog=f"logstream {name}",
+        description=summary[:1].upper() + summary[1:] + ".",
+        epilog=f"{examples}\n\n{INPUTS}\n\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    _common(p)
+    if name == "decode":
+        mode = p.add_mutually_exclusive_group()
+        mode.add_argument("--documents", action="store_true", help="one decoded document per line, as sent")
+        mode.add_argument("--messages", action="store_true", help="only the original log text, exactly")
+        p.add_argument("--include-control", action="store_true", help="also print control messages' events")
+        p.add_argument(
+            "-o",
+            "--output",
+            choices=["ndjson", "text"],
+            default=None,
+            help="event lines as NDJSON (default in a pipe) or readable text (default on a terminal)",
+        )
+    elif name == "encode":
+        p.add_argument(
+            "--to",
+            choices=["lambda", "kinesis", "firehose", "firehose-http", "s3"],
+            default="lambda",
+            help="event shape (default lambda: one event per document, one per line)",
+        )
+        p.add_argument("--outer-gzip", action="store_true", help="with --to s3: gzip the object again")
+        p.add_argument("--force", action="store_true", help="write binary output (--to s3) to a terminal")
+        p.add_argument(
+            "--stream",
+            "--log-stream",
+            dest="stream",
+            default="2024/01/01/[$LATEST]logstream",
+            metavar="NAME",
+            help="log stream of plain lines",
+        )
+        p.add_argument("--owner", default="123456789012", help="account id of plain log lines")
+        p.add_argument(
+            "--subscription-filter", action="append", default=[], metavar="NAME", help="for plain log lines"
+        )
+    elif name == "report":
+        p.add_argument("--summary", action="store_true", help="a per-function table instead of NDJSON")
+        _pricing(p)
+    elif name == "metrics":
+        p.add_argument(
+            "--format",
+            choices=["emf", "put-metric-data"],
+            default="emf",
+            help="EMF documents (default) or PutMetricData request parameters, one per line",
+        )
+        p.add_argument(
+            "--namespace", default=None, help="namespace of Lambda metrics (default Logstream/Lambda)"
+        )
+        p.add_argument("--fluentd-namespace", default="fluentd", help="namespace of fluentd metrics")
+        _pricing(p)
+    return p
+
+
+def top_help() -> str:
+    from .. import __version__
+
+    width = max(len(n) for n in SUBCOMMANDS)
+    commands = "\n".join(f"  {n.ljust(width)}  {s}" for n, (s, _) in SUBCOMMANDS.items())
+    return f"""\
+usage: logstream SUBCOMMAND [options] [FILE ...]
+       logstream SUBCOMMAND --help
+
+CloudWatch Logs subscription data (any transport, any AWS CLI output) to NDJSON, offline.
+logstream {__version__}
+
+subcommands:
+{commands}
+
+examples:
+  logstream decode event.json                       # readable on a terminal, NDJSON in a pipe
+  logstream decode s3://bucket/firehose/2024/05/01/ | jq -r .message
+  logstream report --summary --since 1d lambda-logs.gz
+  aws kinesis get-records --shard-iterator "$IT" | logstream decode
+
+{INPUTS}
+
+{EXIT_CODES}
+"""
+
+
+def suggest_subcommand(word: str) -> str | None:
+    close = difflib.get_close_matches(word, list(SUBCOMMANDS), n=1, cutoff=0.5)
+    return close[0] if close else None
