@@ -313,7 +313,8 @@ def queue_arn(queue_url: str) -> str:
 
 def failure_queue_alarm(aws, stack: str, queue_url: str) -> dict:
     """The alarm on the dead-letter queue (created by the test: see the module docstring)."""
-    [alarm] = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{stack}-")["MetricAlarms"]
+    name = taken_name(stack, "FailureQueueAlarm")
+    [alarm] = aws("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue_url.rsplit("/", 1)[1]}]
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
         "AWS/SQS",
@@ -365,11 +366,24 @@ def test_given_only_the_required_parameter_when_deployed_then_the_core_functions
         assert invoke["MaximumRetryAttempts"] == 2
         assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn(ids["FailureQueue"])
     assert failure_queue_alarm(aws, stack, ids["FailureQueue"])["AlarmActions"] == []  # no topic
+    for metric in ("FailedEntries", "DecodeErrors"):
+        name = taken_name(stack, f"Pipeline{metric}Alarm")
+        [alarm] = aws("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        stats = [q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q]
+        assert {(m["Metric"]["Namespace"], m["Metric"]["MetricName"]) for m in stats} == {
+            ("Logstream/Pipeline", metric)
+        }
+        assert sorted(m["Metric"]["Dimensions"][0]["Value"] for m in stats) == sorted(
+            g.removeprefix("/aws/lambda/") for g in handler_log_groups("logstream")
+        )
+    body = json.loads(aws("cloudwatch").get_dashboard(DashboardName="logstream-operations")["DashboardBody"])
+    assert body["widgets"][1]["properties"]["region"] == REGION  # substituted by the stack
     assert stack_outputs(aws, stack) == {
         "FirehoseTransformFunctionArn": function_config(aws, "logstream-firehose-transform")["FunctionArn"],
         "DestinationStreamArn": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/logstream-events",
         "FailureQueueUrl": ids["FailureQueue"],
         "HandlerLogGroups": ",".join(handler_log_groups("logstream")),
+        "DashboardName": "logstream-operations",
     }
 
 

@@ -110,7 +110,7 @@ def test_dead_letter_queue_gets_the_data_and_raises_an_alarm(template):
         if name != "FirehoseTransformFunction":  # Firehose keeps its failures in its error output
             assert env["DEAD_LETTER_QUEUE_URL"] == {"Ref": "FailureQueue"}, name
         assert fn["Properties"]["ReservedConcurrentExecutions"]["Fn::If"][0] == "HasReservedConcurrency"
-    (alarm,) = resources(template, "AWS::CloudWatch::Alarm").values()
+    alarm = template["Resources"]["FailureQueueAlarm"]
     assert alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": "FailureQueue.QueueName"}
     assert template["Resources"]["FailureQueue"]["Properties"]["MaximumMessageSize"] == 262144
