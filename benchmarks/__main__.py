@@ -19,7 +19,7 @@ from pathlib import Path
 from logstream import decode as decode_module
 from logstream.parsers.lambda_report import parse_report
 
-from . import cli, decode, imports, memory, pipeline, putmetricdata, reports, robustness
+from . import cli, decode, handlers, imports, memory, pipeline, putmetricdata, reports, robustness
 from .harness import compare, fmt_time, verdict
 from .payloads import lambda_event
 
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     decode.check()
     reports.check()
     pipeline.check()
+    handlers.check()
 
     print("decode ...", file=sys.stderr)
     for n in decode.SIZES:
@@ -130,6 +131,28 @@ def main(argv: list[str] | None = None) -> int:
     row("pipeline with every stage off vs no pipeline", fmt_time(t["off"]), r, "<= 1.03x", verdict(r, 1.03))
     for name in pipeline.STAGES:
         row(f"  {name} alone vs decode + NDJSON", fmt_time(t[name]), t[name] / base, "")
+
+    print("handler overhead ...", file=sys.stderr)
+    for n, t in handlers.measure_handler(rounds=rounds).items():
+        r = t["handler"] / t["library"]
+        row(
+            f"metrics handler (logger, self-metrics) vs its library path, {n} event{'s' if n > 1 else ''}",
+            f"{fmt_time(t['handler'])} vs {fmt_time(t['library'])}",
+            r,
+            "<= 1.30x" if n == 1 else "",
+            verdict(r, 1.3) if n == 1 else "",
+        )
+    costs = handlers.format_costs()
+    base = costs["ndjson"]["bytes_per_event"]
+    for fmt, c in costs.items():
+        row(
+            f"RECORD_FORMAT={fmt}: bytes/event ({handlers.FORMAT_EVENTS:,} events, {c['records']:.0f} "
+            "Kinesis records); USD per million events, Kinesis on-demand / Firehose",
+            f"{c['bytes_per_event']:.1f} B; ${c['kinesis_usd_per_million']:.4f}"
+            f" / ${c['firehose_usd_per_million']:.4f}",
+            c["bytes_per_event"] / base,
+            "",
+        )
 
     print("imports ...", file=sys.stderr)
     t = imports.measure(rounds=7 if args.quick else 15)

@@ -37,6 +37,29 @@ _LOG_PART_BYTES = 200_000  # a log line stays under CloudWatch Logs' event size
 _enc = msgspec.json.Encoder()
 
 
+def with_lambda_context(logger: Any, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``handler`` whose log lines carry the keys of Powertools' ``inject_lambda_context``
+    (``function_name``, ``function_memory_size``, ``function_arn``, ``function_request_id``,
+    ``cold_start``), set once per execution environment and the request id per invocation: the
+    decorator rebuilds them on every call, a cost that pays nothing on invocations that log
+    nothing (the self-metrics document says what each one did)."""
+    state = {"invocations": 0}
+
+    def wrapped(event: Any, context: Any) -> Any:
+        state["invocations"] += 1
+        if state["invocations"] <= 2:
+            logger.append_keys(
+                cold_start=state["invocations"] == 1,
+                function_name=getattr(context, "function_name", None),
+                function_memory_size=getattr(context, "memory_limit_in_mb", None),
+                function_arn=getattr(context, "invoked_function_arn", None),
+            )
+        logger.append_keys(function_request_id=getattr(context, "aws_request_id", None))
+        return handler(event, context)
+
+    return wrapped
+
+
 def is_kinesis_batch(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
     return (

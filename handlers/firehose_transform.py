@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger
 
 from handlers._config import Config
 from handlers._selfmetrics import SelfMetrics, Tally
+from handlers._sources import with_lambda_context
 from handlers._transform import transform_response
 from logstream.process import Pipeline
 from logstream.sinks import Deadline, FirehoseSink, KinesisSink
@@ -47,7 +48,6 @@ def build(
     pipeline = Pipeline(config.pipeline)
     metrics = self_metrics or SelfMetrics(config.self_metrics, config.function_name)
 
-    @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         tally = Tally()
         try:
@@ -67,7 +67,7 @@ def build(
         logger.info("records transformed", extra=counts)
         return response
 
-    return handler
+    return with_lambda_context(logger, handler)
 
 
 handler = build()

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers._config import Config
-from handlers._sources import DEFAULT, MetricsHandler, Runtime
+from handlers._sources import DEFAULT, MetricsHandler, Runtime, with_lambda_context
 from logstream import LogStream, ParseError
 from logstream.metrics import DEFAULT_FLUENTD_NAMESPACE, Datum, fluentd_data
 from logstream.parsers.fluentd import iter_statuses
@@ -44,11 +44,7 @@ def build(
         metric_data,
     )
 
-    @logger.inject_lambda_context
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return app(event, context)
-
-    return handler
+    return with_lambda_context(logger, app)
 
 
 handler = build()

@@ -19,7 +19,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers._config import Config
-from handlers._sources import DEFAULT, ForwardHandler, Runtime
+from handlers._sources import DEFAULT, ForwardHandler, Runtime, with_lambda_context
 from logstream.process import Pipeline
 
 CONFIG = Config.load()  # a bad variable is an init error, not a failure of every invocation
@@ -40,11 +40,7 @@ def build(
         Pipeline(config.pipeline),
     )
 
-    @logger.inject_lambda_context
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return app(event, context)
-
-    return handler
+    return with_lambda_context(logger, app)
 
 
 handler = build()

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers._config import Config
-from handlers._sources import DEFAULT, MetricsHandler, Runtime
+from handlers._sources import DEFAULT, MetricsHandler, Runtime, with_lambda_context
 from logstream import LogStream
 from logstream.metrics import DEFAULT_LAMBDA_NAMESPACE, Datum, report_data
 from logstream.parsers.lambda_report import iter_reports
@@ -41,11 +41,7 @@ def build(
         metric_data,
     )
 
-    @logger.inject_lambda_context
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return app(event, context)
-
-    return handler
+    return with_lambda_context(logger, app)
 
 
 handler = build()

@@ -51,3 +51,13 @@ SQS_MAX_BATCH_ENTRIES = 10
 LAMBDA_ASYNC_MAX_PAYLOAD_BYTES = 1024 * 1024
 # Lambda synchronous invocation (the Firehose transformation): request and response payload
 LAMBDA_SYNC_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+
+# Prices (USD, us-east-1), for the record-format comparison in `make bench`; checked 2026-11.
+# Kinesis Data Streams on-demand: "$0.08 per GB" of data ingested, "each record rounded up to the
+# nearest 1 KB"  https://aws.amazon.com/kinesis/data-streams/pricing/
+KINESIS_ON_DEMAND_USD_PER_GB_INGESTED = 0.08
+KINESIS_ON_DEMAND_BILLING_UNIT_BYTES = 1024
+# Amazon Data Firehose Direct PUT: "$0.029 per GB" for the first 500 TB/month, "each record
+# rounded up to the nearest 5KB"  https://aws.amazon.com/firehose/pricing/
+FIREHOSE_USD_PER_GB_INGESTED = 0.029
+FIREHOSE_BILLING_UNIT_BYTES = 5 * 1024

@@ -1,6 +1,8 @@
 """The benchmarks compare like with like: every candidate returns the same events, the fast and
 general REPORT paths agree, and the metric aggregation they count is the one the sinks send."""
 
+import pytest
+
 from benchmarks import decode, putmetricdata, reports
 
 
@@ -31,3 +33,23 @@ def test_pipeline_benchmark_compares_like_with_like():
     from benchmarks import pipeline
 
     pipeline.check()
+
+
+def test_handler_benchmark_compares_like_with_like():
+    from benchmarks import handlers
+
+    handlers.check()
+
+
+def test_record_format_costs_follow_the_bytes_sent():
+    from benchmarks import handlers
+
+    costs = handlers.format_costs(events=2_000)
+    assert costs["ndjson-gzip"]["bytes_per_event"] < costs["ndjson"]["bytes_per_event"] / 5
+    assert costs["cloudwatch"]["bytes_per_event"] < costs["ndjson"]["bytes_per_event"] / 5
+    # 2,000 events of ~390 bytes as NDJSON: one record of ~0.8 MB (rounding to 1 KiB is noise):
+    # a million events are ~0.39 GB, at $0.08 per GB on Kinesis on-demand and $0.029 on Firehose
+    nd = costs["ndjson"]
+    assert nd["records"] == 1 and 380 < nd["bytes_per_event"] < 400
+    assert nd["kinesis_usd_per_million"] == pytest.approx(nd["bytes_per_event"] * 0.08e-3, rel=0.01)
+    assert nd["firehose_usd_per_million"] == pytest.approx(nd["bytes_per_event"] * 0.029e-3, rel=0.01)
