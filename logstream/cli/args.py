@@ -220,6 +220,7 @@ def build_parser(name: str) -> Parser:
             default=None,
             help="event lines as NDJSON (default in a pipe) or readable text (default on a terminal)",
         )
+        processing_options(p)
     elif name == "encode":
         p.add_argument(
             "--to",
@@ -289,3 +290,28 @@ examples:
 def suggest_subcommand(word: str) -> str | None:
     close = difflib.get_close_matches(word, list(SUBCOMMANDS), n=1, cutoff=0.5)
     return close[0] if close else None
+
+
+def processing_options(p: argparse.ArgumentParser) -> None:
+    """The forwarder's processing pipeline, as flags (the same stages as its environment
+    variables: PARSE_MESSAGES, JOIN_MULTILINE, ... see the README's configuration table)."""
+    g = p.add_argument_group("processing (off unless given; the forwarder's variables in brackets)")
+    g.add_argument("--parse", action="store_true", help="add level, requestId, time, json [PARSE_MESSAGES]")
+    g.add_argument(
+        "--join-multiline", action="store_true", help="join stack traces into one event [JOIN_MULTILINE]"
+    )
+    g.add_argument("--multiline-start", metavar="REGEX", help="a line that starts an event [MULTILINE_START]")
+    g.add_argument("--include", metavar="REGEX", help="keep only matching messages [INCLUDE_PATTERN]")
+    g.add_argument("--exclude", metavar="REGEX", help="drop matching messages [EXCLUDE_PATTERN]")
+    g.add_argument("--min-level", metavar="LEVEL", help="drop events below LEVEL, e.g. WARN [MIN_LEVEL]")
+    g.add_argument(
+        "--sample", metavar="RATE", help="keep RATE (0-1] of events, by id; never drops WARN+ [SAMPLE_RATE]"
+    )
+    g.add_argument(
+        "--redact", action="append", metavar="RULES", help="email,ipv4,...,credit-card or all [REDACT]"
+    )
+    g.add_argument(
+        "--redact-pattern", action="append", metavar="REGEX", help="also redact REGEX [REDACT_PATTERNS]"
+    )
+    g.add_argument("--enrich", action="store_true", help="add region, functionName, functionVersion [ENRICH]")
+    g.add_argument("--tag", action="append", metavar="K=V", help="add tags.K = V, repeatable [TAGS]")

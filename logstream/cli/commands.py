@@ -64,11 +64,48 @@ def _streams(
 
 
 # ----------------------------------------------------------------------------------- decode
+def _pipeline(args: argparse.Namespace) -> Any:
+    """The processing pipeline of the decode flags, or None when no flag is given."""
+    from ..errors import ConfigError
+    from ..process import Pipeline, PipelineConfig
+
+    try:
+        pipeline = Pipeline(PipelineConfig.from_flags(args))
+    except ConfigError as err:
+        raise UsageError(str(err)) from None
+    if not pipeline.enabled:
+        return None
+    if args.documents:
+        raise UsageError("--documents prints documents exactly as sent: processing flags apply to events")
+    return pipeline
+
+
+def _processed(pipeline: Any, stream: LogStream) -> LogStream:
+    """A stream of what the pipeline kept (messages as redacted or joined), for text output."""
+    events = tuple(LogEvent(e.id, e.timestamp, e.message) for e in pipeline.process(stream))
+    return LogStream(
+        stream.message_type,
+        stream.owner,
+        stream.log_group,
+        stream.log_stream,
+        stream.subscription_filters,
+        events,
+        stream.policy_level,
+    )
+
+
 def cmd_decode(args: argparse.Namespace, out: Output, report: Reporter, progress: Progress) -> None:
     text = args.output == "text" or (args.output is None and os.isatty(out.fd))
     fmt = TextFormat(use_color(out.fd)) if text else None
     opts = Options("decode", whole_documents=args.documents)
+    pipeline = _pipeline(args)
     for stream in _streams(args, opts, out, report, progress):
+        if pipeline is not None and not stream.is_control:
+            if not (args.messages or fmt is not None):
+                out.write(pipeline.lines(stream))
+                progress.add_events(len(stream.log_events))
+                continue
+            stream = _processed(pipeline, stream)
         if args.documents:
             out.write(encode_line(stream.to_document()))
         elif stream.is_control and not args.include_control:
