@@ -309,6 +309,8 @@ def cmd_fluentd(args: argparse.Namespace, out: Output, report: Reporter, progres
 def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter, progress: Progress) -> None:
     from .. import metrics
     from ..parsers.fluentd import iter_statuses
+    from ..sinks.cloudwatch import put_metric_data_requests
+    from ..sinks.emf import emf_documents
 
     pricing = _pricing(args)
     fluentd: list[Any] = []
@@ -329,9 +331,9 @@ def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter, progres
         outputs.append((args.fluentd_namespace, fluentd))
     for namespace, data in outputs:
         if args.format == "emf":
-            items = metrics.emf_documents(namespace, data)
+            items = emf_documents(namespace, data)
         else:
-            items = metrics.put_metric_data_requests(namespace, data)
+            items = put_metric_data_requests(namespace, data)
         for item in items:
             out.write(encode_line(item))
 
