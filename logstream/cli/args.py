@@ -74,6 +74,16 @@ examples:
   logstream metrics event.json
   logstream metrics --format put-metric-data --namespace Ops kinesis-event.json""",
     ),
+    "replay": (
+        "re-drive what failed (failure queue, Firehose error output) into a Kinesis or Firehose stream",
+        """examples:
+  logstream replay https://sqs.us-east-1.amazonaws.com/123456789012/logstream-failures \\
+      --to arn:aws:kinesis:us-east-1:123456789012:stream/logstream-events --dry-run
+  logstream replay s3://bucket/errors/processing-failed/2024/05/01/ \\
+      --to arn:aws:firehose:us-east-1:123456789012:deliverystream/archive
+A failure-queue message is deleted only after all of its events were delivered; one that cannot
+be decoded or delivered stays in the queue (reported on stderr). S3 objects are never deleted.""",
+    ),
 }
 
 
@@ -257,6 +267,11 @@ def build_parser(name: str) -> Parser:
         )
         p.add_argument("--fluentd-namespace", default="fluentd", help="namespace of fluentd metrics")
         _pricing(p)
+    elif name == "replay":
+        p.add_argument(
+            "--to", required=True, metavar="ARN", help="Kinesis stream or Firehose delivery stream ARN"
+        )
+        p.add_argument("--dry-run", action="store_true", help="decode and count; send and delete nothing")
     return p
 
 

@@ -17,6 +17,7 @@ from ..ndjson import encode_line, event_lines
 from .args import UsageError
 from .inputs import Options, iter_streams, open_sources
 from .output import Output, Progress, TextFormat, use_color
+from .replay import cmd_replay
 
 if TYPE_CHECKING:
     from ..metrics import Pricing
@@ -344,4 +345,5 @@ COMMANDS: dict[str, Command] = {
     "report": cmd_report,
     "fluentd": cmd_fluentd,
     "metrics": cmd_metrics,
+    "replay": cmd_replay,
 }
