@@ -8,7 +8,6 @@ in the sinks (``logstream.sinks.cloudwatch``, ``logstream.sinks.emf``).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from .parsers.fluentd import PluginStatus
 from .parsers.lambda_report import InvocationReport
@@ -130,17 +129,3 @@ def _fluentd_unit(key: str) -> str:
     if key.endswith("ratios"):
         return "Percent"
     return "Count"
-
-
-def __getattr__(name: str) -> Any:
-    # The wire formats live in their sinks; these names stay importable from here for callers
-    # not moved yet (the CLI's ``metrics`` command). Imported on use: sinks never import this.
-    if name == "put_metric_data_requests":
-        from .sinks.cloudwatch import put_metric_data_requests
-
-        return put_metric_data_requests
-    if name == "emf_documents":
-        from .sinks.emf import emf_documents
-
-        return emf_documents
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

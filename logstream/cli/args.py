@@ -74,6 +74,16 @@ examples:
   logstream metrics event.json
   logstream metrics --format put-metric-data --namespace Ops kinesis-event.json""",
     ),
+    "replay": (
+        "re-drive what failed (failure queue, Firehose error output) into a Kinesis or Firehose stream",
+        """examples:
+  logstream replay https://sqs.us-east-1.amazonaws.com/123456789012/logstream-failures \\
+      --to arn:aws:kinesis:us-east-1:123456789012:stream/logstream-events --dry-run
+  logstream replay s3://bucket/errors/processing-failed/2024/05/01/ \\
+      --to arn:aws:firehose:us-east-1:123456789012:deliverystream/archive
+A failure-queue message is deleted only after all of its events were delivered; one that cannot
+be decoded or delivered stays in the queue (reported on stderr). S3 objects are never deleted.""",
+    ),
 }
 
 
@@ -220,6 +230,7 @@ def build_parser(name: str) -> Parser:
             default=None,
             help="event lines as NDJSON (default in a pipe) or readable text (default on a terminal)",
         )
+        processing_options(p)
     elif name == "encode":
         p.add_argument(
             "--to",
@@ -256,6 +267,11 @@ def build_parser(name: str) -> Parser:
         )
         p.add_argument("--fluentd-namespace", default="fluentd", help="namespace of fluentd metrics")
         _pricing(p)
+    elif name == "replay":
+        p.add_argument(
+            "--to", required=True, metavar="ARN", help="Kinesis stream or Firehose delivery stream ARN"
+        )
+        p.add_argument("--dry-run", action="store_true", help="decode and count; send and delete nothing")
     return p
 
 
@@ -289,3 +305,28 @@ examples:
 def suggest_subcommand(word: str) -> str | None:
     close = difflib.get_close_matches(word, list(SUBCOMMANDS), n=1, cutoff=0.5)
     return close[0] if close else None
+
+
+def processing_options(p: argparse.ArgumentParser) -> None:
+    """The forwarder's processing pipeline, as flags (the same stages as its environment
+    variables: PARSE_MESSAGES, JOIN_MULTILINE, ... see the README's configuration table)."""
+    g = p.add_argument_group("processing (off unless given; the forwarder's variables in brackets)")
+    g.add_argument("--parse", action="store_true", help="add level, requestId, time, json [PARSE_MESSAGES]")
+    g.add_argument(
+        "--join-multiline", action="store_true", help="join stack traces into one event [JOIN_MULTILINE]"
+    )
+    g.add_argument("--multiline-start", metavar="REGEX", help="a line that starts an event [MULTILINE_START]")
+    g.add_argument("--include", metavar="REGEX", help="keep only matching messages [INCLUDE_PATTERN]")
+    g.add_argument("--exclude", metavar="REGEX", help="drop matching messages [EXCLUDE_PATTERN]")
+    g.add_argument("--min-level", metavar="LEVEL", help="drop events below LEVEL, e.g. WARN [MIN_LEVEL]")
+    g.add_argument(
+        "--sample", metavar="RATE", help="keep RATE (0-1] of events, by id; never drops WARN+ [SAMPLE_RATE]"
+    )
+    g.add_argument(
+        "--redact", action="append", metavar="RULES", help="email,ipv4,...,credit-card or all [REDACT]"
+    )
+    g.add_argument(
+        "--redact-pattern", action="append", metavar="REGEX", help="also redact REGEX [REDACT_PATTERNS]"
+    )
+    g.add_argument("--enrich", action="store_true", help="add region, functionName, functionVersion [ENRICH]")
+    g.add_argument("--tag", action="append", metavar="K=V", help="add tags.K = V, repeatable [TAGS]")

@@ -17,6 +17,7 @@ from ..ndjson import encode_line, event_lines
 from .args import UsageError
 from .inputs import Options, iter_streams, open_sources
 from .output import Output, Progress, TextFormat, use_color
+from .replay import cmd_replay
 
 if TYPE_CHECKING:
     from ..metrics import Pricing
@@ -64,11 +65,48 @@ def _streams(
 
 
 # ----------------------------------------------------------------------------------- decode
+def _pipeline(args: argparse.Namespace) -> Any:
+    """The processing pipeline of the decode flags, or None when no flag is given."""
+    from ..errors import ConfigError
+    from ..process import Pipeline, PipelineConfig
+
+    try:
+        pipeline = Pipeline(PipelineConfig.from_flags(args))
+    except ConfigError as err:
+        raise UsageError(str(err)) from None
+    if not pipeline.enabled:
+        return None
+    if args.documents:
+        raise UsageError("--documents prints documents exactly as sent: processing flags apply to events")
+    return pipeline
+
+
+def _processed(pipeline: Any, stream: LogStream) -> LogStream:
+    """A stream of what the pipeline kept (messages as redacted or joined), for text output."""
+    events = tuple(LogEvent(e.id, e.timestamp, e.message) for e in pipeline.process(stream))
+    return LogStream(
+        stream.message_type,
+        stream.owner,
+        stream.log_group,
+        stream.log_stream,
+        stream.subscription_filters,
+        events,
+        stream.policy_level,
+    )
+
+
 def cmd_decode(args: argparse.Namespace, out: Output, report: Reporter, progress: Progress) -> None:
     text = args.output == "text" or (args.output is None and os.isatty(out.fd))
     fmt = TextFormat(use_color(out.fd)) if text else None
     opts = Options("decode", whole_documents=args.documents)
+    pipeline = _pipeline(args)
     for stream in _streams(args, opts, out, report, progress):
+        if pipeline is not None and not stream.is_control:
+            if not (args.messages or fmt is not None):
+                out.write(pipeline.lines(stream))
+                progress.add_events(len(stream.log_events))
+                continue
+            stream = _processed(pipeline, stream)
         if args.documents:
             out.write(encode_line(stream.to_document()))
         elif stream.is_control and not args.include_control:
@@ -272,6 +310,8 @@ def cmd_fluentd(args: argparse.Namespace, out: Output, report: Reporter, progres
 def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter, progress: Progress) -> None:
     from .. import metrics
     from ..parsers.fluentd import iter_statuses
+    from ..sinks.cloudwatch import put_metric_data_requests
+    from ..sinks.emf import emf_documents
 
     pricing = _pricing(args)
     fluentd: list[Any] = []
@@ -292,9 +332,9 @@ def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter, progres
         outputs.append((args.fluentd_namespace, fluentd))
     for namespace, data in outputs:
         if args.format == "emf":
-            items = metrics.emf_documents(namespace, data)
+            items = emf_documents(namespace, data)
         else:
-            items = metrics.put_metric_data_requests(namespace, data)
+            items = put_metric_data_requests(namespace, data)
         for item in items:
             out.write(encode_line(item))
 
@@ -305,4 +345,5 @@ COMMANDS: dict[str, Command] = {
     "report": cmd_report,
     "fluentd": cmd_fluentd,
     "metrics": cmd_metrics,
+    "replay": cmd_replay,
 }

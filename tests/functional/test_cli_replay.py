@@ -1,0 +1,121 @@
+"""`logstream replay` against moto's server (started by the tests on 127.0.0.1): the failure
+queue and Firehose error output in S3, re-driven into a Kinesis stream, in a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import msgspec
+
+from logstream import testing as t
+from tests.conftest import run_cli
+
+ACCOUNT = "123456789012"
+
+
+def _stream(aws) -> tuple[str, str]:
+    name = f"replay-{uuid.uuid4().hex[:8]}"
+    aws("kinesis").create_stream(StreamName=name, ShardCount=1)
+    return name, f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{name}"
+
+
+def _read(kinesis, name) -> list[str]:
+    (shard,) = kinesis.list_shards(StreamName=name)["Shards"]
+    it = kinesis.get_shard_iterator(
+        StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )
+    records = kinesis.get_records(ShardIterator=it["ShardIterator"], Limit=1000)["Records"]
+    return [json.loads(line)["message"] for r in records for line in r["Data"].splitlines()]
+
+
+def _on_failure_record(messages: list[str]) -> str:
+    event = t.lambda_event(t.make_document(messages, log_group="/aws/lambda/checkout"))
+    record = {
+        "version": "1.0",
+        "timestamp": "2026-11-23T10:00:00.000Z",
+        "requestContext": {"requestId": "r", "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+    }
+    return msgspec.json.encode(record).decode()
+
+
+def _queue(aws, bodies: list[str]) -> str:
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    return url
+
+
+def _left(sqs, url) -> int:
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_given_failure_queue_then_events_delivered_and_only_delivered_messages_deleted(aws):
+    name, arn = _stream(aws)
+    url = _queue(
+        aws, [_on_failure_record(["one\n", "two\n"]), "not an event", _on_failure_record(["three\n"])]
+    )
+    res = run_cli("replay", url, "--to", arn)
+    assert res.returncode == 1  # one message could not be decoded
+    assert sorted(_read(aws("kinesis"), name)) == ["one\n", "three\n", "two\n"]
+    (summary,) = [json.loads(line) for line in res.stdout.splitlines()]
+    assert summary == {"source": url, "messages": 3, "events": 3, "records": 2, "deleted": 2, "kept": 1}
+    (err,) = res.stderr.decode().splitlines()
+    assert "kept in the queue" in err and "message" in err
+    assert _left(aws("sqs"), url) == 1  # the undecodable one stays for a human
+
+
+def test_given_dry_run_then_nothing_sent_and_nothing_deleted(aws):
+    name, arn = _stream(aws)
+    url = _queue(aws, [_on_failure_record(["one\n"])])
+    res = run_cli("replay", url, "--to", arn, "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {
+        "source": url,
+        "messages": 1,
+        "events": 1,
+        "records": 0,
+        "deleted": 0,
+        "kept": 0,
+        "dryRun": True,
+    }
+    assert _read(aws("kinesis"), name) == []
+    assert _left(aws("sqs"), url) == 1
+
+
+def test_given_firehose_error_output_in_s3_then_replayed_into_the_stream(aws):
+    name, arn = _stream(aws)
+    s3 = aws("s3")
+    bucket = f"errors-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    lines = [
+        {
+            "attemptsMade": 4,
+            "arrivalTimestamp": 1700000000000,
+            "errorCode": "Lambda.FunctionError",
+            "errorMessage": "The Lambda function was successfully invoked but it returned an error result.",
+            "attemptEndingTimestamp": 1700000060000,
+            "rawData": t.encode_payload(t.make_document([f"lost {i}\n"], log_stream=f"s{i}")),
+            "lambdaArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:transform:$LATEST",
+        }
+        for i in range(3)
+    ]
+    body = b"".join(msgspec.json.encode(x) + b"\n" for x in lines)
+    s3.put_object(Bucket=bucket, Key="processing-failed/2024/05/01/obj", Body=body)
+    res = run_cli("replay", f"s3://{bucket}/processing-failed/", "--to", arn)
+    assert res.returncode == 0, res.stderr
+    assert _read(aws("kinesis"), name) == ["lost 0\n", "lost 1\n", "lost 2\n"]
+    summary = json.loads(res.stdout)
+    assert (summary["documents"], summary["events"], summary["failed"]) == (3, 3, 0)
+
+
+def test_given_no_source_or_a_bad_arn_then_usage_error():
+    assert run_cli("replay", "--to", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/x").returncode == 2
+    res = run_cli("replay", "s3://b/k", "--to", "arn:aws:sqs:us-east-1:1:q")
+    assert res.returncode == 2 and b"--to" in res.stderr
