@@ -669,6 +669,7 @@ class Splitter:
         "open",
         "held",
         "resyncing",
+        "bad_line",
     )
 
     def __init__(self, cap: int | None = None) -> None:
@@ -684,6 +685,7 @@ class Splitter:
         self.open: int | None = None  # the member being inflated (its values are held)
         self.held: list[tuple[int | None, dict[str, int], Value]] = []
         self.resyncing = False  # after a bad value whose end is unknown: look for a start
+        self.bad_line = 0  # line of the last error, until a good value comes
 
     def feed(self, piece: Piece) -> Iterator[tuple[dict[str, int], Value]]:
         if type(piece) is bytes:
@@ -793,6 +795,7 @@ class Splitter:
                 value, end = _one_value(buf, view, pos, final)
                 if value is _INCOMPLETE:
                     break
+                quiet = False
                 if isinstance(value, DecodeError):
                     value.locate(**place)
                     if end < 0:  # unknown end: resume at the next plausible document start
@@ -800,8 +803,13 @@ class Splitter:
                         if end < 0:  # none yet: wait for more input (it may be split)
                             end = n if final else max(pos + 1, n - _START_KEEP)
                             self.resyncing = not final
-                yield self._member_at(pos), place, value
-                self.index += 1
+                    quiet = self.bad_line == self.line  # one error per bad stretch of a line
+                    self.bad_line = self.line
+                else:
+                    self.bad_line = 0
+                if not quiet:
+                    yield self._member_at(pos), place, value
+                    self.index += 1
                 self.line += buf.count(b"\n", pos, end)
                 pos = end if self.resyncing else self._skip_ws(buf, end)
         finally:
@@ -857,7 +865,7 @@ def _one_value(buf: bytes, view: memoryview, pos: int, final: bool) -> tuple[Val
         found = _untyped(chunk, exc)
         if found is None:
             return (JSONError("truncated: the input ends inside this value") if final else _INCOMPLETE), -1
-        return found[0], pos + found[1]
+        return found[0], (pos + found[1] if found[1] >= 0 else -1)
     except msgspec.DecodeError as exc:
         text = str(exc)
         m = _TRAILING.search(text)
@@ -886,7 +894,8 @@ def _one_value(buf: bytes, view: memoryview, pos: int, final: bool) -> tuple[Val
 def _untyped(chunk: bytes | memoryview, exc: msgspec.ValidationError) -> tuple[Value, int] | None:
     """A value that is not a valid document: parse it untyped to find its end and its shape.
 
-    Returns ``(value, length)``, or ``None`` when the value is incomplete (more input needed).
+    Returns ``(value, length)`` (length -1 when a bad value's end is unknown), or ``None`` when
+    the value is incomplete (more input needed).
     """
     try:
         value = _any.decode(chunk)
@@ -897,7 +906,7 @@ def _untyped(chunk: bytes | memoryview, exc: msgspec.ValidationError) -> tuple[V
         if m is None:
             if "truncated" in text:
                 return None
-            return JSONError(_json_detail(exc2)), len(chunk)  # pragma: no cover - typed parse passed
+            return JSONError(_json_detail(exc2)), -1  # its end is unknown: the caller resyncs
         length = int(m.group(1)) - 1  # msgspec counts from 1
         chunk = bytes(chunk[:length])
         try:
@@ -905,7 +914,7 @@ def _untyped(chunk: bytes | memoryview, exc: msgspec.ValidationError) -> tuple[V
         except _JSON_FAULTS as exc3:
             return JSONError(_fault_detail(exc3)), length
     except _JSON_FAULTS as exc2:
-        return JSONError(_fault_detail(exc2)), len(chunk)
+        return JSONError(_fault_detail(exc2)), -1  # its end is unknown: the caller resyncs
     if isinstance(value, dict) and _DOC_KEYS & value.keys():
         raw = bytes(chunk)
         try:

@@ -533,3 +533,14 @@ def test_given_json_text_with_a_bom_then_decoded():
 
 def test_given_non_ascii_digits_for_lambda_memory_then_default_cap():
     assert default_max_size({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "²"}) == 256 << 20
+
+
+@pytest.mark.parametrize(
+    "hostile", [b"[" * 1000, b"[" * 1000 + b"]" * 1000, INVALID_UTF8, b'{"messageType":' * 50, b"[1,2"]
+)
+def test_given_a_hostile_line_between_ndjson_documents_then_every_other_document_comes_out(hostile):
+    docs = _docs(4)
+    lines = [document_json(d) for d in docs]
+    out, errors = _decode(b"\n".join(lines[:2] + [hostile] + lines[2:]))
+    assert out == docs
+    assert [e.line for e in errors] == [3]
