@@ -388,15 +388,12 @@ def inflate(
         yield _Member(member, False)
         consumed = 0
         failure: DecodeError | None = None
+        ran_out = False  # the input ended inside this member
         try:
             while not d.eof:
                 data = src.take(piece_size)
                 if not data:
-                    failure = DecompressError(
-                        f"truncated: member {member + 1} is cut off after {consumed} bytes"
-                        if member
-                        else f"truncated: the compressed data is cut off after {consumed} bytes"
-                    )
+                    ran_out = True
                     break
                 consumed += len(data)
                 while True:  # bounded output per call: a bomb never holds more than the cap + a step
@@ -415,7 +412,7 @@ def inflate(
             failure = DecompressError(f"corrupt compressed data in member {member + 1}: {exc}")
         except SizeLimitError as exc:
             failure = exc
-        if failure is None:
+        if failure is None and not ran_out:
             unused = len(d.unused_data)
             src.give_back(unused)
             piece_size = max(4096, 2 * (consumed - unused))
@@ -425,11 +422,17 @@ def inflate(
             src.skip_to_member()
             # Cut off with no member after it: the input ended (complete values before the cut
             # count). Otherwise the member is corrupt (a damaged header can swallow the rest).
-            truncated = failure.detail.startswith("truncated") and src.at_end()
+            truncated = ran_out and src.at_end()
+            if truncated:
+                failure = DecompressError(
+                    f"truncated: member {member + 1} is cut off after {consumed} bytes"
+                    if member
+                    else f"truncated: the compressed data is cut off after {consumed} bytes"
+                )
+            elif failure is None:
+                failure = DecompressError(f"corrupt member {member + 1}: its data runs past the next member")
             yield _Cut(keep=truncated)
             if not truncated:
-                if failure.detail.startswith("truncated"):
-                    failure.detail = f"corrupt member {member + 1}: its data runs past the next member"
                 failure.detail += f"; skipped {src.offset - start} bytes to the next member"
             if member:
                 failure.locate(member=member)
@@ -622,14 +625,6 @@ def document_from_mapping(obj: Mapping[str, Any]) -> LogStream:
     except _JSON_FAULTS as exc:
         raise SchemaError(f"the document holds values that are not JSON ({type(exc).__name__})") from None
     return document_from_bytes(raw)
-
-
-def to_json_bytes(value: Any) -> bytes:
-    """Compact JSON of a parsed value, or :class:`SchemaError` when it holds non-JSON values."""
-    try:
-        return _json_text.encode(value)
-    except _JSON_FAULTS as exc:
-        raise SchemaError(f"a value that is not JSON ({type(exc).__name__})") from None
 
 
 # ----------------------------------------------------------------------- glued / NDJSON documents

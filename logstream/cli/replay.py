@@ -38,12 +38,15 @@ def cmd_replay(args: argparse.Namespace, out: Any, report: Any, progress: Any) -
 
     if not args.files:
         raise UsageError("replay needs a SOURCE: a failure queue URL or s3://bucket/prefix/ (or files)")
+    sink: Any
     try:
-        sink = None if args.dry_run else sink_for_destination(args.to)
-        if args.dry_run:
-            sink_for_destination(args.to, client=object())  # the ARN is checked even so
-    except ConfigError as err:
-        raise UsageError(f"--to: {err}".replace("DESTINATION_ARN", "the value")) from None
+        sink = sink_for_destination(args.to)  # clients are built on first send: none in a dry run
+    except ConfigError:
+        raise UsageError(
+            f"--to {args.to!r} is not a Kinesis stream or Firehose delivery stream ARN"
+        ) from None
+    if args.dry_run:
+        sink = None
     queues = [f for f in args.files if is_queue_url(f)]
     for url in queues:
         out.write(encode_line(_replay_queue(url, sink, args, report)))
