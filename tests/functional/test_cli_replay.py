@@ -119,3 +119,15 @@ def test_given_no_source_or_a_bad_arn_then_usage_error():
     assert run_cli("replay", "--to", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/x").returncode == 2
     res = run_cli("replay", "s3://b/k", "--to", "arn:aws:sqs:us-east-1:1:q")
     assert res.returncode == 2 and b"--to" in res.stderr
+
+
+def test_given_a_destination_that_does_not_exist_then_every_message_is_kept(aws):
+    url = _queue(aws, [_on_failure_record(["one\n"]), _on_failure_record(["two\n"])])
+    res = run_cli(
+        "replay", url, "--to", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/missing-{uuid.uuid4().hex[:6]}"
+    )
+    assert res.returncode == 1
+    summary = json.loads(res.stdout)
+    assert (summary["messages"], summary["deleted"], summary["kept"]) == (2, 0, 2)
+    assert all("kept in the queue" in line for line in res.stderr.decode().splitlines())
+    assert _left(aws("sqs"), url) == 2
