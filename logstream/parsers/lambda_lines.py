@@ -37,6 +37,7 @@ word that is not one of the known aliases is not reported (the JSON keeps it).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -194,51 +195,59 @@ def parse_line(message: str) -> LambdaLine | None:
     True
     """
     found = parse_fields(message)
-    return None if found is None else LambdaLine(*found)
+    if found is None:
+        return None
+    level, request_id, time, obj = found
+    return LambdaLine(level, request_id, time, obj if isinstance(obj, dict) else None)
 
+
+# where the request id starts in Lambda's START/END/REPORT lines, by their first six characters
+_PLATFORM_ID = {"START ": 17, "END Re": 15, "REPORT": 18}
 
 #: What :func:`parse_fields` returns: ``(level, request_id, time, json)``.
-Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | None"]
+Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | msgspec.Raw | None"]
 
 
-def parse_fields(message: str) -> Fields | None:
+def parse_fields(message: str, raw_json: bool = False) -> Fields | None:
     """:func:`parse_line` as a plain tuple ``(level, request_id, time, json)`` (no object built:
     the pipeline's per-event path), ``None`` when the line says nothing.
+
+    With ``raw_json``, a JSON object is validated but not built: ``json`` is its text as
+    :class:`msgspec.Raw` (what the pipeline writes out unchanged: no dict to build and encode
+    again), unless its text spans lines (then a dict, as without ``raw_json``).
 
     Example
     -------
     >>> parse_fields("END RequestId: 6bc28136-xmpl\\n")
     (None, '6bc28136-xmpl', None, None)
+    >>> parse_fields('{"level":"warn"}\\n', raw_json=True)[3]
+    <msgspec.Raw object at ...>
     """
+    n = _PLATFORM_ID.get(message[:6], 0)  # START/END/REPORT RequestId: <id> then whitespace
+    if n and message[n - 11 : n] == "RequestId: ":
+        rid = message[n : n + 64].split(None, 1)
+        return (None, rid[0], None, None) if rid else None
     if not message:
         return None
+    with_json = _with_raw_json if raw_json else _with_json
     c = message[0]
     if c == "{":
-        return _with_json(message, None, None, None)
-    if c in "SER":  # START/END/REPORT RequestId: <id> then a space, tab or newline
-        if c == "S":
-            n = 17 if message.startswith("START RequestId: ") else 0
-        elif c == "E":
-            n = 15 if message.startswith("END RequestId: ") else 0
-        else:
-            n = 18 if message.startswith("REPORT RequestId: ") else 0
-        if n:
-            rid = message[n : n + 64].split(None, 1)
-            return (None, rid[0], None, None) if rid else None
-        return _ruby(message) if message[1:4] == ", [" else None  # Ruby's "E, [..."
+        return with_json(message, None, None, None)
+    if c in "SER":
+        return _ruby(message, with_json) if message[1:4] == ", [" else None  # Ruby's "E, [..."
     if c == "[":
         head, tab, _ = message[:12].partition("\t")
         if tab and head in _PY_LEVELS:  # Python: split fast
             parts = message.split("\t", 3)
             if len(parts) == 4 and parts[1][4:5] == "-":
-                return _with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
+                return with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
         m = _PY_PREFIX.match(message)
         if m is not None:
             level = _ALIASES.get(m[1])  # NOTSET: no level
-            return _with_json(message[m.end() :], level, m[3] or None, m[2])
+            return with_json(message[m.end() :], level, m[3] or None, m[2])
         m = _BRACKET_LEVEL.match(message)
         if m is not None:
-            return _with_json(message[m.end() :], _ALIASES[m[1]], None, None)
+            return with_json(message[m.end() :], _ALIASES[m[1]], None, None)
         return None
     if "0" <= c <= "9":
         if message[10:11] == "T" and message[23:25] == "Z\t":  # Node.js / .NET, split fast
@@ -247,52 +256,56 @@ def parse_fields(message: str) -> Fields | None:
                 level = _TAB_LEVELS.get(parts[2]) if len(parts) == 4 else None
                 rest = parts[3] if level is not None else message[len(parts[0]) + len(parts[1]) + 2 :]
                 request_id = parts[1] if parts[1] != "undefined" else None  # Node.js outside an invocation
-                return _with_json(rest, level, request_id or None, parts[0])
+                return with_json(rest, level, request_id or None, parts[0])
         m = _TAB_PREFIX.match(message)
         if m is not None:
             level = _ALIASES[m[3].upper()] if m[3] else None
             request_id = m[2] if m[2] != "undefined" else None
-            return _with_json(message[m.end() :], level, request_id, m[1])
+            return with_json(message[m.end() :], level, request_id, m[1])
         m = _SPACED.match(message)
         if m is not None:
-            return _with_json(message[m.end() :], m[3], m[2], m[1])
+            return with_json(message[m.end() :], m[3], m[2], m[1])
         m = _TIMED_OUT.match(message)
         if m is not None:
             return (None, m[2], m[1], None)
         m = _GO_LOG.match(message)
         if m is not None:
-            return _with_json(message[m.end() :], None, None, m[1])
+            return with_json(message[m.end() :], None, None, m[1])
         return None
     if message[1:4] == ", [":
-        return _ruby(message)
+        return _ruby(message, with_json)
     if c in "tl" and (message.startswith("time=") or message.startswith("level=")):
         return _logfmt(message)
     return None
 
 
-def _ruby(message: str) -> Fields | None:
+def _ruby(message: str, with_json: Callable[..., Fields | None]) -> Fields | None:
     m = _RUBY.match(message)
     if m is None:
         return None
-    return _with_json(message[m.end() :], _ALIASES.get(m[2]), m[3], m[1])
+    return with_json(message[m.end() :], _ALIASES.get(m[2]), m[3], m[1])
 
 
 def _with_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> Fields | None:
-    obj = _json_object(rest) if rest[:1] == "{" else None
-    if obj is None and "\t{" in rest:
+    obj: Any = None
+    if rest[:1] == "{":
+        try:
+            obj = _json.decode(rest)
+        except (msgspec.DecodeError, RecursionError):  # nesting too deep for msgspec: not parsed
+            obj = None
+    elif "\t{" in rest:
         m = _LABELLED_JSON.match(rest)
         if m is not None:
             obj = _json_object(rest[m.end() :])
-    if obj is not None:
-        if level is None:
-            level = _json_level(obj)
-        if request_id is None:
-            request_id = _json_request_id(obj)
-        if time is None:
-            time = _json_time(obj)
-    elif level is None and request_id is None and time is None:
+    if type(obj) is dict:
+        if level is None or request_id is None or time is None:
+            present = _META_KEYS.intersection(obj)  # one pass over the object's keys, in C
+            if present:
+                level, request_id, time = _json_fields(obj, present, level, request_id, time)
+        return (level, request_id, time, obj)
+    if level is None and request_id is None and time is None:
         return None
-    return (level, request_id, time, obj)
+    return (level, request_id, time, None)
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -300,47 +313,178 @@ def _json_object(text: str) -> dict[str, Any] | None:
         return None
     try:
         obj = _json.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
 
 
-def _json_level(obj: dict[str, Any]) -> str | None:
-    value = obj.get("level")  # the usual key first: one lookup for most lines
-    if value is None:
-        for key in _LEVEL_KEYS:
-            if key in obj:
-                value = obj[key]
-                break
-        else:
+class _Record(msgspec.Struct, gc=False):
+    requestId: Any = None
+
+
+class _Meta(
+    msgspec.Struct,
+    gc=False,
+    rename={"log_level": "log.level", "at_timestamp": "@timestamp"},
+):
+    """The keys of a JSON log line that say its level, request id and time (in the order of
+    ``_LEVEL_KEYS``, ``_REQUEST_KEYS``, ``_TIME_KEYS``), every other key skipped unbuilt."""
+
+    level: Any = None
+    levelname: Any = None
+    severity: Any = None
+    log_level: Any = None
+    Level: Any = None
+    LogLevel: Any = None
+    requestId: Any = None
+    AWSRequestId: Any = None
+    function_request_id: Any = None
+    aws_request_id: Any = None
+    awsRequestId: Any = None
+    FunctionRequestId: Any = None
+    timestamp: Any = None
+    time: Any = None
+    at_timestamp: Any = None
+    ts: Any = None
+    Timestamp: Any = None
+    type: Any = None
+    record: _Record | None = None
+
+
+_meta_json = msgspec.json.Decoder(_Meta)
+
+
+def _with_raw_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> Fields | None:
+    """:func:`_with_json`, the object kept as its validated text (``msgspec.Raw``)."""
+    if rest[:1] != "{":
+        return _with_json(rest, level, request_id, time)  # no JSON, or after a label: rare
+    try:
+        meta = _meta_json.decode(rest)
+    except msgspec.ValidationError:  # a JSON object whose "record" is not an object, or not an object
+        return _with_json(rest, level, request_id, time)
+    except (msgspec.DecodeError, RecursionError):
+        if level is None and request_id is None and time is None:
             return None
-    if type(value) is str:
-        return _ALIASES.get(value) or normalize_level(value)
-    return normalize_level(value)
+        return (level, request_id, time, None)
+    text = rest.strip(" \t\r\n")
+    obj: Any = msgspec.Raw(text) if "\n" not in text and "\r" not in text else _json.decode(text)
+    if level is None:
+        value = meta.level  # the usual keys first: one lookup each for most lines
+        level = _ALIASES.get(value) if type(value) is str else None
+        if level is None:
+            level = _first_level(meta)
+    if request_id is None:
+        value = meta.requestId
+        if type(value) is str and value:
+            request_id = value
+        elif meta.record is not None or meta.AWSRequestId is not None or meta.aws_request_id is not None:
+            request_id = _meta_request_id(meta)
+        elif meta.function_request_id is not None or meta.awsRequestId is not None:
+            request_id = _meta_request_id(meta)
+        elif meta.FunctionRequestId is not None:
+            request_id = _meta_request_id(meta)
+    if time is None:
+        value = meta.timestamp
+        if type(value) is str and value:
+            time = value
+        else:
+            time = _meta_time(meta)
+    return (level, request_id, time, obj)
 
 
-def _json_request_id(obj: dict[str, Any]) -> str | None:
-    value = obj.get("requestId")  # the usual key first
-    if type(value) is str and value:
-        return value
-    for key in _REQUEST_KEYS:
-        value = obj.get(key)
-        if isinstance(value, str) and value:
+def _meta_request_id(meta: _Meta) -> str | None:
+    for value in (
+        meta.requestId,
+        meta.AWSRequestId,
+        meta.function_request_id,
+        meta.aws_request_id,
+        meta.awsRequestId,
+        meta.FunctionRequestId,
+    ):
+        if type(value) is str and value:
             return value
-    return _platform_request_id(obj) if "record" in obj else None
+    record, kind = meta.record, meta.type
+    if record is not None and type(kind) is str and kind.startswith("platform."):
+        value = record.requestId
+        return value if type(value) is str and value else None
+    return None
 
 
-def _json_time(obj: dict[str, Any]) -> str | None:
-    value = obj.get("timestamp")
-    if value is None:
-        value = obj.get("time")
-    if value is None:
-        for key in _TIME_KEYS:
-            if key in obj:
-                value = obj[key]
-                break
+def _meta_time(meta: _Meta) -> str | None:
+    for value in (meta.timestamp, meta.time, meta.at_timestamp, meta.ts, meta.Timestamp):
+        if value is not None:
+            found = _time_value(value)
+            if found is not None:
+                return found
+    return None
+
+
+def _first_level(meta: _Meta) -> str | None:
+    value = meta.level  # the usual key: one lookup for most lines
+    if type(value) is str:
+        found = _ALIASES.get(value)
+        if found is not None:
+            return found
+    for value in (meta.level, meta.levelname, meta.severity, meta.log_level, meta.Level, meta.LogLevel):
+        if value is not None:
+            found = normalize_level(value)
+            if found is not None:
+                return found
+    return None
+
+
+# key -> (field, rank): field 0 level, 1 request id, 2 time, 3 a platform record; the lowest rank
+# of a field whose value is usable wins
+_META = {
+    **{key: (0, rank) for rank, key in enumerate(_LEVEL_KEYS)},
+    **{key: (1, rank) for rank, key in enumerate(_REQUEST_KEYS)},
+    **{key: (2, rank) for rank, key in enumerate(_TIME_KEYS)},
+    "record": (3, 0),
+}
+_META_KEYS = frozenset(_META)
+
+
+def _json_fields(
+    obj: dict[str, Any],
+    present: Iterable[str],
+    level: str | None,
+    request_id: str | None,
+    time: str | None,
+) -> tuple[str | None, str | None, str | None]:
+    """``level``, ``request_id`` and ``time`` completed from a JSON object's well-known keys
+    (``present``: those the object has); a value already found in the prefix is kept. For each,
+    the first key in the order of ``_LEVEL_KEYS`` / ``_REQUEST_KEYS`` / ``_TIME_KEYS`` whose value
+    is usable wins: a level word or number, a non-empty string id, a non-empty string or an
+    epoch number for the time. Lambda's ``platform.*`` records give ``record.requestId``."""
+    need_level, need_id, need_time = level is None, request_id is None, time is None
+    level_rank = id_rank = time_rank = 99
+    has_record = False
+    for key in present:
+        field, rank = _META[key]
+        value = obj[key]
+        if field == 0:
+            if need_level and rank < level_rank:
+                found = _ALIASES.get(value) if type(value) is str else None
+                if found is None:
+                    found = normalize_level(value)
+                if found is not None:
+                    level, level_rank = found, rank
+        elif field == 1:
+            if need_id and rank < id_rank and type(value) is str and value:
+                request_id, id_rank = value, rank
+        elif field == 2:
+            if need_time and rank < time_rank:
+                found = _time_value(value)
+                if found is not None:
+                    time, time_rank = found, rank
         else:
-            return None
+            has_record = True
+    if request_id is None and has_record:
+        request_id = _platform_request_id(obj)
+    return level, request_id, time
+
+
+def _time_value(value: Any) -> str | None:
     if isinstance(value, str):
         return value or None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -361,7 +505,7 @@ def _platform_request_id(obj: dict[str, Any]) -> str | None:
     kind, record = obj.get("type"), obj.get("record")
     if isinstance(kind, str) and kind.startswith("platform.") and isinstance(record, dict):
         value = record.get("requestId")
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) and value else None
     return None
 
 

@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 from ..models import LogStream
 from ..ndjson import event_lines
-from . import enrichment, filters, multiline, parse
+from . import enrichment, multiline
 from .config import PipelineConfig
 from .events import ProcessedEvent, encode_lines, from_stream
 from .redact import Redactor, redact_events
+from .select import Selection
 
 __all__ = ["Pipeline", "Stage"]
 
@@ -21,8 +22,10 @@ Stage = Callable[[list[ProcessedEvent]], list[ProcessedEvent]]
 class Pipeline:
     """The stages a :class:`PipelineConfig` turns on, in this order: join multi-line events,
     include/exclude patterns, parse Lambda lines, minimum level, sampling, redaction, enrichment,
-    tags. Stages that are off are not in the list and cost nothing; with none on, :meth:`lines`
-    is ``logstream decode``'s output, byte for byte.
+    tags. The four from patterns to sampling run as one pass over the events, the ``select``
+    stage (:class:`~logstream.process.select.Selection`). Stages that are off are not in the
+    list and cost nothing; with none on, :meth:`lines` is ``logstream decode``'s output, byte
+    for byte.
 
     Filters run before the stages that add to events (less to parse and redact); joining runs
     first so a stack trace is filtered, sampled and redacted as the one event it is.
@@ -42,31 +45,11 @@ class Pipeline:
         stages: list[tuple[str, Stage]] = []
         if config.join_multiline:
             stages.append(("join", functools.partial(multiline.join_multiline, start=config.multiline_start)))
-        if config.include is not None or config.exclude is not None:
-            stages.append(
-                (
-                    "patterns",
-                    functools.partial(
-                        filters.filter_patterns, include=config.include, exclude=config.exclude
-                    ),
-                )
-            )
-        if config.parse:
-            stages.append(("parse", parse.parse_events))
-        level_of = filters.parsed_level if config.parse else filters.detected_level
-        if config.min_level is not None:
-            stages.append(
-                (
-                    "min_level",
-                    functools.partial(
-                        filters.filter_min_level, min_level=config.min_level, level_of=level_of
-                    ),
-                )
-            )
-        if config.sample_rate < 1.0:
-            stages.append(
-                ("sample", functools.partial(filters.sample, rate=config.sample_rate, level_of=level_of))
-            )
+        select = Selection.from_config(config)
+        if select.enabled:
+            # patterns, parse, minimum level and sampling: one pass (see select.py); it counts
+            # what each part removed itself
+            stages.append(("select", select))
         redactor = Redactor(config.redact, config.redact_patterns)
         if redactor:
             stages.append(("redact", functools.partial(redact_events, redactor=redactor)))
@@ -75,6 +58,12 @@ class Pipeline:
         if config.tags:
             stages.append(("tags", functools.partial(enrichment.add_tags, tags=config.tags)))
         self.stages: tuple[tuple[str, Stage], ...] = tuple(stages)
+        # lines() writes the events out and nothing reads their JSON objects: the parse keeps
+        # each object's validated text (no dict built, no dict encoded)
+        self._line_stages = tuple(
+            (name, Selection.from_config(config, raw_json=True) if stage is select else stage)
+            for name, stage in stages
+        )
 
     @property
     def enabled(self) -> bool:
@@ -88,10 +77,18 @@ class Pipeline:
         filter or sampling, or joined into another event), under the stage's name: ``join``,
         ``patterns``, ``min_level``, ``sample``.
         """
+        return self._run(stream, self.stages, counts)
+
+    def _run(
+        self, stream: LogStream, stages: tuple[tuple[str, Stage], ...], counts: dict[str, int] | None
+    ) -> list[ProcessedEvent]:
         events = from_stream(stream)
-        for name, stage in self.stages:
+        for name, stage in stages:
             if not events:
                 break
+            if isinstance(stage, Selection):
+                events = stage(events, counts)
+                continue
             before = len(events)
             events = stage(events)
             if counts is not None and len(events) != before:
@@ -103,4 +100,4 @@ class Pipeline:
         ``counts`` as for :meth:`process`."""
         if not self.stages:
             return event_lines(stream)
-        return encode_lines(self.process(stream, counts))
+        return encode_lines(self._run(stream, self._line_stages, counts))

@@ -481,7 +481,7 @@ def test_given_nothing_configured_then_lines_are_logstream_decodes_bytes():
 
 
 def test_given_stages_off_then_not_in_the_pipeline():
-    assert Pipeline(PipelineConfig(parse=True, enrich=False)).stages[0][0] == "parse"
+    assert Pipeline(PipelineConfig(parse=True, enrich=False)).stages[0][0] == "select"
     assert len(Pipeline(PipelineConfig(parse=True, enrich=False)).stages) == 1
     names = [n for n, _ in Pipeline(PipelineConfig.from_env({"REDACT": "all", "JOIN_MULTILINE": "1"})).stages]
     assert names == ["join", "redact"]
