@@ -357,7 +357,11 @@ _meta_json = msgspec.json.Decoder(_Meta)
 def _with_raw_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> Fields | None:
     """:func:`_with_json`, the object kept as its validated text (``msgspec.Raw``)."""
     if rest[:1] != "{":
-        return _with_json(rest, level, request_id, time)  # no JSON, or after a label: rare
+        if "\t{" in rest:  # JSON after a label ("Invoke Error \t{...}"): rare
+            return _with_json(rest, level, request_id, time)
+        if level is None and request_id is None and time is None:
+            return None
+        return (level, request_id, time, None)
     try:
         meta = _meta_json.decode(rest)
     except msgspec.ValidationError:  # a JSON object whose "record" is not an object, or not an object
