@@ -43,7 +43,15 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["LambdaLine", "parse_line", "parse_fields", "normalize_level", "LEVELS", "level_rank"]
+__all__ = [
+    "LambdaLine",
+    "parse_line",
+    "parse_fields",
+    "platform_request_id",
+    "normalize_level",
+    "LEVELS",
+    "level_rank",
+]
 
 #: Lambda's level names, lowest first.
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
@@ -223,10 +231,9 @@ def parse_fields(message: str, raw_json: bool = False) -> Fields | None:
     >>> parse_fields('{"level":"warn"}\\n', raw_json=True)[3]
     <msgspec.Raw object at ...>
     """
-    n = _PLATFORM_ID.get(message[:6], 0)  # START/END/REPORT RequestId: <id> then whitespace
-    if n and message[n - 11 : n] == "RequestId: ":
-        rid = message[n : n + 64].split(None, 1)
-        return (None, rid[0], None, None) if rid else None
+    rid = platform_request_id(message)
+    if rid is not None:
+        return (None, rid, None, None)
     if not message:
         return None
     with_json = _with_raw_json if raw_json else _with_json
@@ -276,6 +283,22 @@ def parse_fields(message: str, raw_json: bool = False) -> Fields | None:
         return _ruby(message, with_json)
     if c in "tl" and (message.startswith("time=") or message.startswith("level=")):
         return _logfmt(message)
+    return None
+
+
+def platform_request_id(message: str) -> str | None:
+    """The request id of one of Lambda's ``START``/``END``/``REPORT RequestId: <id>`` lines;
+    ``None`` for any other message (or one of these without an id).
+
+    Example
+    -------
+    >>> platform_request_id("END RequestId: 6bc28136-xmpl\\n"), platform_request_id("hello")
+    ('6bc28136-xmpl', None)
+    """
+    n = _PLATFORM_ID.get(message[:6], 0)
+    if n and message[n - 11 : n] == "RequestId: ":
+        rid = message[n : n + 64].split(None, 1)  # the id ends at a space, tab or newline
+        return rid[0] if rid else None
     return None
 
 
