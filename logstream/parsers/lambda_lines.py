@@ -47,6 +47,7 @@ __all__ = [
     "LambdaLine",
     "parse_line",
     "parse_fields",
+    "app_fields",
     "platform_request_id",
     "normalize_level",
     "LEVELS",
@@ -209,8 +210,9 @@ def parse_line(message: str) -> LambdaLine | None:
     return LambdaLine(level, request_id, time, obj if isinstance(obj, dict) else None)
 
 
-# where the request id starts in Lambda's START/END/REPORT lines, by their first six characters
-_PLATFORM_ID = {"START ": 17, "END Re": 15, "REPORT": 18}
+# Lambda's START/END/REPORT lines, and where their request id starts (by the first letter)
+_PLATFORM_PREFIXES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
+_PLATFORM_ID = {p[0]: len(p) for p in _PLATFORM_PREFIXES}
 
 #: What :func:`parse_fields` returns: ``(level, request_id, time, json)``.
 Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | msgspec.Raw | None"]
@@ -234,6 +236,12 @@ def parse_fields(message: str, raw_json: bool = False) -> Fields | None:
     rid = platform_request_id(message)
     if rid is not None:
         return (None, rid, None, None)
+    return app_fields(message, raw_json)
+
+
+def app_fields(message: str, raw_json: bool = False) -> Fields | None:
+    """:func:`parse_fields` for a message :func:`platform_request_id` has already said is not
+    one of Lambda's START/END/REPORT lines (the pipeline asks that first)."""
     if not message:
         return None
     with_json = _with_raw_json if raw_json else _with_json
@@ -295,11 +303,11 @@ def platform_request_id(message: str) -> str | None:
     >>> platform_request_id("END RequestId: 6bc28136-xmpl\\n"), platform_request_id("hello")
     ('6bc28136-xmpl', None)
     """
-    n = _PLATFORM_ID.get(message[:6], 0)
-    if n and message[n - 11 : n] == "RequestId: ":
-        rid = message[n : n + 64].split(None, 1)  # the id ends at a space, tab or newline
-        return rid[0] if rid else None
-    return None
+    if not message.startswith(_PLATFORM_PREFIXES):
+        return None
+    n = _PLATFORM_ID[message[0]]
+    rid = message[n : n + 64].split(None, 1)  # the id ends at a space, tab or newline
+    return rid[0] if rid else None
 
 
 def _ruby(message: str, with_json: Callable[..., Fields | None]) -> Fields | None:
