@@ -43,7 +43,16 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["LambdaLine", "parse_line", "parse_fields", "normalize_level", "LEVELS", "level_rank"]
+__all__ = [
+    "LambdaLine",
+    "parse_line",
+    "parse_fields",
+    "app_fields",
+    "platform_request_id",
+    "normalize_level",
+    "LEVELS",
+    "level_rank",
+]
 
 #: Lambda's level names, lowest first.
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
@@ -201,8 +210,9 @@ def parse_line(message: str) -> LambdaLine | None:
     return LambdaLine(level, request_id, time, obj if isinstance(obj, dict) else None)
 
 
-# where the request id starts in Lambda's START/END/REPORT lines, by their first six characters
-_PLATFORM_ID = {"START ": 17, "END Re": 15, "REPORT": 18}
+# Lambda's START/END/REPORT lines, and where their request id starts (by the first letter)
+_PLATFORM_PREFIXES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
+_PLATFORM_ID = {p[0]: len(p) for p in _PLATFORM_PREFIXES}
 
 #: What :func:`parse_fields` returns: ``(level, request_id, time, json)``.
 Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | msgspec.Raw | None"]
@@ -223,10 +233,15 @@ def parse_fields(message: str, raw_json: bool = False) -> Fields | None:
     >>> parse_fields('{"level":"warn"}\\n', raw_json=True)[3]
     <msgspec.Raw object at ...>
     """
-    n = _PLATFORM_ID.get(message[:6], 0)  # START/END/REPORT RequestId: <id> then whitespace
-    if n and message[n - 11 : n] == "RequestId: ":
-        rid = message[n : n + 64].split(None, 1)
-        return (None, rid[0], None, None) if rid else None
+    rid = platform_request_id(message)
+    if rid is not None:
+        return (None, rid, None, None)
+    return app_fields(message, raw_json)
+
+
+def app_fields(message: str, raw_json: bool = False) -> Fields | None:
+    """:func:`parse_fields` for a message :func:`platform_request_id` has already said is not
+    one of Lambda's START/END/REPORT lines (the pipeline asks that first)."""
     if not message:
         return None
     with_json = _with_raw_json if raw_json else _with_json
@@ -277,6 +292,22 @@ def parse_fields(message: str, raw_json: bool = False) -> Fields | None:
     if c in "tl" and (message.startswith("time=") or message.startswith("level=")):
         return _logfmt(message)
     return None
+
+
+def platform_request_id(message: str) -> str | None:
+    """The request id of one of Lambda's ``START``/``END``/``REPORT RequestId: <id>`` lines;
+    ``None`` for any other message (or one of these without an id).
+
+    Example
+    -------
+    >>> platform_request_id("END RequestId: 6bc28136-xmpl\\n"), platform_request_id("hello")
+    ('6bc28136-xmpl', None)
+    """
+    if not message.startswith(_PLATFORM_PREFIXES):
+        return None
+    n = _PLATFORM_ID[message[0]]
+    rid = message[n : n + 64].split(None, 1)  # the id ends at a space, tab or newline
+    return rid[0] if rid else None
 
 
 def _ruby(message: str, with_json: Callable[..., Fields | None]) -> Fields | None:
@@ -357,7 +388,11 @@ _meta_json = msgspec.json.Decoder(_Meta)
 def _with_raw_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> Fields | None:
     """:func:`_with_json`, the object kept as its validated text (``msgspec.Raw``)."""
     if rest[:1] != "{":
-        return _with_json(rest, level, request_id, time)  # no JSON, or after a label: rare
+        if "\t{" in rest:  # JSON after a label ("Invoke Error \t{...}"): rare
+            return _with_json(rest, level, request_id, time)
+        if level is None and request_id is None and time is None:
+            return None
+        return (level, request_id, time, None)
     try:
         meta = _meta_json.decode(rest)
     except msgspec.ValidationError:  # a JSON object whose "record" is not an object, or not an object

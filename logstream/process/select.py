@@ -15,7 +15,7 @@ import re
 import zlib
 from collections.abc import Callable
 
-from ..parsers.lambda_lines import LEVELS, Fields, level_rank, parse_fields
+from ..parsers.lambda_lines import LEVELS, Fields, app_fields, level_rank, platform_request_id
 from .config import PipelineConfig
 from .events import ProcessedEvent
 from .multiline import is_platform_line
@@ -80,12 +80,16 @@ class Selection:
         self, events: list[ProcessedEvent], counts: dict[str, int] | None = None
     ) -> list[ProcessedEvent]:
         """The events kept, parsed when parsing is on (in place); ``counts`` gains the number
-        removed under ``patterns``, ``min_level`` and ``sample`` (only those not zero)."""
+        removed under ``patterns``, ``min_level`` and ``sample`` (only those not zero). The
+        events are as :func:`~logstream.process.events.from_stream` (and joining) make them:
+        nothing parsed yet."""
         include = None if self.include is None else self.include.search
         exclude = None if self.exclude is None else self.exclude.search
         parse, min_rank, threshold, raw = self.parse, self.min_rank, self.threshold, self.raw_json
-        fields: Callable[[str, bool], Fields | None] = parse_fields
+        fields: Callable[[str, bool], Fields | None] = app_fields  # platform lines are taken first
         rank, warn, crc32, platform = _RANK, _WARN_AND_ABOVE, zlib.crc32, is_platform_line
+        platform_id = platform_request_id
+        per_level = parse or min_rank is not None or threshold is not None
         out: list[ProcessedEvent] = []
         append = out.append
         by_pattern = by_level = by_sample = 0
@@ -97,6 +101,13 @@ class Selection:
             if exclude is not None and exclude(msg) is not None:
                 by_pattern += 1
                 continue
+            if per_level:
+                rid = platform_id(msg)
+                if rid is not None:  # START/END/REPORT (most events): no level, never sampled out
+                    if parse:
+                        ev.request_id = rid
+                    append(ev)
+                    continue
             if parse:
                 found = fields(msg, raw)
                 if found is not None:
