@@ -215,36 +215,30 @@ _PLATFORM_PREFIXES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId:
 _PLATFORM_ID = {p[0]: len(p) for p in _PLATFORM_PREFIXES}
 
 #: What :func:`parse_fields` returns: ``(level, request_id, time, json)``.
-Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | msgspec.Raw | None"]
+Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | None"]
 
 
-def parse_fields(message: str, raw_json: bool = False) -> Fields | None:
+def parse_fields(message: str) -> Fields | None:
     """:func:`parse_line` as a plain tuple ``(level, request_id, time, json)`` (no object built:
     the pipeline's per-event path), ``None`` when the line says nothing.
-
-    With ``raw_json``, a JSON object is validated but not built: ``json`` is its text as
-    :class:`msgspec.Raw` (what the pipeline writes out unchanged: no dict to build and encode
-    again), unless its text spans lines (then a dict, as without ``raw_json``).
 
     Example
     -------
     >>> parse_fields("END RequestId: 6bc28136-xmpl\\n")
     (None, '6bc28136-xmpl', None, None)
-    >>> parse_fields('{"level":"warn"}\\n', raw_json=True)[3]
-    <msgspec.Raw object at ...>
     """
     rid = platform_request_id(message)
     if rid is not None:
         return (None, rid, None, None)
-    return app_fields(message, raw_json)
+    return app_fields(message)
 
 
-def app_fields(message: str, raw_json: bool = False) -> Fields | None:
+def app_fields(message: str) -> Fields | None:
     """:func:`parse_fields` for a message :func:`platform_request_id` has already said is not
     one of Lambda's START/END/REPORT lines (the pipeline asks that first)."""
     if not message:
         return None
-    with_json = _with_raw_json if raw_json else _with_json
+    with_json = _with_json
     c = message[0]
     if c == "{":
         return with_json(message, None, None, None)
@@ -347,125 +341,6 @@ def _json_object(text: str) -> dict[str, Any] | None:
     except (msgspec.DecodeError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
-
-
-class _Record(msgspec.Struct, gc=False):
-    requestId: Any = None
-
-
-class _Meta(
-    msgspec.Struct,
-    gc=False,
-    rename={"log_level": "log.level", "at_timestamp": "@timestamp"},
-):
-    """The keys of a JSON log line that say its level, request id and time (in the order of
-    ``_LEVEL_KEYS``, ``_REQUEST_KEYS``, ``_TIME_KEYS``), every other key skipped unbuilt."""
-
-    level: Any = None
-    levelname: Any = None
-    severity: Any = None
-    log_level: Any = None
-    Level: Any = None
-    LogLevel: Any = None
-    requestId: Any = None
-    AWSRequestId: Any = None
-    function_request_id: Any = None
-    aws_request_id: Any = None
-    awsRequestId: Any = None
-    FunctionRequestId: Any = None
-    timestamp: Any = None
-    time: Any = None
-    at_timestamp: Any = None
-    ts: Any = None
-    Timestamp: Any = None
-    type: Any = None
-    record: _Record | None = None
-
-
-_meta_json = msgspec.json.Decoder(_Meta)
-
-
-def _with_raw_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> Fields | None:
-    """:func:`_with_json`, the object kept as its validated text (``msgspec.Raw``)."""
-    if rest[:1] != "{":
-        if "\t{" in rest:  # JSON after a label ("Invoke Error \t{...}"): rare
-            return _with_json(rest, level, request_id, time)
-        if level is None and request_id is None and time is None:
-            return None
-        return (level, request_id, time, None)
-    try:
-        meta = _meta_json.decode(rest)
-    except msgspec.ValidationError:  # a JSON object whose "record" is not an object, or not an object
-        return _with_json(rest, level, request_id, time)
-    except (msgspec.DecodeError, RecursionError):
-        if level is None and request_id is None and time is None:
-            return None
-        return (level, request_id, time, None)
-    text = rest.strip(" \t\r\n")
-    obj: Any = msgspec.Raw(text) if "\n" not in text and "\r" not in text else _json.decode(text)
-    if level is None:
-        value = meta.level  # the usual keys first: one lookup each for most lines
-        level = _ALIASES.get(value) if type(value) is str else None
-        if level is None:
-            level = _first_level(meta)
-    if request_id is None:
-        value = meta.requestId
-        if type(value) is str and value:
-            request_id = value
-        elif meta.record is not None or meta.AWSRequestId is not None or meta.aws_request_id is not None:
-            request_id = _meta_request_id(meta)
-        elif meta.function_request_id is not None or meta.awsRequestId is not None:
-            request_id = _meta_request_id(meta)
-        elif meta.FunctionRequestId is not None:
-            request_id = _meta_request_id(meta)
-    if time is None:
-        value = meta.timestamp
-        if type(value) is str and value:
-            time = value
-        else:
-            time = _meta_time(meta)
-    return (level, request_id, time, obj)
-
-
-def _meta_request_id(meta: _Meta) -> str | None:
-    for value in (
-        meta.requestId,
-        meta.AWSRequestId,
-        meta.function_request_id,
-        meta.aws_request_id,
-        meta.awsRequestId,
-        meta.FunctionRequestId,
-    ):
-        if type(value) is str and value:
-            return value
-    record, kind = meta.record, meta.type
-    if record is not None and type(kind) is str and kind.startswith("platform."):
-        value = record.requestId
-        return value if type(value) is str and value else None
-    return None
-
-
-def _meta_time(meta: _Meta) -> str | None:
-    for value in (meta.timestamp, meta.time, meta.at_timestamp, meta.ts, meta.Timestamp):
-        if value is not None:
-            found = _time_value(value)
-            if found is not None:
-                return found
-    return None
-
-
-def _first_level(meta: _Meta) -> str | None:
-    value = meta.level  # the usual key: one lookup for most lines
-    if type(value) is str:
-        found = _ALIASES.get(value)
-        if found is not None:
-            return found
-    for value in (meta.level, meta.levelname, meta.severity, meta.log_level, meta.Level, meta.LogLevel):
-        if value is not None:
-            found = normalize_level(value)
-            if found is not None:
-                return found
-    return None
 
 
 # key -> (field, rank): field 0 level, 1 request id, 2 time, 3 a platform record; the lowest rank

@@ -29,10 +29,7 @@ class ProcessedEvent(msgspec.Struct, omit_defaults=True, rename="camel", gc=Fals
     policy_level : str | None
         ``policyLevel`` of the document, when present.
     level, request_id, time, json :
-        From :func:`logstream.parsers.lambda_lines.parse_line` (``PARSE_MESSAGES``). ``json`` is
-        the parsed object (a dict) on the events of :meth:`Pipeline.process`; on the way to
-        :meth:`Pipeline.lines` it is the object's validated text (``msgspec.Raw``), written out
-        as it came.
+        From :func:`logstream.parsers.lambda_lines.parse_line` (``PARSE_MESSAGES``).
     joined_ids : list[str] | None
         Ids of the events joined into this one, in order (``JOIN_MULTILINE``).
     region, function_name, function_version : str | None
@@ -53,7 +50,7 @@ class ProcessedEvent(msgspec.Struct, omit_defaults=True, rename="camel", gc=Fals
     level: str | None = None
     request_id: str | None = None
     time: str | None = None
-    json: dict[str, Any] | msgspec.Raw | None = None
+    json: dict[str, Any] | None = None
     joined_ids: list[str] | None = None
     region: str | None = None
     function_name: str | None = None

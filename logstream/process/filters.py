@@ -27,7 +27,7 @@ def parsed_level(event: ProcessedEvent) -> str | None:
 
 def detected_level(event: ProcessedEvent) -> str | None:
     """The level the message's prefix or JSON says, when the parse stage is off."""
-    found = parse_fields(event.message, raw_json=True)  # only the level is read: no dict built
+    found = parse_fields(event.message)
     return None if found is None else found[0]
 
 

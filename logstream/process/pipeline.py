@@ -58,12 +58,6 @@ class Pipeline:
         if config.tags:
             stages.append(("tags", functools.partial(enrichment.add_tags, tags=config.tags)))
         self.stages: tuple[tuple[str, Stage], ...] = tuple(stages)
-        # lines() writes the events out and nothing reads their JSON objects: the parse keeps
-        # each object's validated text (no dict built, no dict encoded)
-        self._line_stages = tuple(
-            (name, Selection.from_config(config, raw_json=True) if stage is select else stage)
-            for name, stage in stages
-        )
 
     @property
     def enabled(self) -> bool:
@@ -77,13 +71,8 @@ class Pipeline:
         filter or sampling, or joined into another event), under the stage's name: ``join``,
         ``patterns``, ``min_level``, ``sample``.
         """
-        return self._run(stream, self.stages, counts)
-
-    def _run(
-        self, stream: LogStream, stages: tuple[tuple[str, Stage], ...], counts: dict[str, int] | None
-    ) -> list[ProcessedEvent]:
         events = from_stream(stream)
-        for name, stage in stages:
+        for name, stage in self.stages:
             if not events:
                 break
             if isinstance(stage, Selection):
@@ -100,4 +89,4 @@ class Pipeline:
         ``counts`` as for :meth:`process`."""
         if not self.stages:
             return event_lines(stream)
-        return encode_lines(self._run(stream, self._line_stages, counts))
+        return encode_lines(self.process(stream, counts))

@@ -46,8 +46,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import msgspec
-
 from ..errors import ConfigError
 from .events import ProcessedEvent
 
@@ -530,12 +528,6 @@ _VIEWS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
-def _object(value: Any) -> Any:
-    """A parsed ``json`` that is still its text (``msgspec.Raw``, see ``Pipeline.lines``) as the
-    object, so that the strings inside can be redacted."""
-    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value
-
-
 def redact_events(events: list[ProcessedEvent], redactor: Redactor) -> list[ProcessedEvent]:
     """Redact each event's message, the parsed ``json`` and the ``extractedFields`` values (the
     ``@aws.*`` system fields excepted), in place.
@@ -563,7 +555,7 @@ def redact_events(events: list[ProcessedEvent], redactor: Redactor) -> list[Proc
         if ev.time is not None:
             ev.time = text(ev.time)[0]
         if ev.json is not None:
-            ev.json = redactor.value(_object(ev.json))
+            ev.json = redactor.value(ev.json)
     escaped: set[int] = set()
     joined = "".join(texts)
     if "\\" in joined:
@@ -571,7 +563,7 @@ def redact_events(events: list[ProcessedEvent], redactor: Redactor) -> list[Proc
     for i in escaped:
         ev = events[i]
         if i not in changed and ev.json is not None:
-            ev.json = redactor.value(_object(ev.json))
+            ev.json = redactor.value(ev.json)
     for ev in events:
         fields = ev.extracted_fields
         if fields and any(not k.startswith("@aws.") for k in fields):

@@ -1,10 +1,9 @@
-"""A hostile second look at the processing pipeline (issue #13): the one-pass selection, the raw-JSON
-parse that ``Pipeline.lines`` writes out as it came, and the batch redaction, attacked with
-generated JSON texts, runtime prefixes, escapes, line separators and look-alike platform lines.
+"""A hostile second look at the processing pipeline (issue #13): the one-pass selection, the JSON
+parse and the batch redaction, attacked with generated JSON texts, runtime prefixes, escapes,
+line separators and look-alike platform lines.
 
 What is locked in here: ``lines()`` is ``process()`` written out (key by key, in order, not only
-as decoded dicts), every line is one strict JSON document, the raw and dict parses say the same,
-the one-pass selection is the four stage functions on every runtime shape, and an app line that
+as decoded dicts), every line is one strict JSON document, the one-pass selection is the four stage functions on every runtime shape, and an app line that
 looks like Lambda's START line is redacted like any other."""
 
 import json
@@ -16,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logstream.models import LogEvent, LogStream, MessageType
-from logstream.parsers.lambda_lines import parse_fields
 from logstream.process import Pipeline, PipelineConfig, Redactor
 from logstream.process import redact as redact_module
 from logstream.process.events import from_stream
@@ -187,25 +185,6 @@ def _messages(distinct_keys=True):
     return st.tuples(_PREFIXES, _json_texts(distinct_keys), _ENDS).map("".join)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
-@given(message=_messages(distinct_keys=False))
-def test_given_any_json_line_when_parsed_raw_then_the_same_fields_and_the_same_object_as_parsed_to_a_dict(
-    message,
-):
-    as_dict = parse_fields(message)
-    as_raw = parse_fields(message, raw_json=True)
-    assert (as_raw is None) == (as_dict is None)
-    if as_dict is None:
-        return
-    assert as_raw[:3] == as_dict[:3]
-    raw_obj, dict_obj = as_raw[3], as_dict[3]
-    if isinstance(raw_obj, msgspec.Raw):
-        assert msgspec.json.decode(raw_obj) == dict_obj
-        assert bytes(raw_obj).decode() in message  # the object's own text
-    else:
-        assert raw_obj == dict_obj
-
-
 ENVS = st.fixed_dictionaries(
     {"PARSE_MESSAGES": st.just("true")},
     optional={
@@ -300,23 +279,19 @@ _PATTERNS = st.sampled_from(
     parse=st.booleans(),
     min_level=st.sampled_from([None, "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]),
     rate=st.sampled_from([1.0, 0.5, 0.001, 1e-10]),
-    raw=st.booleans(),
 )
 def test_given_platform_look_alikes_and_json_lines_when_selected_in_one_pass_then_as_the_four_stages(
-    messages, include, exclude, parse, min_level, rate, raw
+    messages, include, exclude, parse, min_level, rate
 ):
     stream = _stream(messages)
     expected, expected_counts = _staged(from_stream(stream), include, exclude, parse, min_level, rate)
     counts = {}
-    select = Selection(
-        include=include, exclude=exclude, parse=parse, min_level=min_level, sample_rate=rate, raw_json=raw
-    )
+    select = Selection(include=include, exclude=exclude, parse=parse, min_level=min_level, sample_rate=rate)
     got = select(from_stream(stream), counts)
     assert counts == expected_counts
 
     def fields(e):
-        obj = msgspec.json.decode(e.json) if isinstance(e.json, msgspec.Raw) else e.json
-        return (e.id, e.message, e.level, e.request_id, e.time, obj)
+        return (e.id, e.message, e.level, e.request_id, e.time, e.json)
 
     assert [fields(e) for e in got] == [fields(e) for e in expected]
 
@@ -348,7 +323,7 @@ def test_given_an_app_start_line_carrying_a_secret_then_message_and_request_id_r
     assert event["requestId"] == "[REDACTED:email]"
 
 
-# ------------------------------------------------------------------ redaction of the raw path
+# ------------------------------------------------------------------ redaction of parsed JSON
 @pytest.mark.parametrize(
     ("message", "expected_json"),
     [
@@ -367,7 +342,9 @@ def test_given_an_app_start_line_carrying_a_secret_then_message_and_request_id_r
         ('{"auth":"Bearer\\tabcdefghijklmnop1"}', {"auth": "Bearer\t[REDACTED:bearer]"}),
     ],
 )
-def test_given_a_secret_in_a_json_message_then_no_raw_text_of_it_is_written_by_lines(message, expected_json):
+def test_given_a_secret_in_a_json_message_then_the_parsed_json_written_by_lines_is_redacted(
+    message, expected_json
+):
     pipeline = Pipeline(
         PipelineConfig.from_env({"PARSE_MESSAGES": "true", "REDACT": "all", "ENRICH": "false"})
     )
@@ -377,7 +354,7 @@ def test_given_a_secret_in_a_json_message_then_no_raw_text_of_it_is_written_by_l
     assert msgspec.to_builtins(pipeline.process(stream)[1])["json"] == expected_json
 
 
-def test_given_extracted_fields_and_raw_json_then_both_redacted_in_lines():
+def test_given_extracted_fields_and_parsed_json_then_both_redacted_in_lines():
     fields = [{"client": "10.0.0.1", "@aws.region": "eu-west-1"}]
     env = {"PARSE_MESSAGES": "true", "REDACT": "ipv4"}
     pipeline = Pipeline(PipelineConfig.from_env(env, region="us-east-1"))

@@ -34,7 +34,16 @@ LINES = [line for line, _ in CASES.values()] + [
     "",
     "{not json\n",
 ]
-PATTERNS = [None, re.compile("health"), re.compile("RequestId"), re.compile(r"^\{"), re.compile("x^")]
+PATTERNS = [
+    None,
+    re.compile("health"),  # plain text: a substring test
+    re.compile("RequestId"),
+    re.compile(""),
+    re.compile("GET /health 200\n"),
+    re.compile(r"^\{"),
+    re.compile("x^"),
+    re.compile("health", re.IGNORECASE),  # a flag: a regex search
+]
 
 
 def _stream(messages):
@@ -162,3 +171,19 @@ def test_given_any_lines_and_options_then_lines_are_the_processed_events_written
     for line in written.splitlines():  # one JSON document per line, whatever the JSON held
         assert line.startswith(b"{") and line.endswith(b"}")
     assert b"\xe2\x80\xa8" not in written and b"\xc2\x85" not in written
+
+
+@given(
+    pattern=st.text(alphabet="ab .*+?()[]{}|^$\\\n\té", max_size=6),
+    text=st.text(alphabet="ab .*+?()[]{}|^$\\\n\té", max_size=20),
+)
+def test_given_plain_text_pattern_then_substring_test_agrees_with_the_regex(pattern, text):
+    from logstream.process.select import _literal
+
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return
+    literal = _literal(compiled)
+    if literal is not None:
+        assert (literal in text) == (compiled.search(text) is not None)
