@@ -213,6 +213,7 @@ def parse_line(message: str) -> LambdaLine | None:
 # Lambda's START/END/REPORT lines, and where their request id starts (by the first letter)
 _PLATFORM_PREFIXES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
 _PLATFORM_ID = {p[0]: len(p) for p in _PLATFORM_PREFIXES}
+_TOKEN = re.compile(r"\S+")
 
 #: What :func:`parse_fields` returns: ``(level, request_id, time, json)``.
 Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | None"]
@@ -301,7 +302,11 @@ def platform_request_id(message: str) -> str | None:
         return None
     n = _PLATFORM_ID[message[0]]
     rid = message[n : n + 64].split(None, 1)  # the id ends at a space, tab or newline
-    return rid[0] if rid else None
+    if not rid:
+        return None
+    if len(rid[0]) == 64:  # not a Lambda request id: the whole token, never a cut one
+        return _TOKEN.match(message, n).group()  # type: ignore[union-attr]
+    return rid[0]
 
 
 def _ruby(message: str, with_json: Callable[..., Fields | None]) -> Fields | None:

@@ -46,6 +46,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import msgspec
+
 from ..errors import ConfigError
 from .events import ProcessedEvent
 
@@ -216,7 +218,10 @@ RULES: dict[str, Rule] = {
         Rule(
             "email",
             re.compile(
-                r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])", _A
+                # starts only where a run of local-part characters starts: linear on long runs
+                r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+                r"(?![A-Za-z0-9-])",
+                _A,
             ),
             lambda t: "@" in t,
             triggers=(("raw", b"@"),),
@@ -374,13 +379,37 @@ class Redactor:
                 out[i] = text
 
     def value(self, obj: Any) -> Any:
-        """Strings anywhere inside a JSON value redacted (keys and non-strings kept)."""
+        """Strings anywhere inside a JSON value redacted (keys and non-strings kept; containers
+        copied, however deep: no recursion)."""
         if isinstance(obj, str):
             return self.text(obj)[0]
-        if isinstance(obj, dict):
-            return {k: self.value(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [self.value(v) for v in obj]
+        if not isinstance(obj, dict | list):
+            return obj
+        text = self.text
+        root = dict(obj) if isinstance(obj, dict) else list(obj)
+        stack: list[Any] = [root]
+        while stack:
+            node = stack.pop()
+            for key, item in list(node.items() if isinstance(node, dict) else enumerate(node)):
+                if isinstance(item, str):
+                    node[key] = text(item)[0]
+                elif isinstance(item, dict | list):
+                    node[key] = copy = dict(item) if isinstance(item, dict) else list(item)
+                    stack.append(copy)
+        return root
+
+    def json_object(self, obj: Any) -> Any:
+        """A parsed JSON value redacted as a whole: every string in it (:meth:`value`: escapes
+        such as ``\\u0040`` or ``\\n`` no longer hide a match), then its compact JSON text, so
+        rules that need a key (``"SecretAccessKey": "..."``, a custom ``"password":"(...)"``)
+        see it too; if a custom pattern leaves that text unreadable, the strings alone."""
+        obj = self.value(obj)
+        redacted, n = self.text(_json_enc.encode(obj).decode())
+        if n:
+            try:
+                return msgspec.json.decode(redacted)
+            except (msgspec.DecodeError, RecursionError):
+                pass
         return obj
 
 
@@ -529,13 +558,15 @@ _VIEWS: dict[str, Callable[[bytes], bytes]] = {
 
 
 def redact_events(events: list[ProcessedEvent], redactor: Redactor) -> list[ProcessedEvent]:
-    """Redact each event's message, the parsed ``json`` and the ``extractedFields`` values (the
-    ``@aws.*`` system fields excepted), in place.
+    """Redact each event's message, its parsed fields (``json``, ``requestId``, ``time``) and the
+    ``extractedFields`` values (the ``@aws.*`` system fields excepted), in place.
 
-    The parsed JSON is searched when the message had a match or holds an escape (``\\u0040``
-    hides an ``@``): otherwise every string in it is a piece of the message, searched already.
-    (A custom pattern anchored with ``^``/``$`` is therefore matched against the message, not
-    against each string of its JSON.)
+    A message without a match and without a backslash is left alone, its parsed fields too: they
+    are pieces of it, searched already. Otherwise, when the message holds a JSON object (after
+    any runtime prefix), that object is redacted as a whole (:meth:`Redactor.json_object`):
+    escapes (``\\u0040``, ``\\/``, ``\\n`` before an address) hide nothing, and a secret named
+    by its key leaves ``json`` as it leaves the message. If that finds more than the message's
+    text did, the message's JSON is written again, compact, with the replacements.
 
     Example
     -------
@@ -543,29 +574,55 @@ def redact_events(events: list[ProcessedEvent], redactor: Redactor) -> list[Proc
     >>> ev = E("1", "/g", "s", [], "1", 0, '{"user":"bob@example.org"}', json={"user": "bob@example.org"})
     >>> redact_events([ev], Redactor(["email"]))[0].json
     {'user': '[REDACTED:email]'}
+    >>> hidden = E("1", "/g", "s", [], "1", 0, '{"to":"bob\\\\u0040example.org"}')
+    >>> redact_events([hidden], Redactor(["email"]))[0].message
+    '{"to":"[REDACTED:email]"}'
     """
     texts = [ev.message for ev in events]
     changed = redactor.batch(texts)
-    text = redactor.text
     for i, message in changed.items():
+        events[i].message = message
+    todo = set(changed)
+    joined = "".join(texts)
+    if "\\" in joined:
+        _locate(joined.find, "\\", _starts(texts), todo)
+    text = redactor.text
+    for i in todo:
         ev = events[i]
-        ev.message = message
         if ev.request_id is not None:
             ev.request_id = text(ev.request_id)[0]
         if ev.time is not None:
             ev.time = text(ev.time)[0]
-        if ev.json is not None:
-            ev.json = redactor.value(ev.json)
-    escaped: set[int] = set()
-    joined = "".join(texts)
-    if "\\" in joined:
-        _locate(joined.find, "\\", _starts(texts), escaped)
-    for i in escaped:
-        ev = events[i]
-        if i not in changed and ev.json is not None:
-            ev.json = redactor.value(ev.json)
+        _redact_message_json(ev, redactor, escaped="\\" in texts[i])
     for ev in events:
         fields = ev.extracted_fields
         if fields and any(not k.startswith("@aws.") for k in fields):
             ev.extracted_fields = {k: v if k.startswith("@aws.") else text(v)[0] for k, v in fields.items()}
     return events
+
+
+def _redact_message_json(ev: ProcessedEvent, redactor: Redactor, escaped: bool) -> None:
+    """The JSON object of a message that was redacted or holds an escape: ``json`` from the
+    redacted object, and the message's JSON written again if the object hid more."""
+    message = ev.message
+    start = message.find("{")  # no Lambda runtime prefix holds a brace
+    obj: Any = None
+    if start >= 0:
+        body = message[start:]
+        try:
+            obj = msgspec.json.decode(body)
+        except (msgspec.DecodeError, RecursionError):
+            obj = None
+    if not isinstance(obj, dict):
+        if ev.json is not None:  # the redacted message is no JSON any more: its strings, at least
+            ev.json = redactor.json_object(ev.json)
+        return
+    redacted = redactor.json_object(obj)
+    if ev.json is not None:
+        ev.json = redacted
+    if escaped and redacted != obj:  # what the message's text showed is redacted already
+        trailing = body[len(body.rstrip(" \t\r\n")) :]
+        ev.message = message[:start] + _json_enc.encode(redacted).decode() + trailing
+
+
+_json_enc = msgspec.json.Encoder()

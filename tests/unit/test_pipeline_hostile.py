@@ -3,8 +3,9 @@ parse and the batch redaction, attacked with generated JSON texts, runtime prefi
 line separators and look-alike platform lines.
 
 What is locked in here: ``lines()`` is ``process()`` written out (key by key, in order, not only
-as decoded dicts), every line is one strict JSON document, the one-pass selection is the four stage functions on every runtime shape, and an app line that
-looks like Lambda's START line is redacted like any other."""
+as decoded dicts), every line is one strict JSON document, the one-pass selection is the four
+stage functions on every runtime shape, an app line that looks like Lambda's START line is
+redacted like any other, and the defects the review found stay fixed."""
 
 import json
 import re
@@ -457,3 +458,151 @@ def test_given_lines_counts_then_the_self_metrics_name_each_drop_where_the_readm
     assert tally.stages == {"join": 1, "patterns": 1, "min_level": 1, "sample": 2}
     values = tally.values(now_ms=0)
     assert (values["DroppedFiltered"], values["DroppedSampled"]) == (2, 2)
+
+
+# ------------------------------------------------------------------ defects the review found (fixed)
+def _as_written(events):
+    return [msgspec.to_builtins(e) for e in events]
+
+
+# D1 --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("number", ["1e400", "-1e309", "1" + "0" * 5000])
+@pytest.mark.parametrize("redact", [None, "email"])
+def test_given_a_json_number_out_of_range_then_lines_neither_raise_nor_keep_what_process_drops(
+    number, redact
+):
+    env = {"PARSE_MESSAGES": "true", "ENRICH": "false", **({"REDACT": redact} if redact else {})}
+    pipeline = Pipeline(PipelineConfig.from_env(env))
+    message = f'{{"n":{number},"user":"bob@example.org","trace":"a\\nb"}}\n'
+    stream = _stream(["before", message, "after"])
+    lines = pipeline.lines(stream).splitlines()
+    assert [msgspec.json.decode(line) for line in lines] == _as_written(pipeline.process(stream))
+
+
+def test_given_one_record_with_a_number_out_of_range_when_transformed_then_the_other_record_is_still_ok():
+    from handlers._transform import transform_response
+    from logstream.testing import firehose_event, make_document
+
+    pipeline = Pipeline(PipelineConfig.from_env({"PARSE_MESSAGES": "true", "REDACT": "email"}))
+    event = firehose_event(
+        [make_document(["fine\n"]), make_document(['{"n":1e400,"user":"bob@example.org"}\n'])]
+    )
+    response, _ = transform_response(event, pipeline=pipeline)
+    assert [r["result"] for r in response["records"]] == ["Ok", "Ok"]
+
+
+# D2 --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["lines", "process"])
+def test_given_json_nested_as_deep_as_msgspec_parses_then_redaction_neither_raises_nor_misses(method):
+    import inspect
+    import sys
+
+    from logstream.parsers.lambda_lines import parse_fields
+
+    # as deep as msgspec parses from here (its limit is the interpreter's, less the stack in use)
+    depth = sys.getrecursionlimit() - len(inspect.stack()) - 50
+    message = '{"a":' + "[" * depth + '"bob@example.org"' + "]" * depth + "}\n"
+    assert parse_fields(message) is not None  # parsed: an object to redact
+    pipeline = Pipeline(
+        PipelineConfig.from_env({"PARSE_MESSAGES": "true", "REDACT": "email", "ENRICH": "false"})
+    )
+    out = getattr(pipeline, method)(_stream([message]))
+    written = out if method == "lines" else msgspec.json.encode(out)
+    assert b"bob@example.org" not in written
+
+
+# D3 / D6 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("env", "message", "secret"),
+    [
+        (
+            {"REDACT": "aws-secret-key"},
+            '{"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}',
+            "wJalrXUtnFEMI",
+        ),
+        (
+            {"REDACT": "aws-secret-key"},
+            '{"aws_secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}',
+            "wJalrXUtnFEMI",
+        ),
+        ({"REDACT_PATTERNS": '"password":\\s*"([^"]*)"'}, '{"user":"bob","password":"hunter2"}', "hunter2"),
+    ],
+)
+@pytest.mark.parametrize("method", ["lines", "process"])
+def test_given_a_secret_named_by_its_json_key_then_the_parsed_json_does_not_keep_it(
+    env, message, secret, method
+):
+    pipeline = Pipeline(PipelineConfig.from_env({"PARSE_MESSAGES": "true", "ENRICH": "false", **env}))
+    out = getattr(pipeline, method)(_stream([message]))
+    event = msgspec.json.decode(out) if method == "lines" else _as_written(out)[0]
+    assert secret not in event["message"]  # holds today
+    assert secret not in msgspec.json.encode(event["json"]).decode()  # fails: json keeps it
+
+
+# D4 --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["lines", "process"])
+def test_given_a_secret_behind_an_escape_in_a_json_id_or_time_then_requestid_and_time_are_redacted(method):
+    message = '{"requestId":"bob\\u0040example.org","timestamp":"from 10.0.0\\u002e1"}\n'
+    pipeline = Pipeline(
+        PipelineConfig.from_env({"PARSE_MESSAGES": "true", "REDACT": "all", "ENRICH": "false"})
+    )
+    out = getattr(pipeline, method)(_stream([message]))
+    event = msgspec.json.decode(out) if method == "lines" else _as_written(out)[0]
+    assert event["json"] == {"requestId": "[REDACTED:email]", "timestamp": "from [REDACTED:ipv4]"}  # holds
+    assert event["requestId"] == "[REDACTED:email]"  # fails: "bob@example.org"
+    assert event["time"] == "from [REDACTED:ipv4]"  # fails: "from 10.0.0.1"
+
+
+# D5 --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("parse", ["true", "false"])
+@pytest.mark.parametrize(
+    ("message", "secret"),
+    [
+        ('{"user":"bob\\u0040example.org"}', "bob\\u0040example.org"),
+        ('{"SecretAccessKey":"wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY"}', "wJalrXUtnFEMI"),
+        ('{"peers":"up:\\n10.0.0.1\\n10.0.0.2"}', "10.0.0.1"),
+        ('{"client":"\\t192.168.1.20"}', "192.168.1.20"),
+    ],
+)
+def test_given_a_secret_a_json_escape_hides_from_the_message_text_then_nothing_written_holds_it(
+    message, secret, parse
+):
+    pipeline = Pipeline(
+        PipelineConfig.from_env({"PARSE_MESSAGES": parse, "REDACT": "all", "ENRICH": "false"})
+    )
+    event = msgspec.json.decode(pipeline.lines(_stream([message])))
+    decoded_message = msgspec.json.decode(event["message"])  # what any consumer of the JSON message sees
+    assert secret.replace("\\u0040", "@") not in msgspec.json.encode(decoded_message).decode()
+    assert secret not in event["message"]
+
+
+# D7 --------------------------------------------------------------------------------------------
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(messages=st.lists(_messages(distinct_keys=False), max_size=12), env=ENVS)
+def test_given_json_lines_with_duplicate_keys_then_lines_are_process_written_out_key_by_key(messages, env):
+    pipeline = Pipeline(PipelineConfig.from_env(env, region="eu-west-1"))
+    stream = _stream(messages)
+    lines = pipeline.lines(stream).decode().splitlines()
+    expected = [_strict_pairs(msgspec.json.encode(e)) for e in pipeline.process(stream)]
+    assert [_strict_pairs(line) for line in lines] == expected
+
+
+def test_given_pinos_duplicate_keys_then_lines_writes_one_key_as_process_does():
+    message = '{"level":30,"time":1714564800123,"a":"property","a":"prop","msg":"howdy"}\n'
+    pipeline = Pipeline(PipelineConfig.from_env({"PARSE_MESSAGES": "true", "ENRICH": "false"}))
+    line = pipeline.lines(_stream([message]))
+    assert _strict_pairs(line)[-1] == (
+        "json",
+        [("level", 30), ("time", 1714564800123), ("a", "prop"), ("msg", "howdy")],
+    )
+
+
+# D8 --------------------------------------------------------------------------------------------
+def test_given_a_start_line_whose_id_runs_past_64_characters_then_no_part_of_an_email_is_left_in_requestid():
+    message = "START RequestId: " + "a" * 55 + "bob@example.org\n"
+    pipeline = Pipeline(
+        PipelineConfig.from_env({"PARSE_MESSAGES": "true", "REDACT": "email", "ENRICH": "false"})
+    )
+    event = msgspec.json.decode(pipeline.lines(_stream([message])))
+    assert event["message"] == "START RequestId: [REDACTED:email]\n"
+    assert "bob@" not in event["requestId"]

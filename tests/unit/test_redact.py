@@ -439,11 +439,12 @@ def test_given_parsed_json_then_strings_inside_redacted_too(backend):
     assert json.loads(events[0].message) == events[0].json
 
 
-def test_given_json_escape_hiding_a_match_then_parsed_field_still_redacted(backend):
-    message = '{"user":"bob\\u0040example.org"}'
+def test_given_json_escape_hiding_a_match_then_message_and_parsed_field_redacted(backend):
+    message = '{"user":"bob\\u0040example.org", "n": 1}\n'
     events = redact_events(parse_events(events_of(["plain", message])), Redactor(["email"]))
-    assert events[1].message == message  # the text has no "@": nothing to replace there
-    assert events[1].json == {"user": "[REDACTED:email]"}
+    # the text has no "@", its JSON does: the JSON is written again (compact) with the replacement
+    assert events[1].message == '{"user":"[REDACTED:email]","n":1}\n'
+    assert events[1].json == {"user": "[REDACTED:email]", "n": 1}
 
 
 def test_given_extracted_fields_then_values_redacted_but_system_fields_kept(backend):
