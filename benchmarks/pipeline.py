@@ -3,6 +3,7 @@ pipeline with every stage off, against what ``logstream decode`` does today (dec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -71,3 +72,33 @@ def measure(*, rounds: int = 15) -> dict[str, Any]:
     for name, p in pipelines.items():
         calls[name] = lambda p=p: p.lines(decode_log_stream(event))
     return compare(calls, rounds=rounds)
+
+
+#: 256 KB events built to make a regex backtrack (long runs a rule's first part takes, then a
+#: secret): redaction must stay linear in the event's size.
+HOSTILE = {
+    "hex run": "deadbeef" * 32_000,
+    "dotted run": "a." * 128_000,
+    "digit run": "1" * 256_000,
+    "dotted digits": "1." * 128_000,
+    "colon run": "a:" * 128_000,
+    "bearer run": "Bearer " + "x" * 256_000,
+    "dashed run": "a-" * 128_000,
+}
+
+
+def hostile(*, rounds: int = 3) -> dict[str, float]:
+    """Seconds per 256 KB hostile event through every stage (the slowest of ``rounds``)."""
+    from logstream.testing import make_document
+
+    pipeline = Pipeline(PipelineConfig.from_env(ALL))
+    out = {}
+    for name, body in HOSTILE.items():
+        stream = decode_log_stream(make_document([body + " mail bob@example.org from 10.0.0.1\n"]))
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            pipeline.lines(stream)
+            times.append(time.perf_counter() - t0)
+        out[name] = max(times)
+    return out
