@@ -23,6 +23,7 @@ import binascii
 import os
 import re
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
@@ -45,6 +46,9 @@ __all__ = [
     "payload_bytes",
     "decompress",
     "inflate",
+    "flatten",
+    "Feed",
+    "Numbers",
     "is_compressed",
     "Splitter",
     "iter_json_values",
@@ -228,14 +232,31 @@ def is_compressed(data: bytes | bytearray | memoryview) -> bool:
 
 
 class _Cut:
-    """Marker in a stream of expanded bytes: the member being inflated broke off. With ``keep``
-    (the input ended inside it) the complete values before the cut still count; otherwise
-    (corrupt, over the cap) everything the member produced is dropped."""
+    """Marker in a stream of expanded bytes: the member being inflated broke off. ``keep=False``
+    (corrupt, over the cap): everything it produced is dropped. ``keep=None`` (the input ended
+    inside it): its complete values are held apart until a :class:`_Verdict` says whether they
+    count (no member follows: the input was cut off) or not (its data ran past a member)."""
+
+    __slots__ = ("keep",)
+
+    def __init__(self, keep: bool | None) -> None:
+        self.keep = keep
+
+
+class _Verdict:
+    """Marker: the values held apart by the last ``_Cut(keep=None)`` count (``keep``) or not."""
 
     __slots__ = ("keep",)
 
     def __init__(self, keep: bool) -> None:
         self.keep = keep
+
+
+class _End:
+    """Marker: the JSON text so far ends here (a nested layer or payload follows); a value still
+    open is reported as truncated."""
+
+    __slots__ = ()
 
 
 class _Member:
@@ -248,8 +269,28 @@ class _Member:
         self.end = end
 
 
-Piece = bytes | _Cut | _Member
+Piece = bytes | _Cut | _Member | _Verdict | _End
 Report = Callable[[DecodeError], None]
+
+
+class Numbers:
+    """Member numbers shared by every layer of one input. A member that holds another compressed
+    layer gives its number back (:meth:`release`), so the members inside it take it: members are
+    numbered in the order their documents come out, whatever their nesting (``gz(gz(a)) gz(b)``
+    are members 0 and 1, as ``gz(a) gz(b)`` are; the members of a stream gzipped again on top
+    keep their own numbers)."""
+
+    __slots__ = ("next",)
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def claim(self) -> int:
+        self.next += 1
+        return self.next - 1
+
+    def release(self) -> None:
+        self.next -= 1
 
 
 class _Input:
@@ -294,6 +335,10 @@ class _Input:
         self.pos += len(piece)
         return piece
 
+    def advance(self, n: int) -> None:
+        """Step over ``n`` bytes already seen with :meth:`peek`."""
+        self.pos += n
+
     def give_back(self, n: int) -> None:
         """Un-take the last ``n`` bytes taken (the bytes after a member's end)."""
         self.pos -= n
@@ -331,14 +376,186 @@ class _Input:
 
 
 _PROBE_BYTES: Final = 1024
+_NAME_LIMIT: Final = 4096  # a gzip header's file name or comment longer than this is not a header
+_CANDIDATE_PIECE: Final = 4096  # first piece fed to a member found by scanning (see inflate)
 
 
-def _plausible_member(data: bytes) -> bool:
+def _plausible_member(data: bytes, wbits: int = 31) -> bool:
     try:
-        zlib.decompressobj(31).decompress(data, 64)
+        zlib.decompressobj(wbits).decompress(data, 64)
     except zlib.error:
         return False
     return True
+
+
+def _header_length(src: _Input) -> int:
+    """The length of the gzip or zlib header at the cursor: 0 when the input ends inside it, -1
+    when it is not a valid header (reserved flags, a preset dictionary, a bad header CRC)."""
+    head = src.peek(10)
+    if head[:1] != b"\x1f":  # zlib (is_compressed checked the first two bytes)
+        if len(head) < 2:
+            return 0
+        return -1 if head[1] & 0x20 else 2  # FDICT: a preset dictionary nobody sent
+    if len(head) < 10:
+        return 0
+    flags = head[3]
+    if head[2] != 8 or flags & 0xE0:
+        return -1
+    n = 10
+    if flags & 4:  # FEXTRA
+        extra = src.peek(n + 2)
+        if len(extra) < n + 2:
+            return 0
+        n += 2 + int.from_bytes(extra[n : n + 2], "little")
+    for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flags & bit:
+            field = src.peek(n + _NAME_LIMIT)
+            nul = field.find(b"\x00", n)
+            if nul < 0:
+                return 0 if len(field) < n + _NAME_LIMIT else -1
+            n = nul + 1
+    if flags & 2:  # FHCRC: the low 16 bits of the header's CRC-32
+        n += 2
+    whole = src.peek(n)
+    if len(whole) < n:
+        return 0
+    if flags & 2 and zlib.crc32(whole[: n - 2]) & 0xFFFF != int.from_bytes(whole[n - 2 : n], "little"):
+        return -1
+    return n
+
+
+class _Run:
+    """How inflating one member ended: ``ok``; ``trailer`` (the data inflated to its end but
+    its checksum or length is wrong: where the member ends is known); ``broken`` (invalid
+    header or data: where it ends is not known); ``ran_out`` (the input ended inside it);
+    ``cap`` (over the size cap); ``spent`` (another layer spent the shared cap and said so);
+    ``cut`` (the outer member holding this layer broke off, see :class:`Feed`)."""
+
+    __slots__ = ("status", "detail", "consumed", "last_piece", "pieces", "error")
+
+    def __init__(self) -> None:
+        self.status = "ok"
+        self.detail = ""
+        self.consumed = 0  # compressed bytes, header included
+        self.last_piece = 0  # absolute offset of the last piece fed to the inflater
+        self.pieces = 0
+        self.error: SizeLimitError | None = None
+
+
+def _inflate_member(
+    src: _Input, budget: Budget, piece_size: int, run: _Run, feed: Feed | None
+) -> Iterator[bytes]:
+    """Inflate the member at the cursor, yielding its output; ``run`` says how it ended. The
+    header and trailer are read here and the data inflated raw, so a wrong checksum is told
+    apart from corrupt data and the member's end is known."""
+    start = src.offset
+    n = _header_length(src)
+    if n <= 0:
+        if n == 0:
+            run.status = "cut" if feed is not None and feed.cut is not None else "ran_out"
+        else:
+            run.status, run.detail = "broken", "invalid header"
+        run.consumed = src.offset - start + len(src.peek(_PROBE_BYTES))
+        return
+    gzip = src.peek(1) == b"\x1f"
+    src.advance(n)
+    d = _zlib.decompressobj(-15)
+    check = _zlib.crc32 if gzip else _zlib.adler32
+    value = 0 if gzip else 1
+    size = 0
+    try:
+        while not d.eof:
+            run.last_piece = src.offset
+            run.pieces += 1
+            data = src.take(piece_size)
+            if not data:
+                run.status = "cut" if feed is not None and feed.cut is not None else "ran_out"
+                run.consumed = src.offset - start
+                return
+            while True:  # bounded output per call: a bomb never holds more than the cap + a step
+                if budget.left < 0:  # spent by a layer inside this one, which reported it
+                    run.status = "spent"
+                    return
+                out = d.decompress(data, min(_STEP, budget.left + 1))
+                if out:
+                    budget.take(len(out))
+                    value = check(out, value)
+                    size += len(out)
+                    yield out
+                data = d.unconsumed_tail
+                if d.eof or not data:
+                    break
+            if not d.eof:
+                piece_size = min(piece_size * 2, _MAX_PIECE)
+    except _ZLIB_ERRORS as exc:
+        run.status, run.detail = "broken", str(exc)
+        return
+    except SizeLimitError as exc:
+        run.status, run.error = "cap", exc
+        return
+    src.give_back(len(d.unused_data))
+    size_of_trailer = 8 if gzip else 4
+    trailer = src.peek(size_of_trailer)
+    if len(trailer) < size_of_trailer:
+        run.status = "cut" if feed is not None and feed.cut is not None else "ran_out"
+        run.consumed = src.offset - start + len(trailer)
+        return
+    src.advance(size_of_trailer)
+    run.consumed = src.offset - start
+    if gzip:
+        crc, length = int.from_bytes(trailer[:4], "little"), int.from_bytes(trailer[4:], "little")
+        if crc != value:
+            run.status, run.detail = "trailer", "incorrect data check"
+        elif length != size & 0xFFFFFFFF:
+            run.status, run.detail = "trailer", "incorrect length check"
+    elif int.from_bytes(trailer, "big") != value:
+        run.status, run.detail = "trailer", "incorrect data check"
+
+
+class _Skip:
+    """A bad stretch being skipped (a member that broke where its end is unknown, or bytes that
+    are not gzip data), with the error that reports it once the stretch ends."""
+
+    __slots__ = ("kind", "start", "label", "error", "consumed")
+
+    def __init__(
+        self, kind: str, start: int, label: int, error: DecodeError | None, consumed: int = 0
+    ) -> None:
+        self.kind = kind  # "junk", "broken", "ran_out" (the input ended inside it) or "quiet"
+        self.start = start
+        self.label = label  # the member it costs (for junk: the number the next member takes)
+        self.error = error
+        self.consumed = consumed
+
+    def close(
+        self, end: int, member_follows: bool, members: int
+    ) -> tuple[_Verdict | None, DecodeError | None]:
+        """The marker and the error that end the stretch at offset ``end``, where a member
+        starts (``member_follows``) or the input ends."""
+        verdict = None
+        err = self.error
+        if self.kind == "ran_out":
+            verdict = _Verdict(keep=not member_follows)
+            if not member_follows:  # no member after it: the input was cut off
+                err = DecompressError(
+                    f"truncated: member {self.label + 1} is cut off after {self.consumed} bytes"
+                    if self.label
+                    else f"truncated: the compressed data is cut off after {self.consumed} bytes"
+                )
+            else:
+                err = DecompressError(f"corrupt member {self.label + 1}: its data runs past the next member")
+        elif self.kind == "junk":
+            err = DecompressError(
+                f"{end - self.start} bytes that are not gzip data after member {self.label}"
+                if members
+                else "not gzip or zlib data (no gzip/zlib header)"
+            )
+        if err is not None:
+            if self.kind != "junk" and (member_follows or self.kind != "ran_out"):
+                err.detail += f"; skipped {end - self.start} bytes to the next member"
+            if self.label:
+                err.locate(member=self.label)
+        return verdict, err
 
 
 def inflate(
@@ -347,6 +564,7 @@ def inflate(
     budget: Budget,
     per_member: bool = False,
     report: Report,
+    numbers: Numbers | None = None,
 ) -> Iterator[Piece]:
     """Inflate gzip (any number of members back to back) or zlib data, resynchronising.
 
@@ -354,93 +572,325 @@ def inflate(
     A corrupt, truncated or over-the-cap member is passed to ``report`` as a
     :class:`DecompressError` / :class:`SizeLimitError` naming the member (``.member``, 0-based)
     and the bytes skipped; a :class:`_Cut` marker first tells the reader that the member's
-    output is incomplete, and inflating resumes at the next gzip header.
+    output is incomplete.
+
+    Where a broken member ends is known when only its checksum or length is wrong: inflating
+    resumes right after it. Otherwise it resumes at the next gzip header that starts a member,
+    and a header found that way counts as a member only when its data inflates to its end (or
+    over the cap, or, after bytes that were not gzip data or a corrupt member, up to the end of
+    the input). A false header (``1f 8b 08`` inside a broken member's data or inside other
+    bytes) is part of the stretch skipped: one bad stretch is one error, and the members after
+    it keep their numbers. A header found by scanning is fed in small pieces and scanning
+    resumes after what it inflated, so the time stays linear whatever the input holds.
 
     ``budget`` is shared by every layer of one payload. With ``per_member`` (the outermost
     stream of an S3 object), each member is a payload of its own and the budget is refilled at
-    each member's start.
+    each member's start. ``numbers`` is shared by every layer of one input (see
+    :class:`Numbers`).
     """
+    feed = chunks if isinstance(chunks, Feed) else None
     src = _Input(iter([chunks]) if isinstance(chunks, (bytes, bytearray)) else iter(chunks))
+    numbers = Numbers() if numbers is None else numbers
     piece_size = _FIRST_PIECE
-    member = 0
+    members = 0  # members of this stream inflated to their end
+    skip: _Skip | None = None  # the bad stretch being skipped, reported when it ends
     while True:
         start = src.offset
         head = src.peek(2)
         if not head:
-            return
+            break
         if not is_compressed(head):
-            if member and src.only_padding_left():
-                return
+            if skip is None:
+                if members and src.only_padding_left():
+                    break
+                skip = _Skip("junk", start, numbers.next, None)
             src.skip_to_member()
-            report(
-                DecompressError(
-                    f"{src.offset - start} bytes that are not gzip data after member {member}"
-                    if member
-                    else "not gzip or zlib data (no gzip/zlib header)",
-                    member=member,
-                )
-            )
             continue
         if per_member:
             budget.left = budget.cap
         src.mark = start
-        d = _zlib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
-        yield _Member(member, False)
-        consumed = 0
-        failure: DecodeError | None = None
-        ran_out = False  # the input ended inside this member
-        try:
-            while not d.eof:
-                data = src.take(piece_size)
-                if not data:
-                    ran_out = True
-                    break
-                consumed += len(data)
-                while True:  # bounded output per call: a bomb never holds more than the cap + a step
-                    if budget.left < 0:
-                        budget.take(0)  # raises: never ask zlib for 0 bytes, which means "all"
-                    out = d.decompress(data, min(_STEP, budget.left + 1))
-                    if out:
-                        budget.take(len(out))
-                        yield out
-                    data = d.unconsumed_tail
-                    if d.eof or not data:
-                        break
-                if not d.eof:
-                    piece_size = min(piece_size * 2, _MAX_PIECE)
-        except _ZLIB_ERRORS as exc:
-            failure = DecompressError(f"corrupt compressed data in member {member + 1}: {exc}")
-        except SizeLimitError as exc:
-            failure = exc
-        if failure is None and not ran_out:
-            unused = len(d.unused_data)
-            src.give_back(unused)
-            piece_size = max(4096, 2 * (consumed - unused))
-            yield _Member(member, True)
-        else:
-            src.rewind(start + 1)
+        index = numbers.claim()
+        if feed is not None:
+            feed.inside = True
+        yield _Member(index, False)
+        run = _Run()
+        yield from _inflate_member(src, budget, _CANDIDATE_PIECE if skip else piece_size, run, feed)
+        if feed is not None:
+            feed.inside = False
+        status = run.status
+        if skip is not None and (
+            status in ("broken", "spent", "cut") or (status == "ran_out" and skip.kind == "ran_out")
+        ):
+            # not a member: a false header inside the stretch being skipped (or a member broken
+            # beyond telling it from one); its bytes belong to the stretch
+            numbers.release()
+            yield _Cut(keep=False)
+            src.rewind(run.last_piece if run.pieces > 1 else start + 1)
             src.skip_to_member()
-            # Cut off with no member after it: the input ended (complete values before the cut
-            # count). Otherwise the member is corrupt (a damaged header can swallow the rest).
-            truncated = ran_out and src.at_end()
-            if truncated:
-                failure = DecompressError(
-                    f"truncated: member {member + 1} is cut off after {consumed} bytes"
-                    if member
-                    else f"truncated: the compressed data is cut off after {consumed} bytes"
-                )
-            elif failure is None:
-                failure = DecompressError(f"corrupt member {member + 1}: its data runs past the next member")
-            yield _Cut(keep=truncated)
-            if not truncated:
-                failure.detail += f"; skipped {src.offset - start} bytes to the next member"
-            if member:
-                failure.locate(member=member)
-            report(failure)
-            if isinstance(failure, SizeLimitError) and not per_member:
-                return  # the payload's cap is spent: nothing more of it is inflated
-        src.mark = src.offset
-        member += 1
+            continue
+        if skip is not None:  # a member: the stretch before it ends here
+            verdict, err = skip.close(start, True, members)
+            if verdict is not None:
+                yield verdict
+            if err is not None:
+                report(err)
+            skip = None
+        if status == "ok":
+            members += 1
+            piece_size = max(4096, 2 * run.consumed)
+            yield _Member(index, True)
+            continue
+        if status == "trailer":  # where it ends is known: nothing inside it is taken for a member
+            members += 1
+            yield _Cut(keep=False)
+            err = DecompressError(
+                f"corrupt compressed data in member {index + 1}: {run.detail}; "
+                f"skipped {run.consumed} bytes to the next member"
+            )
+            report(err.locate(member=index) if index else err)
+            continue
+        if status == "cut":  # the member holding this layer broke off: that layer reports it
+            yield _Cut(keep=feed.cut.keep if feed is not None and feed.cut is not None else False)
+            return
+        if status in ("cap", "spent") and not per_member:  # the payload's cap is spent
+            yield _Cut(keep=False)
+            if run.error is not None:
+                report(run.error.locate(member=index) if index else run.error)
+            return
+        # broken where its end is unknown: resume at the next member found by scanning
+        yield _Cut(keep=None if status == "ran_out" else False)
+        if status == "ran_out":
+            skip = _Skip("ran_out", start, index, None, run.consumed)
+        elif status == "cap":
+            skip = _Skip("broken", start, index, run.error)
+        elif status == "spent":
+            skip = _Skip("quiet", start, index, None)
+        else:
+            skip = _Skip(
+                "broken",
+                start,
+                index,
+                DecompressError(f"corrupt compressed data in member {index + 1}: {run.detail}"),
+            )
+        src.rewind(start + 1)
+        src.skip_to_member()
+    if skip is not None:
+        verdict, err = skip.close(src.offset, False, members)
+        if verdict is not None:
+            yield verdict
+        if err is not None:
+            report(err)
+
+
+# ------------------------------------------------------------------- what each member holds
+class _Ahead:
+    """A stream of pieces one can look ahead in (the output of one layer)."""
+
+    __slots__ = ("it", "ahead")
+
+    def __init__(self, pieces: Iterable[Piece]) -> None:
+        self.it = iter(pieces)
+        self.ahead: deque[Piece] = deque()
+
+    def next(self) -> Piece | None:
+        if self.ahead:
+            return self.ahead.popleft()
+        return next(self.it, None)
+
+    def push(self, piece: Piece) -> None:
+        self.ahead.appendleft(piece)
+
+    def head(self, n: int) -> bytes:
+        """The next ``n`` bytes of the current member (fewer when it ends first), not consumed."""
+        parts: list[bytes] = []
+        size = 0
+        for piece in self.ahead:
+            if type(piece) is not bytes:
+                return b"".join(parts)
+            parts.append(piece)
+            size += len(piece)
+        while size < n:
+            more = next(self.it, None)
+            if more is None:
+                break
+            self.ahead.append(more)
+            if type(more) is not bytes:
+                break
+            parts.append(more)
+            size += len(more)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def rest_of_member(self, limit: re.Pattern[bytes] | None = None) -> tuple[bytes | None, Piece | None]:
+        """The rest of the current member's bytes and the piece that ended it; ``None`` for the
+        bytes once one of them matches ``limit`` (the member is then skipped to its end)."""
+        parts: list[bytes] | None = []
+        while True:
+            piece = self.next()
+            if type(piece) is not bytes:
+                return (None if parts is None else b"".join(parts)), piece
+            if parts is not None:
+                if limit is not None and limit.search(piece):
+                    parts = None
+                else:
+                    parts.append(piece)
+
+
+class Feed:
+    """The input of a compressed layer held by a member of an outer layer: that member's bytes,
+    and the next member's when the inner member being inflated runs on into it (a stream split
+    across members). :func:`inflate` tells it whether it is ``inside`` a member; it tells
+    :func:`inflate` when the outer member broke off (``cut``)."""
+
+    __slots__ = ("src", "numbers", "inside", "cut", "done")
+
+    def __init__(self, src: _Ahead, numbers: Numbers) -> None:
+        self.src = src
+        self.numbers = numbers
+        self.inside = False
+        self.cut: _Cut | None = None
+        self.done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        src = self.src
+        while not self.done:
+            piece = src.next()
+            if type(piece) is bytes:
+                yield piece
+                continue
+            if type(piece) is _Member and piece.end and self.inside:
+                following = src.next()
+                if type(following) is _Member and not following.end and _continues(src.head(16)):
+                    self.numbers.release()  # that member is the rest of this one's inner member
+                    continue
+                if following is not None:
+                    src.push(following)
+            elif type(piece) is _Cut:
+                self.cut = piece
+            elif piece is not None and not (type(piece) is _Member and piece.end):
+                src.push(piece)
+            self.done = True
+
+    def drain(self) -> None:
+        """Skip what is left of the member (after a layer inside it stopped: the cap is spent)."""
+        for _ in self:
+            pass
+
+
+_DOCUMENT_START = re.compile(rb'\s*(?:\{\s*"|\[\s*[{\]]|\{\s*\}|\[\s*$|\{\s*$)')
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s]")
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{4,}")
+
+
+def _continues(head: bytes) -> bool:
+    """True when a member whose output begins with ``head`` can be the rest of a compressed
+    member split across members: it starts neither a gzip member nor a JSON document."""
+    return bool(head) and head[:2] != b"\x1f\x8b" and _DOCUMENT_START.match(head) is None
+
+
+def _json_start(head: bytes) -> bool:
+    stripped = head.lstrip()
+    return not stripped or stripped[:1] in (b"{", b"[")
+
+
+def _base64_start(head: bytes) -> bool:
+    """True when ``head`` begins base64 text of compressed data or of a JSON document."""
+    run = _BASE64_RUN.match(head.lstrip())
+    return run is not None and payload_bytes(run.group()[: len(run.group()) // 4 * 4]) is not None
+
+
+def _payloads(text: bytes) -> list[bytes] | None:
+    """The payloads in a member's text: one base64 payload, or one per line; ``None`` when it
+    is not that."""
+    whole = payload_bytes(text.strip())
+    if whole is not None:
+        return [whole]
+    found = [payload_bytes(line) for line in text.split()]
+    return None if not found or None in found else found  # type: ignore[return-value]
+
+
+def flatten(
+    pieces: Iterable[Piece],
+    *,
+    splitter: Splitter,
+    budget: Budget,
+    numbers: Numbers,
+    report: Report,
+    depth: int,
+    max_depth: int,
+) -> Iterator[Piece]:
+    """Resolve what each member of one compressed layer holds, member by member, into one
+    stream of JSON bytes (with the markers of the members that hold JSON) for ``splitter``.
+
+    A member holds another compressed layer (it is inflated in turn, sharing ``budget`` and
+    ``numbers``), base64 text (one payload, or one per line), JSON (which may continue a value
+    begun in the member before), or something else (reported, naming the member). A member
+    whose output is the rest of a compressed member split across members continues it (see
+    :class:`Feed`).
+    """
+    src = _Ahead(pieces)
+    while (piece := src.next()) is not None:
+        if type(piece) is not _Member or piece.end:
+            yield piece
+            continue
+        head = src.head(16)
+        if head[:2] == b"\x1f\x8b" or (
+            is_compressed(head) and not splitter.mid_value() and _plausible_member(src.head(_PROBE_BYTES), 15)
+        ):
+            numbers.release()  # the members inside take its number
+            yield _End()
+            if depth > max_depth:
+                src.rest_of_member(_ANYTHING)
+                err = DecompressError("too many nested compression layers")
+                report(err.locate(member=numbers.next) if numbers.next else err)
+                continue
+            feed = Feed(src, numbers)
+            inner = inflate(feed, budget=budget, numbers=numbers, report=report)
+            yield from flatten(
+                inner,
+                splitter=splitter,
+                budget=budget,
+                numbers=numbers,
+                report=report,
+                depth=depth + 1,
+                max_depth=max_depth,
+            )
+            feed.drain()
+        elif splitter.mid_value() or _json_start(head):
+            yield piece
+        else:
+            text, end = (
+                src.rest_of_member(_NOT_BASE64) if _base64_start(head) else src.rest_of_member(_ANYTHING)
+            )
+            if type(end) is not _Member:  # the member broke off: the layer reports it
+                continue
+            found = None if text is None else _payloads(text)
+            if found is None:
+                err = DecompressError("not gzip or zlib data, nor a JSON document")
+                report(err.locate(member=piece.index) if piece.index else err)
+                continue
+            numbers.release()
+            yield _End()
+            for raw in found:
+                if not is_compressed(raw):  # a document in base64
+                    index = numbers.claim()
+                    yield from (_Member(index, False), raw, _Member(index, True), _End())
+                elif depth > max_depth:
+                    err = DecompressError("too many nested compression layers")
+                    report(err.locate(member=numbers.next) if numbers.next else err)
+                else:
+                    inner = inflate(raw, budget=budget, numbers=numbers, report=report)
+                    yield from flatten(
+                        inner,
+                        splitter=splitter,
+                        budget=budget,
+                        numbers=numbers,
+                        report=report,
+                        depth=depth + 1,
+                        max_depth=max_depth,
+                    )
+
+
+_ANYTHING = re.compile(rb"")
 
 
 def decompress(data: bytes, max_size: int | None = None) -> bytes:
@@ -665,6 +1115,7 @@ class Splitter:
         "held",
         "resyncing",
         "bad_line",
+        "suspended",
     )
 
     def __init__(self, cap: int | None = None) -> None:
@@ -681,6 +1132,8 @@ class Splitter:
         self.held: list[tuple[int | None, dict[str, int], Value]] = []
         self.resyncing = False  # after a bad value whose end is unknown: look for a start
         self.bad_line = 0  # line of the last error, until a good value comes
+        # values of a member cut off by the end of the input, until a _Verdict: (member it broke, ...)
+        self.suspended: list[tuple[int | None, int | None, dict[str, int], Value]] = []
 
     def feed(self, piece: Piece) -> Iterator[tuple[dict[str, int], Value]]:
         if type(piece) is bytes:
@@ -700,14 +1153,28 @@ class Splitter:
                 self.members.append((len(self.pending) + self.size, piece.index))
         elif isinstance(piece, _Cut):
             broken, self.open = self.open, None
-            if piece.keep:  # the input ended: complete values count, the cut-off one is reported
-                yield from self._out(self._parse(final=False))
-                yield from self._release()
+            if piece.keep is None:  # the input ended inside it: complete values wait for the verdict
+                values = list(self._parse(final=False))
+                self.suspended += [(broken, *h) for h in self.held + values]
+                self.held = []
                 self._drop_from(0)
             else:  # a broken member: what it produced is dropped (the member error says so)
                 self.held = [h for h in self.held if h[0] is None or h[0] != broken]
                 yield from self._release()
                 self._drop_from(self.members[-1][0] if self.members else 0)
+        elif isinstance(piece, _Verdict):
+            suspended, self.suspended = self.suspended, []
+            for broken, member, place, value in suspended:
+                if piece.keep or member is None or member != broken:
+                    yield place, value
+        elif isinstance(piece, _End):
+            yield from self._out(self._parse(final=True))
+            self.resyncing = False
+            yield from self._release()
+
+    def mid_value(self) -> bool:
+        """True when the bytes fed so far end inside a value (the next bytes continue it)."""
+        return not self.resyncing and bool(self.parts or self.pending.strip())
 
     def finish(self) -> Iterator[tuple[dict[str, int], Value]]:
         self.open = None
