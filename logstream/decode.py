@@ -399,6 +399,8 @@ def _header_length(src: _Input) -> int:
     if len(head) < 10:
         return 0
     flags = head[3]
+    if flags == 0 and head[2] == 8:  # the usual header: no optional fields
+        return 10
     if head[2] != 8 or flags & 0xE0:
         return -1
     n = 10
@@ -424,92 +426,61 @@ def _header_length(src: _Input) -> int:
     return n
 
 
-class _Run:
-    """How inflating one member ended: ``ok``; ``trailer`` (the data inflated to its end but
-    its checksum or length is wrong: where the member ends is known); ``broken`` (invalid
-    header or data: where it ends is not known); ``ran_out`` (the input ended inside it);
-    ``cap`` (over the size cap); ``spent`` (another layer spent the shared cap and said so);
-    ``cut`` (the outer member holding this layer broke off, see :class:`Feed`)."""
-
-    __slots__ = ("status", "detail", "consumed", "last_piece", "pieces", "error")
-
-    def __init__(self) -> None:
-        self.status = "ok"
-        self.detail = ""
-        self.consumed = 0  # compressed bytes, header included
-        self.last_piece = 0  # absolute offset of the last piece fed to the inflater
-        self.pieces = 0
-        self.error: SizeLimitError | None = None
-
-
-def _inflate_member(
-    src: _Input, budget: Budget, piece_size: int, run: _Run, feed: Feed | None
-) -> Iterator[bytes]:
-    """Inflate the member at the cursor, yielding its output; ``run`` says how it ended. The
-    header and trailer are read here and the data inflated raw, so a wrong checksum is told
-    apart from corrupt data and the member's end is known."""
-    start = src.offset
-    n = _header_length(src)
+def _read_again(src: _Input, start: int) -> str | None:
+    """After inflating the member at ``start`` failed: when its data does inflate to its end,
+    only the checksum or length in its trailer is wrong and another member (or the end of the
+    input) follows, say which check failed and move the cursor to the member's end, which is
+    then known; ``None`` otherwise. Read raw from the bytes still held, in the error path only."""
+    if start < src.base:  # no longer held (a member of more than the rewind limit)
+        return None
+    end = src.offset
+    src.rewind(start)
+    n = _header_length(src) if is_compressed(src.peek(2)) else -1
     if n <= 0:
-        if n == 0:
-            run.status = "cut" if feed is not None and feed.cut is not None else "ran_out"
-        else:
-            run.status, run.detail = "broken", "invalid header"
-        run.consumed = src.offset - start + len(src.peek(_PROBE_BYTES))
-        return
-    gzip = src.peek(1) == b"\x1f"
-    src.advance(n)
+        src.rewind(end)
+        return None
+    gzip = src.buf[src.pos] == 0x1F
+    data = src.buf[src.pos + n : end - src.base]
+    src.rewind(end)
     d = _zlib.decompressobj(-15)
     check = _zlib.crc32 if gzip else _zlib.adler32
     value = 0 if gzip else 1
     size = 0
     try:
-        while not d.eof:
-            run.last_piece = src.offset
-            run.pieces += 1
-            data = src.take(piece_size)
-            if not data:
-                run.status = "cut" if feed is not None and feed.cut is not None else "ran_out"
-                run.consumed = src.offset - start
-                return
-            while True:  # bounded output per call: a bomb never holds more than the cap + a step
-                if budget.left < 0:  # spent by a layer inside this one, which reported it
-                    run.status = "spent"
-                    return
-                out = d.decompress(data, min(_STEP, budget.left + 1))
-                if out:
-                    budget.take(len(out))
-                    value = check(out, value)
-                    size += len(out)
-                    yield out
-                data = d.unconsumed_tail
-                if d.eof or not data:
-                    break
-            if not d.eof:
-                piece_size = min(piece_size * 2, _MAX_PIECE)
-    except _ZLIB_ERRORS as exc:
-        run.status, run.detail = "broken", str(exc)
-        return
-    except SizeLimitError as exc:
-        run.status, run.error = "cap", exc
-        return
-    src.give_back(len(d.unused_data))
-    size_of_trailer = 8 if gzip else 4
-    trailer = src.peek(size_of_trailer)
-    if len(trailer) < size_of_trailer:
-        run.status = "cut" if feed is not None and feed.cut is not None else "ran_out"
-        run.consumed = src.offset - start + len(trailer)
-        return
-    src.advance(size_of_trailer)
-    run.consumed = src.offset - start
+        while data and not d.eof:
+            out = d.decompress(data, _STEP)
+            value = check(out, value)
+            size += len(out)
+            data = d.unconsumed_tail
+    except _ZLIB_ERRORS:
+        return None  # the data itself is corrupt
+    trailer_size = 8 if gzip else 4
+    if not d.eof or len(d.unused_data) < trailer_size:
+        return None
+    trailer = d.unused_data[:trailer_size]
     if gzip:
-        crc, length = int.from_bytes(trailer[:4], "little"), int.from_bytes(trailer[4:], "little")
-        if crc != value:
-            run.status, run.detail = "trailer", "incorrect data check"
-        elif length != size & 0xFFFFFFFF:
-            run.status, run.detail = "trailer", "incorrect length check"
-    elif int.from_bytes(trailer, "big") != value:
-        run.status, run.detail = "trailer", "incorrect data check"
+        data_ok = int.from_bytes(trailer[:4], "little") == value
+        length_ok = int.from_bytes(trailer[4:], "little") == size & 0xFFFFFFFF
+    else:
+        data_ok, length_ok = int.from_bytes(trailer, "big") == value, True
+    if data_ok and length_ok:
+        return None
+    src.rewind(end - len(d.unused_data) + trailer_size)
+    if not _boundary(src.peek(_PROBE_BYTES)):  # damage that ended the data early: the end is not known
+        src.rewind(end)
+        return None
+    return "incorrect data check" if not data_ok else "incorrect length check"
+
+
+def _boundary(rest: bytes) -> bool:
+    """True when ``rest`` (what follows a member) is the end of the input, NUL padding, or a
+    member that inflates."""
+    return not rest.strip(b"\x00") or (is_compressed(rest) and _plausible_member(rest, 47))
+
+
+def _damaged_magic(head: bytes) -> bool:
+    """True when ``head`` is a gzip header whose magic bytes have one bit flipped."""
+    return len(head) == 3 and head[2] == 8 and (int.from_bytes(head[:2], "big") ^ 0x1F8B).bit_count() == 1
 
 
 class _Skip:
@@ -599,7 +570,7 @@ def inflate(
         head = src.peek(2)
         if not head:
             break
-        if not is_compressed(head):
+        if not is_compressed(head) and (skip is not None or not _damaged_magic(src.peek(3))):
             if skip is None:
                 if members and src.only_padding_left():
                     break
@@ -613,11 +584,51 @@ def inflate(
         if feed is not None:
             feed.inside = True
         yield _Member(index, False)
-        run = _Run()
-        yield from _inflate_member(src, budget, _CANDIDATE_PIECE if skip else piece_size, run, feed)
+        # how inflating it ends: "ok"; "trailer" (its data inflates to its end but the checksum
+        # or length is wrong: where it ends is known); "broken" (invalid header or data: where
+        # it ends is not known); "ran_out" (the input ended inside it); "cap" (over the size
+        # cap); "spent" (a layer inside it spent the shared cap, and reported it); "cut" (the
+        # outer member holding this layer broke off, see Feed)
+        status = "ok"
+        detail = ""
+        error: SizeLimitError | None = None
+        last_piece = pieces = 0  # where the last piece fed to the inflater starts; how many
+        d = _zlib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
+        step = _CANDIDATE_PIECE if skip else piece_size
+        try:
+            while not d.eof:
+                last_piece = src.offset
+                pieces += 1
+                data = src.take(step)
+                if not data:
+                    status = "cut" if feed is not None and feed.cut is not None else "ran_out"
+                    break
+                while True:  # bounded output per call: a bomb never holds more than the cap + a step
+                    if budget.left < 0:  # spent by a layer inside this one, which reported it
+                        status = "spent"
+                        break
+                    out = d.decompress(data, min(_STEP, budget.left + 1))
+                    if out:
+                        budget.take(len(out))
+                        yield out
+                    data = d.unconsumed_tail
+                    if d.eof or not data:
+                        break
+                if status != "ok":
+                    break
+                if not d.eof:
+                    step = min(step * 2, _MAX_PIECE)
+        except _ZLIB_ERRORS as exc:
+            status, detail = "broken", str(exc)
+        except SizeLimitError as exc:
+            status, error = "cap", exc
         if feed is not None:
             feed.inside = False
-        status = run.status
+        if status == "ok":
+            src.give_back(len(d.unused_data))
+        elif status == "broken" and (found := _read_again(src, start)) is not None:
+            status, detail = "trailer", found
+        consumed = src.offset - start  # for ok, trailer and ran_out: the member's bytes
         if skip is not None and (
             status in ("broken", "spent", "cut") or (status == "ran_out" and skip.kind == "ran_out")
         ):
@@ -625,7 +636,7 @@ def inflate(
             # beyond telling it from one); its bytes belong to the stretch
             numbers.release()
             yield _Cut(keep=False)
-            src.rewind(run.last_piece if run.pieces > 1 else start + 1)
+            src.rewind(last_piece if pieces > 1 else start + 1)
             src.skip_to_member()
             continue
         if skip is not None:  # a member: the stretch before it ends here
@@ -637,15 +648,15 @@ def inflate(
             skip = None
         if status == "ok":
             members += 1
-            piece_size = max(4096, 2 * run.consumed)
+            piece_size = max(4096, 2 * consumed)
             yield _Member(index, True)
             continue
         if status == "trailer":  # where it ends is known: nothing inside it is taken for a member
             members += 1
             yield _Cut(keep=False)
             err = DecompressError(
-                f"corrupt compressed data in member {index + 1}: {run.detail}; "
-                f"skipped {run.consumed} bytes to the next member"
+                f"corrupt compressed data in member {index + 1}: {detail}; "
+                f"skipped {consumed} bytes to the next member"
             )
             report(err.locate(member=index) if index else err)
             continue
@@ -654,15 +665,15 @@ def inflate(
             return
         if status in ("cap", "spent") and not per_member:  # the payload's cap is spent
             yield _Cut(keep=False)
-            if run.error is not None:
-                report(run.error.locate(member=index) if index else run.error)
+            if error is not None:
+                report(error.locate(member=index) if index else error)
             return
         # broken where its end is unknown: resume at the next member found by scanning
         yield _Cut(keep=None if status == "ran_out" else False)
         if status == "ran_out":
-            skip = _Skip("ran_out", start, index, None, run.consumed)
+            skip = _Skip("ran_out", start, index, None, consumed)
         elif status == "cap":
-            skip = _Skip("broken", start, index, run.error)
+            skip = _Skip("broken", start, index, error)
         elif status == "spent":
             skip = _Skip("quiet", start, index, None)
         else:
@@ -670,7 +681,7 @@ def inflate(
                 "broken",
                 start,
                 index,
-                DecompressError(f"corrupt compressed data in member {index + 1}: {run.detail}"),
+                DecompressError(f"corrupt compressed data in member {index + 1}: {detail}"),
             )
         src.rewind(start + 1)
         src.skip_to_member()
@@ -702,6 +713,15 @@ class _Ahead:
 
     def head(self, n: int) -> bytes:
         """The next ``n`` bytes of the current member (fewer when it ends first), not consumed."""
+        if not self.ahead:  # the usual case: the member's first piece holds enough
+            more = next(self.it, None)
+            if more is None:
+                return b""
+            self.ahead.append(more)
+            if type(more) is not bytes:
+                return b""
+            if len(more) >= n:
+                return more
         parts: list[bytes] = []
         size = 0
         for piece in self.ahead:
@@ -720,19 +740,17 @@ class _Ahead:
             size += len(more)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def rest_of_member(self, limit: re.Pattern[bytes] | None = None) -> tuple[bytes | None, Piece | None]:
-        """The rest of the current member's bytes and the piece that ended it; ``None`` for the
-        bytes once one of them matches ``limit`` (the member is then skipped to its end)."""
-        parts: list[bytes] | None = []
+    def collect(self, stop: re.Pattern[bytes]) -> tuple[list[bytes], Piece | None]:
+        """The current member's bytes up to the piece that ends it (returned too), or up to the
+        first piece in which ``stop`` matches (included; the end is then ``None``)."""
+        parts: list[bytes] = []
         while True:
             piece = self.next()
             if type(piece) is not bytes:
-                return (None if parts is None else b"".join(parts)), piece
-            if parts is not None:
-                if limit is not None and limit.search(piece):
-                    parts = None
-                else:
-                    parts.append(piece)
+                return parts, piece
+            parts.append(piece)
+            if stop.search(piece):
+                return parts, None
 
 
 class Feed:
@@ -802,10 +820,12 @@ def _payloads(text: bytes) -> list[bytes] | None:
     """The payloads in a member's text: one base64 payload, or one per line; ``None`` when it
     is not that."""
     whole = payload_bytes(text.strip())
-    if whole is not None:
-        return [whole]
-    found = [payload_bytes(line) for line in text.split()]
-    return None if not found or None in found else found  # type: ignore[return-value]
+    found = [whole] if whole is not None else [payload_bytes(line) for line in text.split()]
+    if not found or any(
+        raw is None or not (is_compressed(raw) or _DOCUMENT_START.match(raw)) for raw in found
+    ):
+        return None
+    return found  # type: ignore[return-value]
 
 
 def flatten(
@@ -828,18 +848,22 @@ def flatten(
     :class:`Feed`).
     """
     src = _Ahead(pieces)
-    while (piece := src.next()) is not None:
+    ahead, it = src.ahead, src.it
+    while True:
+        piece = ahead.popleft() if ahead else next(it, None)
         if type(piece) is not _Member or piece.end:
+            if piece is None:
+                return
             yield piece
             continue
         head = src.head(16)
-        if head[:2] == b"\x1f\x8b" or (
-            is_compressed(head) and not splitter.mid_value() and _plausible_member(src.head(_PROBE_BYTES), 15)
-        ):
+        if head[:1] in _JSON_OPENERS:  # the usual case: documents
+            yield piece
+        elif head[:2] == b"\x1f\x8b" or (is_compressed(head) and _holds_zlib(src, splitter)):
             numbers.release()  # the members inside take its number
             yield _End()
             if depth > max_depth:
-                src.rest_of_member(_ANYTHING)
+                src.collect(_ANYTHING)
                 err = DecompressError("too many nested compression layers")
                 report(err.locate(member=numbers.next) if numbers.next else err)
                 continue
@@ -855,18 +879,23 @@ def flatten(
                 max_depth=max_depth,
             )
             feed.drain()
-        elif splitter.mid_value() or _json_start(head):
+        elif _json_start(head):
             yield piece
-        else:
-            text, end = (
-                src.rest_of_member(_NOT_BASE64) if _base64_start(head) else src.rest_of_member(_ANYTHING)
-            )
-            if type(end) is not _Member:  # the member broke off: the layer reports it
-                continue
-            found = None if text is None else _payloads(text)
+        else:  # base64 text, the rest of a value begun in the member before, or neither
+            parts, end = src.collect(_NOT_BASE64 if _base64_start(head) else _ANYTHING)
+            found = _payloads(b"".join(parts)) if type(end) is _Member else None
             if found is None:
-                err = DecompressError("not gzip or zlib data, nor a JSON document")
-                report(err.locate(member=piece.index) if piece.index else err)
+                if splitter.mid_value():
+                    yield piece
+                    yield from parts
+                    if end is not None:
+                        yield end
+                    continue
+                if end is None:
+                    end = src.collect(_NOTHING)[1]
+                if type(end) is _Member:  # (a member that broke off is reported by its layer)
+                    err = DecompressError("not gzip or zlib data, nor a JSON document")
+                    report(err.locate(member=piece.index) if piece.index else err)
                 continue
             numbers.release()
             yield _End()
@@ -890,7 +919,20 @@ def flatten(
                     )
 
 
-_ANYTHING = re.compile(rb"")
+def _holds_zlib(src: _Ahead, splitter: Splitter) -> bool:
+    """Whether a member whose output begins like a zlib header holds a zlib stream: its first
+    bytes inflate, and give output unless it may be text continuing a JSON value ("x^" is
+    both)."""
+    try:
+        out = zlib.decompressobj(15).decompress(src.head(_PROBE_BYTES), 64)
+    except zlib.error:
+        return False
+    return len(out) >= 16 or not splitter.mid_value()
+
+
+_ANYTHING = re.compile(rb"")  # stop collecting at once
+_NOTHING = re.compile(rb"(?!)")  # collect to the member's end
+_JSON_OPENERS: Final = (b"{", b"[")
 
 
 def decompress(data: bytes, max_size: int | None = None) -> bytes:
@@ -1228,6 +1270,21 @@ class Splitter:
             place["member"] = member
         return place
 
+    def _next_start(self, buf: bytes, pos: int) -> int:
+        """The next plausible document start at or after ``pos`` (see :func:`_next_start`), or
+        the start of a gzip member whose output begins a JSON object or array; -1 if none."""
+        found = _next_start(buf, pos)
+        for at, _ in self.members:
+            if at < pos:
+                continue
+            if found >= 0 and at >= found:
+                break
+            head = buf[at : at + 64]
+            first = at + len(head) - len(head.lstrip())
+            if first < len(buf) and buf[first] in b"{[":
+                return first
+        return found
+
     def _skip_ws(self, buf: bytes, pos: int) -> int:
         n = len(buf)
         while pos < n and buf[pos] in b" \t\r\n":
@@ -1242,7 +1299,7 @@ class Splitter:
         lines = b"\n" in buf
         pos = 0
         if self.resyncing:
-            found = _next_start(buf, 0)
+            found = self._next_start(buf, 0)
             if found < 0:
                 pos = n if final else max(0, n - _START_KEEP)
             else:
@@ -1261,7 +1318,7 @@ class Splitter:
                 if isinstance(value, DecodeError):
                     value.locate(**place)
                     if end < 0:  # unknown end: resume at the next plausible document start
-                        end = _next_start(buf, pos + 1)
+                        end = self._next_start(buf, pos + 1)
                         if end < 0:  # none yet: wait for more input (it may be split)
                             end = n if final else max(pos + 1, n - _START_KEEP)
                             self.resyncing = not final
