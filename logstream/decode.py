@@ -821,11 +821,8 @@ def _payloads(text: bytes) -> list[bytes] | None:
     is not that."""
     whole = payload_bytes(text.strip())
     found = [whole] if whole is not None else [payload_bytes(line) for line in text.split()]
-    if not found or any(
-        raw is None or not (is_compressed(raw) or _DOCUMENT_START.match(raw)) for raw in found
-    ):
-        return None
-    return found  # type: ignore[return-value]
+    kept = [raw for raw in found if raw is not None and (is_compressed(raw) or _DOCUMENT_START.match(raw))]
+    return kept if kept and len(kept) == len(found) else None
 
 
 def flatten(
