@@ -350,14 +350,16 @@ class _Input:
         """Go back to absolute ``offset``, or as far back as the bytes still held."""
         self.pos = max(0, offset - self.base)
 
-    def skip_to_member(self) -> None:
+    def skip_to_member(self, known: set[bytes] | frozenset[bytes] = frozenset()) -> None:
         """Move to the next gzip header that starts a plausible member (its header and first
-        block inflate), or to the end of the input when there is none."""
+        block inflate, or it is like the headers in ``known``), or to the end of the input when
+        there is none."""
         while True:
             found = self.buf.find(_GZIP_MAGIC, self.pos)
             if found >= 0:
                 self.pos = found
-                if _plausible_member(self.peek(_PROBE_BYTES)):
+                head = self.peek(_PROBE_BYTES)
+                if _signature(head) in known or _plausible_member(head):
                     return
                 self.pos = found + 1  # the magic bytes inside other data, not a member
                 continue
@@ -463,8 +465,8 @@ def _read_again(src: _Input, start: int) -> str | None:
         length_ok = int.from_bytes(trailer[4:], "little") == size & 0xFFFFFFFF
     else:
         data_ok, length_ok = int.from_bytes(trailer, "big") == value, True
-    if data_ok and length_ok:
-        return None
+    if data_ok == length_ok:  # both right: not this; both wrong: its data may have run on
+        return None  # into the next member's, to that member's trailer
     src.rewind(end - len(d.unused_data) + trailer_size)
     if not _boundary(src.peek(_PROBE_BYTES)):  # damage that ended the data early: the end is not known
         src.rewind(end)
@@ -473,9 +475,19 @@ def _read_again(src: _Input, start: int) -> str | None:
 
 
 def _boundary(rest: bytes) -> bool:
-    """True when ``rest`` (what follows a member) is the end of the input, NUL padding, or a
-    member that inflates."""
-    return not rest.strip(b"\x00") or (is_compressed(rest) and _plausible_member(rest, 47))
+    """True when ``rest`` (what follows a member) is the end of the input, NUL padding, or what
+    starts a member: gzip magic bytes (even one bit off), or a zlib stream that inflates."""
+    return (
+        not rest.strip(b"\x00")
+        or rest[:2] == b"\x1f\x8b"
+        or _damaged_magic(rest[:3])
+        or (is_compressed(rest) and _plausible_member(rest, 47))
+    )
+
+
+def _signature(head: bytes) -> bytes:
+    """What the gzip headers written by one writer share (all but the modification time)."""
+    return head[:4] + head[8:10] if head[:3] == _GZIP_MAGIC and len(head) >= 10 else b""
 
 
 def _damaged_magic(head: bytes) -> bool:
@@ -565,6 +577,7 @@ def inflate(
     piece_size = _FIRST_PIECE
     members = 0  # members of this stream inflated to their end
     skip: _Skip | None = None  # the bad stretch being skipped, reported when it ends
+    known: set[bytes] = set()  # header signatures of this stream's members (see _signature)
     while True:
         start = src.offset
         head = src.peek(2)
@@ -580,6 +593,9 @@ def inflate(
         if per_member:
             budget.left = budget.cap
         src.mark = start
+        signature = _signature(src.peek(10))
+        if skip is None and signature:  # where a member must start: its header is the writer's
+            known.add(signature)
         index = numbers.claim()
         if feed is not None:
             feed.inside = True
@@ -629,15 +645,25 @@ def inflate(
         elif status == "broken" and (found := _read_again(src, start)) is not None:
             status, detail = "trailer", found
         consumed = src.offset - start  # for ok, trailer and ran_out: the member's bytes
-        if skip is not None and (
-            status in ("broken", "spent", "cut") or (status == "ran_out" and skip.kind == "ran_out")
+        if (
+            skip is not None
+            and (status in ("broken", "spent", "cut") or (status == "ran_out" and skip.kind == "ran_out"))
+            and not (status == "broken" and skip.kind == "broken" and signature in known)
         ):
-            # not a member: a false header inside the stretch being skipped (or a member broken
-            # beyond telling it from one); its bytes belong to the stretch
+            # not a member: a false header inside the stretch being skipped; its bytes belong
+            # to the stretch. (After a member broken where its end is unknown, a broken header
+            # like the stream's own is taken for the next member, damaged too.)
             numbers.release()
             yield _Cut(keep=False)
             src.rewind(last_piece if pieces > 1 else start + 1)
-            src.skip_to_member()
+            src.skip_to_member(known if skip.kind == "broken" else frozenset())
+            continue
+        if skip is not None and status == "ok" and not _boundary(src.peek(_PROBE_BYTES)):
+            # a whole member inside the stretch, not after it (one held in the stored data of a
+            # broken member): its documents are good, but it does not take a member number
+            numbers.release()
+            yield _Member(index, True)
+            src.skip_to_member(known if skip.kind == "broken" else frozenset())
             continue
         if skip is not None:  # a member: the stretch before it ends here
             verdict, err = skip.close(start, True, members)
@@ -648,6 +674,7 @@ def inflate(
             skip = None
         if status == "ok":
             members += 1
+            known.add(signature)  # (a header found by scanning that proved to be a member)
             piece_size = max(4096, 2 * consumed)
             yield _Member(index, True)
             continue
@@ -684,7 +711,7 @@ def inflate(
                 DecompressError(f"corrupt compressed data in member {index + 1}: {detail}"),
             )
         src.rewind(start + 1)
-        src.skip_to_member()
+        src.skip_to_member(known if skip.kind == "broken" else frozenset())
     if skip is not None:
         verdict, err = skip.close(src.offset, False, members)
         if verdict is not None:
