@@ -593,12 +593,12 @@ def inflate(
         if per_member:
             budget.left = budget.cap
         src.mark = start
+        if feed is not None:
+            feed.inside = True
         signature = _signature(src.peek(10))
         if skip is None and signature:  # where a member must start: its header is the writer's
             known.add(signature)
         index = numbers.claim()
-        if feed is not None:
-            feed.inside = True
         yield _Member(index, False)
         # how inflating it ends: "ok"; "trailer" (its data inflates to its end but the checksum
         # or length is wrong: where it ends is known); "broken" (invalid header or data: where
