@@ -260,13 +260,15 @@ class _End:
 
 
 class _Member:
-    """Marker in a stream of expanded bytes: member ``index`` starts here (or ends: ``end``)."""
+    """Marker in a stream of expanded bytes: member ``index`` starts here (or ends: ``end``).
+    A member ``found`` by scanning may prove to be a false header: it is cut then."""
 
-    __slots__ = ("index", "end")
+    __slots__ = ("index", "end", "found")
 
-    def __init__(self, index: int, end: bool) -> None:
+    def __init__(self, index: int, end: bool, found: bool = False) -> None:
         self.index = index
         self.end = end
+        self.found = found
 
 
 Piece = bytes | _Cut | _Member | _Verdict | _End
@@ -599,7 +601,7 @@ def inflate(
         if skip is None and signature:  # where a member must start: its header is the writer's
             known.add(signature)
         index = numbers.claim()
-        yield _Member(index, False)
+        yield _Member(index, False, skip is not None)
         # how inflating it ends: "ok"; "trailer" (its data inflates to its end but the checksum
         # or length is wrong: where it ends is known); "broken" (invalid header or data: where
         # it ends is not known); "ran_out" (the input ended inside it); "cap" (over the size
@@ -658,7 +660,12 @@ def inflate(
             src.rewind(last_piece if pieces > 1 else start + 1)
             src.skip_to_member(known if skip.kind == "broken" else frozenset())
             continue
-        if skip is not None and status == "ok" and not _boundary(src.peek(_PROBE_BYTES)):
+        if (
+            skip is not None
+            and skip.kind == "broken"
+            and status == "ok"
+            and not _boundary(src.peek(_PROBE_BYTES))
+        ):
             # a whole member inside the stretch, not after it (one held in the stored data of a
             # broken member): its documents are good, but it does not take a member number
             numbers.release()
@@ -886,23 +893,30 @@ def flatten(
         elif head[:2] == b"\x1f\x8b" or (is_compressed(head) and _holds_zlib(src, splitter)):
             numbers.release()  # the members inside take its number
             yield _End()
+            # what goes wrong inside a member found by scanning counts only if it is a member
+            held: list[DecodeError] = []
+            inner_report = held.append if piece.found else report
             if depth > max_depth:
-                src.collect(_ANYTHING)
+                end = src.collect(_NOTHING)[1]
                 err = DecompressError("too many nested compression layers")
-                report(err.locate(member=numbers.next) if numbers.next else err)
-                continue
-            feed = Feed(src, numbers)
-            inner = inflate(feed, budget=budget, numbers=numbers, report=report)
-            yield from flatten(
-                inner,
-                splitter=splitter,
-                budget=budget,
-                numbers=numbers,
-                report=report,
-                depth=depth + 1,
-                max_depth=max_depth,
-            )
-            feed.drain()
+                inner_report(err.locate(member=numbers.next) if numbers.next else err)
+            else:
+                feed = Feed(src, numbers)
+                inner = inflate(feed, budget=budget, numbers=numbers, report=inner_report)
+                yield from flatten(
+                    inner,
+                    splitter=splitter,
+                    budget=budget,
+                    numbers=numbers,
+                    report=inner_report,
+                    depth=depth + 1,
+                    max_depth=max_depth,
+                )
+                feed.drain()
+                end = feed.cut
+            if type(end) is not _Cut:
+                for found_error in held:
+                    report(found_error)
         elif _json_start(head):
             yield piece
         else:  # base64 text, the rest of a value begun in the member before, or neither
