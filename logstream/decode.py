@@ -9,9 +9,13 @@ Three promises hold for every input (see DESIGN.md section 5):
 * **Only** :class:`~logstream.errors.DecodeError` **subclasses leave.** Invalid UTF-8, nesting
   too deep, numbers out of range and Python values that are not JSON are errors of a step, not
   ``UnicodeDecodeError`` / ``RecursionError`` / ``TypeError``.
-* **One bad byte costs one document.** :func:`inflate` resumes at the next gzip header after a
-  corrupt member; :class:`Splitter` resumes at the next plausible document start after a bad
-  document. Each skip is reported, with the member, line and document it cost.
+* **One bad byte costs one document.** :func:`inflate` resumes after a corrupt member (right
+  after it when only its checksum is wrong, else at the next gzip header that proves to start a
+  member); :class:`Splitter` resumes at the next plausible document start after a bad
+  document. Each skip is reported once, with the member, line and document it cost.
+* **Every member, whatever its nesting.** :func:`flatten` decides member by member what each
+  holds (another gzip or zlib layer, base64 text, JSON), so ``gz(gz(a)) gz(b)`` loses nothing.
+  Members are numbered in the order their documents come out (see :class:`Numbers`).
 * **Linear time, bounded memory.** Compressed input is fed to the inflater in pieces sized from
   the previous member, so many small members never copy the rest of the object per member; the
   cap (``max_size``) counts every expanded byte of every nested layer of one payload.
@@ -430,11 +434,12 @@ def _header_length(src: _Input) -> int:
     return n
 
 
-def _read_again(src: _Input, start: int) -> str | None:
+def _read_again(src: _Input, start: int, limit: int) -> str | None:
     """After inflating the member at ``start`` failed: when its data does inflate to its end,
     only the checksum or length in its trailer is wrong and another member (or the end of the
     input) follows, say which check failed and move the cursor to the member's end, which is
-    then known; ``None`` otherwise. Read raw from the bytes still held, in the error path only."""
+    then known; ``None`` otherwise. Read raw from the bytes still held, in the error path only,
+    and never past ``limit`` expanded bytes."""
     if start < src.base:  # no longer held (a member of more than the rewind limit)
         return None
     end = src.offset
@@ -451,7 +456,7 @@ def _read_again(src: _Input, start: int) -> str | None:
     value = 0 if gzip else 1
     size = 0
     try:
-        while data and not d.eof:
+        while data and not d.eof and size <= limit:
             out = d.decompress(data, _STEP)
             value = check(out, value)
             size += len(out)
@@ -644,7 +649,7 @@ def inflate(
             feed.inside = False
         if status == "ok":
             src.give_back(len(d.unused_data))
-        elif status == "broken" and (found := _read_again(src, start)) is not None:
+        elif status == "broken" and (found := _read_again(src, start, budget.cap)) is not None:
             status, detail = "trailer", found
         consumed = src.offset - start  # for ok, trailer and ran_out: the member's bytes
         if (
@@ -1165,7 +1170,7 @@ class Splitter:
     """Incremental splitter of JSON values glued together (``{..}{..}``), newline-delimited or
     pretty-printed, over bytes that arrive in pieces, resynchronising after a bad value.
 
-    :meth:`feed` takes expanded bytes (and the markers of :func:`inflate`) and yields
+    :meth:`feed` takes expanded bytes (and the markers of :func:`inflate` and :func:`flatten`) and yields
     ``(place, value)`` pairs: a :class:`LogStream` for a subscription document, the parsed
     value for any other JSON (an envelope for the caller), or a :class:`DecodeError` for a bad
     one. ``place`` holds the 1-based ``line`` where the value starts (when the input has
@@ -1173,12 +1178,14 @@ class Splitter:
     ``member`` it started in (when there are several).
 
     After a bad value, the scan resumes at the next plausible document start: a ``{`` at the
-    start of a line, or ``{"messageType"`` anywhere (a raw ``{"`` cannot occur inside a JSON
-    string), waiting for more input when none has arrived yet. Values are parsed as soon as
-    bytes arrive, except that after an attempt found an incomplete value the next waits until
-    the pending bytes have doubled (or the member or the input ends), so time stays linear and
-    memory holds about one value (at most the cap) at a time. Values of a gzip member are held
-    until the member's checksum has been verified: a corrupt member's values never come out.
+    start of a line or of a gzip member, or ``{"messageType"`` anywhere (a raw ``{"`` cannot
+    occur inside a JSON string), waiting for more input when none has arrived yet. Values are
+    parsed as soon as bytes arrive, except that after an attempt found an incomplete value the
+    next waits until the pending bytes have doubled (or the input ends), so time stays linear
+    and memory holds about one value (at most the cap) at a time. Values of a gzip member are
+    held until the member's checksum has been verified: a corrupt member's values never come
+    out; those of a member cut off by the end of the input count unless its data proves to run
+    past another member.
     """
 
     __slots__ = (

@@ -15,7 +15,8 @@ Lambda on-failure record           ``requestPayload`` (the original event)
 ``aws logs filter-log-events`` /   ``events[i]`` (``message``, ``timestamp``, ``logStreamName``,
 ``get-log-events`` output          ``eventId``; no log group in the output)
 Firehose -> S3 object              the object bytes: gzip members back to back, glued
-                                   documents, sometimes gzip on top
+                                   documents, sometimes gzip on top; each member nested
+                                   its own way (gzip, zlib, base64 text or JSON inside)
 decoded documents                  one, glued, newline-delimited or in an array
 ``logstream decode`` event line    one event with its stream context
 custom wrapper                     any string value that is base64 of gzip/zlib
@@ -217,16 +218,14 @@ def _read_chunks(reader: Any) -> Iterator[bytes]:
 class _Walk:
     """One walk over an input: the cap, the source name and the error handler."""
 
-    __slots__ = ("cap", "source", "on_error", "failures")
+    __slots__ = ("cap", "source", "on_error")
 
     def __init__(self, cap: int, source: str | None, on_error: ErrorHandler | None) -> None:
         self.cap = cap
         self.source = source
         self.on_error = on_error
-        self.failures = 0
 
     def fail(self, err: DecodeError, where: Where) -> None:
-        self.failures += 1
         err.locate(source=self.source, **where)
         if self.on_error is None:
             raise err
