@@ -602,8 +602,10 @@ def inflate(
         src.mark = start
         if feed is not None:
             feed.inside = True
-        signature = _signature(src.peek(10))
-        if skip is None and signature:  # where a member must start: its header is the writer's
+        # a header at a member's start is the writer's: the stream's first, and (below) one that
+        # fails; one found by scanning is compared with them
+        signature = _signature(src.peek(10)) if skip is not None or not members else b""
+        if skip is None and signature:
             known.add(signature)
         index = numbers.claim()
         yield _Member(index, False, skip is not None)
@@ -652,6 +654,8 @@ def inflate(
         elif status == "broken" and (found := _read_again(src, start, budget.cap)) is not None:
             status, detail = "trailer", found
         consumed = src.offset - start  # for ok, trailer and ran_out: the member's bytes
+        if status != "ok" and skip is None and start >= src.base:
+            known.add(_signature(src.buf[start - src.base : start - src.base + 10]))
         if (
             skip is not None
             and (status in ("broken", "spent", "cut") or (status == "ran_out" and skip.kind == "ran_out"))
@@ -686,7 +690,8 @@ def inflate(
             skip = None
         if status == "ok":
             members += 1
-            known.add(signature)  # (a header found by scanning that proved to be a member)
+            if signature:  # (the first member's, or one found by scanning that proved a member)
+                known.add(signature)
             piece_size = max(4096, 2 * consumed)
             yield _Member(index, True)
             continue
