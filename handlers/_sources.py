@@ -23,6 +23,7 @@ import msgspec
 
 from handlers._config import Config
 from handlers._selfmetrics import SelfMetrics, Tally
+from handlers._transform import reingested
 from logstream import DecodeError, DeliveryError, LogEvent, LogStream, iter_log_streams
 from logstream.decode import fast_payload
 from logstream.envelopes import kinesis_batch
@@ -107,9 +108,15 @@ class Runtime:
         return Deadline.from_context(context, clock=self.clock)
 
     def wanted(self, stream: LogStream) -> bool:
-        """Data from a log group that is not one of the deployment's handlers (no log loops)."""
+        """Data from a log group that is not one of the deployment's handlers (no log loops),
+        and not a document the Firehose transformation put back into a Kinesis stream this
+        handler also reads (its events were taken when they first arrived: taking them again
+        would forward them twice and count their REPORT lines twice)."""
         if stream.is_control:
             self.tally.control_messages += 1
+            return False
+        if reingested(stream):
+            self.tally.stages["reingested"] = self.tally.stages.get("reingested", 0) + len(stream.log_events)
             return False
         return stream.log_group not in self.skip
 

@@ -86,7 +86,7 @@ def transform_response(
             answers[index] = {"recordId": rid, "result": "Dropped"}
             _add(tally.stages, stages)
             continue
-        again = max((_reingested(s) for s in wanted), default=0)
+        again = max((reingested(s) for s in wanted), default=0)
         decoded.append((index, wanted, again, data, stages))
     decoded.sort(key=lambda d: -d[2])  # re-ingested data first (stable: else in order)
     overflow: list[tuple[int, list[LogStream], int]] = []
@@ -138,7 +138,8 @@ def _add(into: dict[str, int], counts: dict[str, int]) -> None:
         into[name] = into.get(name, 0) + n
 
 
-def _reingested(stream: LogStream) -> int:
+def reingested(stream: LogStream) -> int:
+    """How many times this transformation has put the stream's document back (0: an original)."""
     if stream.raw is None or MARKER.encode() not in stream.raw:
         return 0
     value = stream.to_document().get(MARKER)

@@ -37,12 +37,22 @@ word that is not one of the known aliases is not reported (the JSON keeps it).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-__all__ = ["LambdaLine", "parse_line", "parse_fields", "normalize_level", "LEVELS", "level_rank"]
+__all__ = [
+    "LambdaLine",
+    "parse_line",
+    "parse_fields",
+    "app_fields",
+    "platform_request_id",
+    "normalize_level",
+    "LEVELS",
+    "level_rank",
+]
 
 #: Lambda's level names, lowest first.
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
@@ -194,8 +204,15 @@ def parse_line(message: str) -> LambdaLine | None:
     True
     """
     found = parse_fields(message)
-    return None if found is None else LambdaLine(*found)
+    if found is None:
+        return None
+    level, request_id, time, obj = found
+    return LambdaLine(level, request_id, time, obj if isinstance(obj, dict) else None)
 
+
+# Lambda's START/END/REPORT lines, and where their request id starts (by the first letter)
+_PLATFORM_PREFIXES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
+_PLATFORM_ID = {p[0]: len(p) for p in _PLATFORM_PREFIXES}
 
 #: What :func:`parse_fields` returns: ``(level, request_id, time, json)``.
 Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | None"]
@@ -210,35 +227,36 @@ def parse_fields(message: str) -> Fields | None:
     >>> parse_fields("END RequestId: 6bc28136-xmpl\\n")
     (None, '6bc28136-xmpl', None, None)
     """
+    rid = platform_request_id(message)
+    if rid is not None:
+        return (None, rid, None, None)
+    return app_fields(message)
+
+
+def app_fields(message: str) -> Fields | None:
+    """:func:`parse_fields` for a message :func:`platform_request_id` has already said is not
+    one of Lambda's START/END/REPORT lines (the pipeline asks that first)."""
     if not message:
         return None
+    with_json = _with_json
     c = message[0]
     if c == "{":
-        return _with_json(message, None, None, None)
-    if c in "SER":  # START/END/REPORT RequestId: <id> then a space, tab or newline
-        if c == "S":
-            n = 17 if message.startswith("START RequestId: ") else 0
-        elif c == "E":
-            n = 15 if message.startswith("END RequestId: ") else 0
-        else:
-            n = 18 if message.startswith("REPORT RequestId: ") else 0
-        if n:
-            rid = message[n : n + 64].split(None, 1)
-            return (None, rid[0], None, None) if rid else None
-        return _ruby(message) if message[1:4] == ", [" else None  # Ruby's "E, [..."
+        return with_json(message, None, None, None)
+    if c in "SER":
+        return _ruby(message, with_json) if message[1:4] == ", [" else None  # Ruby's "E, [..."
     if c == "[":
         head, tab, _ = message[:12].partition("\t")
         if tab and head in _PY_LEVELS:  # Python: split fast
             parts = message.split("\t", 3)
             if len(parts) == 4 and parts[1][4:5] == "-":
-                return _with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
+                return with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
         m = _PY_PREFIX.match(message)
         if m is not None:
             level = _ALIASES.get(m[1])  # NOTSET: no level
-            return _with_json(message[m.end() :], level, m[3] or None, m[2])
+            return with_json(message[m.end() :], level, m[3] or None, m[2])
         m = _BRACKET_LEVEL.match(message)
         if m is not None:
-            return _with_json(message[m.end() :], _ALIASES[m[1]], None, None)
+            return with_json(message[m.end() :], _ALIASES[m[1]], None, None)
         return None
     if "0" <= c <= "9":
         if message[10:11] == "T" and message[23:25] == "Z\t":  # Node.js / .NET, split fast
@@ -247,52 +265,72 @@ def parse_fields(message: str) -> Fields | None:
                 level = _TAB_LEVELS.get(parts[2]) if len(parts) == 4 else None
                 rest = parts[3] if level is not None else message[len(parts[0]) + len(parts[1]) + 2 :]
                 request_id = parts[1] if parts[1] != "undefined" else None  # Node.js outside an invocation
-                return _with_json(rest, level, request_id or None, parts[0])
+                return with_json(rest, level, request_id or None, parts[0])
         m = _TAB_PREFIX.match(message)
         if m is not None:
             level = _ALIASES[m[3].upper()] if m[3] else None
             request_id = m[2] if m[2] != "undefined" else None
-            return _with_json(message[m.end() :], level, request_id, m[1])
+            return with_json(message[m.end() :], level, request_id, m[1])
         m = _SPACED.match(message)
         if m is not None:
-            return _with_json(message[m.end() :], m[3], m[2], m[1])
+            return with_json(message[m.end() :], m[3], m[2], m[1])
         m = _TIMED_OUT.match(message)
         if m is not None:
             return (None, m[2], m[1], None)
         m = _GO_LOG.match(message)
         if m is not None:
-            return _with_json(message[m.end() :], None, None, m[1])
+            return with_json(message[m.end() :], None, None, m[1])
         return None
     if message[1:4] == ", [":
-        return _ruby(message)
+        return _ruby(message, with_json)
     if c in "tl" and (message.startswith("time=") or message.startswith("level=")):
         return _logfmt(message)
     return None
 
 
-def _ruby(message: str) -> Fields | None:
+def platform_request_id(message: str) -> str | None:
+    """The request id of one of Lambda's ``START``/``END``/``REPORT RequestId: <id>`` lines;
+    ``None`` for any other message (or one of these without an id).
+
+    Example
+    -------
+    >>> platform_request_id("END RequestId: 6bc28136-xmpl\\n"), platform_request_id("hello")
+    ('6bc28136-xmpl', None)
+    """
+    if not message.startswith(_PLATFORM_PREFIXES):
+        return None
+    n = _PLATFORM_ID[message[0]]
+    rid = message[n : n + 64].split(None, 1)  # the id ends at a space, tab or newline
+    return rid[0] if rid else None
+
+
+def _ruby(message: str, with_json: Callable[..., Fields | None]) -> Fields | None:
     m = _RUBY.match(message)
     if m is None:
         return None
-    return _with_json(message[m.end() :], _ALIASES.get(m[2]), m[3], m[1])
+    return with_json(message[m.end() :], _ALIASES.get(m[2]), m[3], m[1])
 
 
 def _with_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> Fields | None:
-    obj = _json_object(rest) if rest[:1] == "{" else None
-    if obj is None and "\t{" in rest:
+    obj: Any = None
+    if rest[:1] == "{":
+        try:
+            obj = _json.decode(rest)
+        except (msgspec.DecodeError, RecursionError):  # nesting too deep for msgspec: not parsed
+            obj = None
+    elif "\t{" in rest:
         m = _LABELLED_JSON.match(rest)
         if m is not None:
             obj = _json_object(rest[m.end() :])
-    if obj is not None:
-        if level is None:
-            level = _json_level(obj)
-        if request_id is None:
-            request_id = _json_request_id(obj)
-        if time is None:
-            time = _json_time(obj)
-    elif level is None and request_id is None and time is None:
+    if type(obj) is dict:
+        if level is None or request_id is None or time is None:
+            present = _META_KEYS.intersection(obj)  # one pass over the object's keys, in C
+            if present:
+                level, request_id, time = _json_fields(obj, present, level, request_id, time)
+        return (level, request_id, time, obj)
+    if level is None and request_id is None and time is None:
         return None
-    return (level, request_id, time, obj)
+    return (level, request_id, time, None)
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -300,47 +338,63 @@ def _json_object(text: str) -> dict[str, Any] | None:
         return None
     try:
         obj = _json.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
 
 
-def _json_level(obj: dict[str, Any]) -> str | None:
-    value = obj.get("level")  # the usual key first: one lookup for most lines
-    if value is None:
-        for key in _LEVEL_KEYS:
-            if key in obj:
-                value = obj[key]
-                break
+# key -> (field, rank): field 0 level, 1 request id, 2 time, 3 a platform record; the lowest rank
+# of a field whose value is usable wins
+_META = {
+    **{key: (0, rank) for rank, key in enumerate(_LEVEL_KEYS)},
+    **{key: (1, rank) for rank, key in enumerate(_REQUEST_KEYS)},
+    **{key: (2, rank) for rank, key in enumerate(_TIME_KEYS)},
+    "record": (3, 0),
+}
+_META_KEYS = frozenset(_META)
+
+
+def _json_fields(
+    obj: dict[str, Any],
+    present: Iterable[str],
+    level: str | None,
+    request_id: str | None,
+    time: str | None,
+) -> tuple[str | None, str | None, str | None]:
+    """``level``, ``request_id`` and ``time`` completed from a JSON object's well-known keys
+    (``present``: those the object has); a value already found in the prefix is kept. For each,
+    the first key in the order of ``_LEVEL_KEYS`` / ``_REQUEST_KEYS`` / ``_TIME_KEYS`` whose value
+    is usable wins: a level word or number, a non-empty string id, a non-empty string or an
+    epoch number for the time. Lambda's ``platform.*`` records give ``record.requestId``."""
+    need_level, need_id, need_time = level is None, request_id is None, time is None
+    level_rank = id_rank = time_rank = 99
+    has_record = False
+    for key in present:
+        field, rank = _META[key]
+        value = obj[key]
+        if field == 0:
+            if need_level and rank < level_rank:
+                found = _ALIASES.get(value) if type(value) is str else None
+                if found is None:
+                    found = normalize_level(value)
+                if found is not None:
+                    level, level_rank = found, rank
+        elif field == 1:
+            if need_id and rank < id_rank and type(value) is str and value:
+                request_id, id_rank = value, rank
+        elif field == 2:
+            if need_time and rank < time_rank:
+                found = _time_value(value)
+                if found is not None:
+                    time, time_rank = found, rank
         else:
-            return None
-    if type(value) is str:
-        return _ALIASES.get(value) or normalize_level(value)
-    return normalize_level(value)
+            has_record = True
+    if request_id is None and has_record:
+        request_id = _platform_request_id(obj)
+    return level, request_id, time
 
 
-def _json_request_id(obj: dict[str, Any]) -> str | None:
-    value = obj.get("requestId")  # the usual key first
-    if type(value) is str and value:
-        return value
-    for key in _REQUEST_KEYS:
-        value = obj.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return _platform_request_id(obj) if "record" in obj else None
-
-
-def _json_time(obj: dict[str, Any]) -> str | None:
-    value = obj.get("timestamp")
-    if value is None:
-        value = obj.get("time")
-    if value is None:
-        for key in _TIME_KEYS:
-            if key in obj:
-                value = obj[key]
-                break
-        else:
-            return None
+def _time_value(value: Any) -> str | None:
     if isinstance(value, str):
         return value or None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -361,7 +415,7 @@ def _platform_request_id(obj: dict[str, Any]) -> str | None:
     kind, record = obj.get("type"), obj.get("record")
     if isinstance(kind, str) and kind.startswith("platform.") and isinstance(record, dict):
         value = record.get("requestId")
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) and value else None
     return None
 
 

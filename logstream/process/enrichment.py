@@ -23,13 +23,13 @@ def enrich(events: list[ProcessedEvent], region: str | None = None) -> list[Proc
     >>> e.region, e.function_name, e.function_version
     ('eu-west-1', 'checkout', '$LATEST')
     """
-    names: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    group = name = None
+    found: tuple[str | None, str | None] = (None, None)
     for ev in events:
-        key = (ev.log_group, ev.log_stream)
-        found = names.get(key)
-        if found is None:
-            name = function_name(ev.log_group)
-            found = names[key] = (name, function_version(ev.log_stream) if name else None)
+        if ev.log_group is not group or ev.log_stream is not name:  # one stream's events share these
+            group, name = ev.log_group, ev.log_stream
+            function = function_name(group)
+            found = (function, function_version(name) if function else None)
         ev.function_name, ev.function_version = found
         fields = ev.extracted_fields
         ev.region = fields.get("@aws.region", region) if fields else region

@@ -46,6 +46,7 @@ _PLATFORM_PREFIXES = (
     "RequestId: ",  # RequestId: <id> Error: Runtime exited with error: signal: killed
     '{"time":"',
 )
+_PLATFORM_FIRST = frozenset(p[0] for p in _PLATFORM_PREFIXES)  # a quick "no" for most app lines
 
 
 def is_platform_line(message: str) -> bool:
@@ -56,10 +57,13 @@ def is_platform_line(message: str) -> bool:
     >>> is_platform_line("END RequestId: 1\\n"), is_platform_line("hello")
     (True, False)
     """
-    if not message.startswith(_PLATFORM_PREFIXES):
+    c = message[:1]
+    if c not in _PLATFORM_FIRST:
         # <time> <id> Task timed out after 3.00 seconds
-        return message[:1].isdigit() and " Task timed out after " in message[:120]
-    if message[0] == "{":
+        return c.isdigit() and " Task timed out after " in message[:120]
+    if not message.startswith(_PLATFORM_PREFIXES):
+        return False
+    if c == "{":
         return '"type":"platform.' in message[:80]
     return True
 

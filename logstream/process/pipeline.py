@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 from ..models import LogStream
 from ..ndjson import event_lines
-from . import enrichment, filters, multiline, parse
+from . import enrichment, multiline
 from .config import PipelineConfig
 from .events import ProcessedEvent, encode_lines, from_stream
 from .redact import Redactor, redact_events
+from .select import Selection
 
 __all__ = ["Pipeline", "Stage"]
 
@@ -21,8 +22,10 @@ Stage = Callable[[list[ProcessedEvent]], list[ProcessedEvent]]
 class Pipeline:
     """The stages a :class:`PipelineConfig` turns on, in this order: join multi-line events,
     include/exclude patterns, parse Lambda lines, minimum level, sampling, redaction, enrichment,
-    tags. Stages that are off are not in the list and cost nothing; with none on, :meth:`lines`
-    is ``logstream decode``'s output, byte for byte.
+    tags. The four from patterns to sampling run as one pass over the events, the ``select``
+    stage (:class:`~logstream.process.select.Selection`). Stages that are off are not in the
+    list and cost nothing; with none on, :meth:`lines` is ``logstream decode``'s output, byte
+    for byte.
 
     Filters run before the stages that add to events (less to parse and redact); joining runs
     first so a stack trace is filtered, sampled and redacted as the one event it is.
@@ -42,31 +45,11 @@ class Pipeline:
         stages: list[tuple[str, Stage]] = []
         if config.join_multiline:
             stages.append(("join", functools.partial(multiline.join_multiline, start=config.multiline_start)))
-        if config.include is not None or config.exclude is not None:
-            stages.append(
-                (
-                    "patterns",
-                    functools.partial(
-                        filters.filter_patterns, include=config.include, exclude=config.exclude
-                    ),
-                )
-            )
-        if config.parse:
-            stages.append(("parse", parse.parse_events))
-        level_of = filters.parsed_level if config.parse else filters.detected_level
-        if config.min_level is not None:
-            stages.append(
-                (
-                    "min_level",
-                    functools.partial(
-                        filters.filter_min_level, min_level=config.min_level, level_of=level_of
-                    ),
-                )
-            )
-        if config.sample_rate < 1.0:
-            stages.append(
-                ("sample", functools.partial(filters.sample, rate=config.sample_rate, level_of=level_of))
-            )
+        select = Selection.from_config(config)
+        if select.enabled:
+            # patterns, parse, minimum level and sampling: one pass (see select.py); it counts
+            # what each part removed itself
+            stages.append(("select", select))
         redactor = Redactor(config.redact, config.redact_patterns)
         if redactor:
             stages.append(("redact", functools.partial(redact_events, redactor=redactor)))
@@ -92,6 +75,9 @@ class Pipeline:
         for name, stage in self.stages:
             if not events:
                 break
+            if isinstance(stage, Selection):
+                events = stage(events, counts)
+                continue
             before = len(events)
             events = stage(events)
             if counts is not None and len(events) != before:

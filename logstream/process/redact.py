@@ -23,14 +23,23 @@ a pattern with a capturing group replaces only the first group (``password=(\\S+
 ``password=``). Custom patterns run first, then the rules in the order above, except that jwt
 runs before bearer and ipv6 before ipv4 (a bearer JWT and ``::ffff:10.0.0.1`` are replaced whole).
 
+The rules match ASCII only (``\\d`` is ``0-9``, letters are ``A-Za-z``, case-insensitive names
+ignore Unicode look-alikes such as U+017F): digits of other scripts are neither card numbers nor
+addresses.
+
 Each rule has a cheap test (a character or word it cannot match without, e.g. ``@``) so text
-without candidates costs a few substring checks per rule.
+without candidates costs a few substring checks per rule. A batch (:meth:`Redactor.batch`) first
+finds the texts that can hold a match: with google-re2 installed (``pip install
+'logstream-cw[fast]'``) in one RE2 search for every enabled rule's trigger at once, otherwise in
+a few ``bytes.find`` scans per rule; either way the result is :meth:`Redactor.text`'s.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
+import importlib
 import ipaddress
 import itertools
 import re
@@ -40,7 +49,17 @@ from typing import Any
 from ..errors import ConfigError
 from .events import ProcessedEvent
 
-__all__ = ["RULES", "RULE_NAMES", "Rule", "Redactor", "custom_rule", "luhn_ok", "redact_events"]
+__all__ = [
+    "RULES",
+    "RULE_NAMES",
+    "Rule",
+    "Redactor",
+    "custom_rule",
+    "luhn_ok",
+    "re2_in_use",
+    "redact_events",
+    "use_re2",
+]
 
 
 def luhn_ok(digits: str) -> bool:
@@ -87,6 +106,10 @@ class Rule:
     needle) and the needle only in the texts that hold it. A rule without triggers is tried on
     every text.
 
+    ``re2_trigger`` says the same for the google-re2 path: an RE2 pattern (bytes; no lookarounds,
+    backreferences or anchors) that every match contains in ``raw``. The enabled rules' triggers
+    are searched as one alternation, and a text holding any of them is handed to every rule.
+
     Attributes
     ----------
     name : str
@@ -101,6 +124,9 @@ class Rule:
         Which group to replace (0: the whole match).
     triggers : tuple
         Where a match can be, batch-wise.
+    re2_trigger : bytes
+        Where a match can be, batch-wise, with google-re2 (empty: not known; the batch then uses
+        ``triggers``).
     """
 
     name: str
@@ -109,6 +135,7 @@ class Rule:
     valid: Callable[[str], bool] | None = None
     group: int = 0
     triggers: tuple[tuple[Any, ...], ...] = ()
+    re2_trigger: bytes = b""
 
     @property
     def replacement(self) -> str:
@@ -142,71 +169,94 @@ class Rule:
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_A = re.ASCII
+# For the RE2 triggers: what \s is to the rules (RE2's own \s lacks \v), and an IPv6 group
+_WS = rb"[\t\n\v\f\r ]"
+_HEX4 = rb"[0-9A-Fa-f]{1,4}"
 
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
         Rule(
             "jwt",
-            re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+            re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*", _A),
             lambda t: "eyJ" in t,
             triggers=(("raw", b"eyJ", b"J"),),
+            re2_trigger=rb"eyJ[A-Za-z0-9_-]+\.eyJ",
         ),
         Rule(
             "bearer",
-            re.compile(r"\b[Bb](?:earer|EARER)\s+((?=[A-Za-z]*[0-9._~+/-])[A-Za-z0-9._~+/-]{16,}=*)"),
+            re.compile(r"\b[Bb](?:earer|EARER)\s+((?=[A-Za-z]*[0-9._~+/-])[A-Za-z0-9._~+/-]{16,}=*)", _A),
             lambda t: "earer" in t or "EARER" in t,
             group=1,
             triggers=(("lower", b"bearer"),),
+            re2_trigger=rb"[Bb](?:earer|EARER)" + _WS + rb"+[A-Za-z0-9._~+/-]{16}",
         ),
         Rule(
             "aws-access-key",
-            re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+            re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])", _A),
             lambda t: "AKIA" in t or "ASIA" in t or "ABIA" in t or "ACCA" in t,
             triggers=(("upper", b"U" * 20),),
+            re2_trigger=rb"A(?:KI|SI|BI|CC)A[A-Z0-9]{16}",
         ),
         Rule(
             "aws-secret-key",
             re.compile(
                 r"(?i:aws_?)?(?i:secret_?(?:access_?)?key)[\"']?\s*[:=]\s*[\"']?"
-                r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+                r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+                _A,
             ),
             lambda t: "ecret" in t or "ECRET" in t,
             group=1,
             triggers=(("lower", b"secret"),),
+            re2_trigger=(
+                rb"(?i:secret_?(?:access_?)?key)[\"']?" + _WS + rb"*[:=]" + _WS + rb"*[\"']?[A-Za-z0-9/+]{40}"
+            ),
         ),
         Rule(
             "email",
-            re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"),
+            re.compile(
+                r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])", _A
+            ),
             lambda t: "@" in t,
             triggers=(("raw", b"@"),),
+            re2_trigger=rb"[A-Za-z0-9._%+-]@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2}",
         ),
         Rule(
             "credit-card",
             re.compile(
                 r"(?<![\d.-])[2-6](?:\d{12,18}"  # contiguous
                 r"|\d{3}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?"  # 4-4-4-4[-3]
-                r"|\d{3}([ -])\d{6}\2\d{5})(?!\d|\.\d)"  # Amex 4-6-5; not a decimal
+                r"|\d{3}([ -])\d{6}\2\d{5})(?!\d|\.\d)",  # Amex 4-6-5; not a decimal
+                _A,
             ),
             valid=_card_ok,
             triggers=(("shape", b"0" * 13), ("shape", b"0000-0000-0000-000"), ("shape", b"0000-000000-0000")),
+            re2_trigger=(
+                rb"[2-6](?:[0-9]{12}|[0-9]{3}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}"
+                rb"|[0-9]{3}[ -][0-9]{6}[ -][0-9]{5})"
+            ),
         ),
         Rule(
             "ipv6",
             re.compile(
                 r"(?<![\w:.])(?=[0-9A-Fa-f:]*[0-9A-Fa-f])(?:[0-9A-Fa-f]{0,4}:){2,7}"
-                r"(?:[0-9A-Fa-f]{1,4}|" + _OCTET + r"(?:\." + _OCTET + r"){3})?(?![\w:]|\.\d)"
+                r"(?:[0-9A-Fa-f]{1,4}|" + _OCTET + r"(?:\." + _OCTET + r"){3})?(?![\w:]|\.\d)",
+                _A,
             ),
-            lambda t: "::" in t or t.count(":") >= 7,
+            lambda t: "::" in t or t.count(":") >= 6,  # 8 groups, or 6 and an IPv4 address
             valid=_ipv6_ok,
-            # "::", or 8 groups: 6 colons with 5 groups between them
+            # a valid address has "::", or 8 groups (or 6 and an IPv4 address): 6 colons with 5
+            # groups between them
             triggers=(("shape", re.compile(rb"::|:[0h]{1,4}:[0h]{1,4}:[0h]{1,4}:[0h]{1,4}:[0h]{1,4}:")),),
+            re2_trigger=rb"::|:" + rb":".join([_HEX4] * 5) + rb":",
         ),
         Rule(
             "ipv4",
-            re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.\d)"),
+            re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.\d)", _A),
             lambda t: t.count(".") >= 3,
-            triggers=(("shape", b"0.0.0.0"),),
+            triggers=(("shape", re.compile(rb"0\.0{1,3}\.0{1,3}\.0")),),
+            re2_trigger=rb"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",
         ),
     )
 }
@@ -256,9 +306,13 @@ class Redactor:
     def batch(self, texts: Sequence[str]) -> dict[int, str]:
         """Redact many texts at once: ``{index: redacted text}`` for the texts that changed.
 
-        The texts are joined (NUL between them) and each rule's triggers are searched in the
-        whole batch at C speed; a rule is applied only to the texts where a trigger was found,
-        so a batch without secrets costs a few scans, not a regex per text and rule.
+        The texts are joined and searched for the rules' triggers at C speed: with google-re2, one
+        search for every rule's trigger at once, and a text holding one goes through every rule,
+        as :meth:`text` would; without it, each rule's triggers are looked for with
+        ``bytes.find`` and a rule is applied to the texts where one of its own was found. Either
+        way a batch without secrets costs a few scans, not a regex per text and rule, and the
+        result is :meth:`text`'s for each text. Custom patterns go text by text (they may use
+        anchors), first.
 
         Example
         -------
@@ -268,19 +322,26 @@ class Redactor:
         out: dict[int, str] = {}
         if not texts:
             return out
-        if self.custom:  # user patterns may use anchors: text by text
+        if self.custom:
             for i, t in enumerate(texts):
                 for rule in self.custom:
                     t, n = rule.apply(t)
                     if n:
                         out[i] = t
+            if out:  # the rules below see what the custom patterns left
+                texts = [out.get(i, t) for i, t in enumerate(texts)]
         builtin = self.rules[len(self.custom) :]
         if not builtin:
             return out
         # Joined without a separator: a trigger spanning two texts only adds a candidate, and
-        # every candidate is checked by the rule itself. ASCII with "?": one byte per character.
+        # every candidate is checked by the rules themselves. ASCII with "?": one byte per
+        # character, and every match of a rule is ASCII (the rules are compiled with re.ASCII).
         raw = "".join(texts).encode("ascii", "replace")
-        starts = [0, *itertools.accumulate(map(len, texts))]
+        search = _re2_search(tuple(rule.re2_trigger for rule in builtin))
+        if search is not None:
+            self._apply_at(builtin, _candidates(search, raw, texts), texts, out)
+            return out
+        starts = _starts(texts)
         views: dict[str, bytes] = {"raw": raw}
         for rule in builtin:
             found: set[int] = set()
@@ -293,19 +354,24 @@ class Redactor:
                 elif isinstance(needle, bytes):
                     _locate(view.find, needle, starts, found)
                 else:
-                    search = needle.search
-                    p = 0
-                    while (m := search(view, p)) is not None:
-                        i = bisect.bisect_right(starts, m.start()) - 1
-                        found.add(i)
-                        p = starts[i + 1]
+                    _locate_pattern(needle.search, view, starts, found)
             if not rule.triggers:
                 found = set(range(len(texts)))
-            for i in sorted(found):
-                text, n = rule.apply(out.get(i, texts[i]))
-                if n:
-                    out[i] = text
+            self._apply_at((rule,), sorted(found), texts, out)
         return out
+
+    @staticmethod
+    def _apply_at(
+        rules: Sequence[Rule], indexes: Iterable[int], texts: Sequence[str], out: dict[int, str]
+    ) -> None:
+        for i in indexes:
+            text = out.get(i, texts[i])
+            changed = False
+            for rule in rules:
+                text, n = rule.apply(text)
+                changed = changed or n > 0
+            if changed:
+                out[i] = text
 
     def value(self, obj: Any) -> Any:
         """Strings anywhere inside a JSON value redacted (keys and non-strings kept)."""
@@ -327,6 +393,89 @@ def _locate(
         i = bisect.bisect_right(starts, p) - 1
         found.add(i)
         p = find(needle, starts[i + 1])
+
+
+def _locate_pattern(search: Callable[..., Any], view: bytes, starts: list[int], found: set[int]) -> None:
+    """:func:`_locate` with a pattern's ``search(view, pos)``."""
+    p = 0
+    while (m := search(view, p)) is not None:
+        i = bisect.bisect_right(starts, m.start()) - 1
+        found.add(i)
+        p = starts[i + 1]
+
+
+def _starts(texts: Sequence[str]) -> list[int]:
+    """Where each text starts in their join, and the end."""
+    return [0, *itertools.accumulate(map(len, texts))]
+
+
+def _candidates(search: Callable[..., Any], raw: bytes, texts: Sequence[str]) -> list[int]:
+    """The index of every text holding a trigger, in order: a hit in text ``i`` makes ``i`` a
+    candidate and the search goes on at the start of text ``i + 1``, never at the end of the
+    hit, which may cover (the start of) another rule's trigger in the next text."""
+    found: list[int] = []
+    m = search(raw, 0)
+    if m is None:  # the usual batch: no offsets needed
+        return found
+    starts = _starts(texts)
+    while m is not None:
+        i = bisect.bisect_right(starts, m.start()) - 1
+        found.append(i)
+        m = search(raw, starts[i + 1])
+    return found
+
+
+# google-re2: the batch's trigger search, when installed (the `fast` extra). Imported on the
+# first batch with a built-in rule, never by `import logstream`.
+_re2_enabled = True
+_re2_module: Any = None  # None: not tried yet; False: not importable
+
+
+def use_re2(enabled: bool = True) -> None:
+    """Use google-re2 for the batch trigger search when it is installed (the default), or not,
+    e.g. to test the ``bytes.find`` path; results are the same either way.
+
+    >>> use_re2(False); use_re2(True)
+    """
+    global _re2_enabled
+    _re2_enabled = enabled
+
+
+def re2_in_use() -> bool:
+    """Whether :meth:`Redactor.batch` searches with google-re2 (importing it if need be)."""
+    return _re2() is not None
+
+
+def _re2() -> Any:
+    global _re2_module
+    if not _re2_enabled:
+        return None
+    if _re2_module is None:
+        try:
+            _re2_module = importlib.import_module("re2")
+        except ImportError:  # not installed, or its extension cannot load here
+            _re2_module = False
+    return _re2_module or None
+
+
+def _re2_search(triggers: tuple[bytes, ...]) -> Callable[..., Any] | None:
+    """``search(raw, pos)`` of the triggers as one RE2 pattern, or None (no google-re2, or a rule
+    without an RE2 trigger)."""
+    if not all(triggers):
+        return None
+    re2 = _re2()
+    if re2 is None:
+        return None
+    return _compile_re2(re2, triggers)
+
+
+@functools.lru_cache(maxsize=16)
+def _compile_re2(re2: Any, triggers: tuple[bytes, ...]) -> Callable[..., Any]:
+    options = re2.Options()
+    options.never_capture = True  # only where a trigger starts: RE2's DFA alone answers that
+    options.log_errors = False  # nothing on stderr (the function's log) from the C++ library
+    search: Callable[..., Any] = re2.compile(b"|".join(b"(?:" + t + b")" for t in triggers), options).search
+    return search
 
 
 def _locate_rare(
@@ -408,7 +557,9 @@ def redact_events(events: list[ProcessedEvent], redactor: Redactor) -> list[Proc
         if ev.json is not None:
             ev.json = redactor.value(ev.json)
     escaped: set[int] = set()
-    _locate("".join(texts).find, "\\", [0, *itertools.accumulate(map(len, texts))], escaped)
+    joined = "".join(texts)
+    if "\\" in joined:
+        _locate(joined.find, "\\", _starts(texts), escaped)
     for i in escaped:
         ev = events[i]
         if i not in changed and ev.json is not None:

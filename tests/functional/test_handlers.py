@@ -565,3 +565,25 @@ def test_given_kinesis_sink_injected_then_no_module_is_reimported(handlers_env):
     event = t.kinesis_event([t.make_document([f"m{i}"], log_stream=f"s{i}") for i in range(4)])
     assert handler(event, Context()) == {"batchItemFailures": []}
     assert client.calls == [4]
+
+
+def test_given_a_document_the_transformation_put_back_then_forward_and_metrics_skip_it(handlers_env, aws):
+    """A Kinesis stream that feeds a Firehose delivery stream (whose transformation re-ingests
+    into it) and the forwarder or the metrics function: the re-ingested copy is not taken twice."""
+    name, arn = new_stream(aws)
+    forward = handlers_env["forward"].build(config(destination_arn=arn))
+    original = t.make_document([REPORT.format(rid="r-1", d=1, mem=128)], log_stream="first")
+    again = {**t.make_document([REPORT.format(rid="r-0", d=1, mem=999)], log_stream="again"), MARKER: 1}
+    event = t.kinesis_event([original, again])
+    assert forward(event, Context()) == {"batchItemFailures": []}
+    assert [line["logStream"] for line in read_stream(aws("kinesis"), name)] == ["first"]
+
+    emf = io.StringIO()
+    sink = EmfSink("ns", stream=emf)
+    sink.clock = lambda: original["logEvents"][0]["timestamp"] / 1000 + 60  # within CloudWatch's window
+    metrics = handlers_env["lambda_metrics"].build(config(), sink=sink)
+    with redirect_stdout(io.StringIO()):
+        assert metrics(event, Context()) == {"batchItemFailures": []}
+    docs = emf_lines(emf.getvalue())
+    # one invocation, of the 128 MB report (64 MB used: 50%); the re-ingested 999 MB one is not counted
+    assert [(d["Invocations"], d["MemoryUtilization"]) for d in docs] == [(1.0, 50.0)]

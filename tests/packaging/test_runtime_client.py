@@ -245,6 +245,56 @@ def test_given_a_firehose_batch_when_the_runtime_invokes_firehose_transform_then
     ]
 
 
+def test_given_redaction_configured_when_the_runtime_invokes_firehose_transform_then_secrets_are_replaced(
+    host_artifact, runtime_python
+):
+    messages = [
+        "login bob@example.org from 10.20.30.40\n",
+        "nothing to hide\n",
+        "Authorization: Bearer 0b79bab50daca910b000d4f1a2b675d604257e42\n",
+    ]
+    sub = subscription_event("/ecs/orders", messages)
+    event = {
+        "invocationId": str(uuid.uuid4()),
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/logs",
+        "region": "us-east-1",
+        "records": [
+            {"recordId": "r", "approximateArrivalTimestamp": START_MS, "data": sub["awslogs"]["data"]}
+        ],
+    }
+    outcome, stdout, stderr = run_handler(
+        host_artifact, runtime_python, "handlers.firehose_transform.handler", event, REDACT="all"
+    )
+    assert outcome.kind == "response", stderr
+    [record] = outcome.json()["records"]
+    lines = [json.loads(ln) for ln in base64.b64decode(record["data"]).decode().splitlines()]
+    assert [d["message"] for d in lines] == [
+        "login [REDACTED:email] from [REDACTED:ipv4]\n",
+        "nothing to hide\n",
+        "Authorization: Bearer [REDACTED:bearer]\n",
+    ]
+
+
+def test_given_the_artifact_then_redaction_searches_with_its_google_re2(host_artifact, runtime_python):
+    """google-re2 (a C++ extension) loads from the artifact in the runtime's interpreter, and the
+    batch uses it (without it, redaction falls back to a slower path, silently)."""
+    code = (
+        "import re2\n"
+        "from logstream.process import redact\n"
+        "print(re2.__file__.startswith(sys.argv[1]), redact.re2_in_use())\n"
+    )
+    res = subprocess.run(
+        [str(runtime_python), "-c", "import sys\n" + code, str(host_artifact) + "/"],
+        cwd=host_artifact,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(host_artifact)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "True"]
+
+
 def test_given_the_artifact_when_handlers_import_then_only_its_shipped_bytecode_is_used(
     host_artifact, runtime_python
 ):

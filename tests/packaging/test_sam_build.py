@@ -29,13 +29,29 @@ TOP_LEVEL = {
     "msgspec",
     "pybase64",
     "isal",
+    "re2",  # google-re2
     "aws_lambda_powertools",
     "jmespath",  # Powertools' dependency
     "typing_extensions.py",  # Powertools' dependency
 }
-DIST_INFO = {"msgspec", "pybase64", "isal", "aws_lambda_powertools", "jmespath", "typing_extensions"}
+DIST_INFO = {
+    "msgspec",
+    "pybase64",
+    "isal",
+    "google_re2",
+    "aws_lambda_powertools",
+    "jmespath",
+    "typing_extensions",
+}
 # Every compiled extension module they ship, by package.
-EXTENSIONS = {"msgspec/_core", "pybase64/_pybase64", "isal/_isal", "isal/igzip_lib", "isal/isal_zlib"}
+EXTENSIONS = {
+    "msgspec/_core",
+    "pybase64/_pybase64",
+    "isal/_isal",
+    "isal/igzip_lib",
+    "isal/isal_zlib",
+    "re2/_re2",
+}
 EM_AARCH64 = 183
 
 

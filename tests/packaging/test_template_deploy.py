@@ -19,6 +19,15 @@ itself, and only that:
   of them gets its ARN, known in advance from that name. moto has no account policies at all
   (``AWS::Logs::AccountPolicy``, PutAccountPolicy): the test checks the properties the stack
   resolved for it, which CloudFormation would pass to PutAccountPolicy.
+- What CloudFormation checks before it creates anything: the parameters' AllowedValues,
+  AllowedPattern (a Java regex; the template's mean the same in Python) and MinValue/MaxValue,
+  and the template's ``Rules``. moto's CloudFormation checks none of them (it creates a stack
+  that CloudFormation refuses); the test evaluates them on the transformed template and refuses
+  as CloudFormation would, naming the parameter or giving the rule's AssertDescription, before
+  CreateStack.
+
+Every deployed function's environment, read back from Lambda, is loaded with the handlers' own
+``Config.load``: what deploys also starts.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import ast
 import copy
 import io
 import json
+import re
 import uuid
 import zipfile
 from pathlib import Path
@@ -36,6 +46,7 @@ from samtranslator.translator.managed_policy_translator import ManagedPolicyLoad
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from handlers._config import Config
 from tests.packaging.conftest import ROOT
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -51,23 +62,51 @@ INTRINSICS = {"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Spl
 
 
 # ------------------------------------------------------------- what moto cannot evaluate
-def condition_holds(name: str, conditions: dict, params: dict) -> bool:
-    def ev(c):
-        if "Condition" in c:
-            return ev(conditions[c["Condition"]])
-        ((fn, args),) = c.items()
-        if fn == "Fn::Not":
-            return not ev(args[0])
-        if fn == "Fn::And":
-            return all(ev(a) for a in args)
-        if fn == "Fn::Or":
-            return any(ev(a) for a in args)
-        if fn == "Fn::Equals":
-            a, b = (params[x["Ref"]] if isinstance(x, dict) else x for x in args)
-            return a == b
-        raise AssertionError(f"condition function {fn} not evaluated by this test")
+def holds(expr: dict, conditions: dict, params: dict) -> bool:
+    """A condition, or a rule's RuleCondition or Assert (the same functions, on parameters)."""
+    if "Condition" in expr:
+        return holds(conditions[expr["Condition"]], conditions, params)
+    ((fn, args),) = expr.items()
+    if fn == "Fn::Not":
+        return not holds(args[0], conditions, params)
+    if fn == "Fn::And":
+        return all(holds(a, conditions, params) for a in args)
+    if fn == "Fn::Or":
+        return any(holds(a, conditions, params) for a in args)
+    if fn == "Fn::Equals":
+        a, b = (params[x["Ref"]] if isinstance(x, dict) else x for x in args)
+        return a == b
+    raise AssertionError(f"condition function {fn} not evaluated by this test")
 
-    return ev(conditions[name])
+
+def condition_holds(name: str, conditions: dict, params: dict) -> bool:
+    return holds(conditions[name], conditions, params)
+
+
+class Refused(Exception):
+    """What CloudFormation answers CreateStack (ValidationError) for parameters it refuses."""
+
+
+def refusals(cfn: dict, values: dict[str, str]) -> list[str]:
+    """Why CloudFormation refuses these parameter values: each parameter's constraints, then each
+    assertion of every rule whose RuleCondition holds (by its AssertDescription)."""
+    reasons = []
+    for name, spec in cfn["Parameters"].items():
+        value = values[name]
+        if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+            reasons.append(f"Parameter '{name}' must be one of AllowedValues")
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+            reasons.append(f"Parameter '{name}' must match pattern {spec['AllowedPattern']}")
+        if spec["Type"] == "Number" and not (
+            float(spec.get("MinValue", "-inf")) <= float(value) <= float(spec.get("MaxValue", "inf"))
+        ):
+            reasons.append(f"Parameter '{name}' must be between MinValue and MaxValue")
+    for rule in cfn.get("Rules", {}).values():
+        if "RuleCondition" not in rule or holds(rule["RuleCondition"], {}, values):
+            reasons += [
+                a["AssertDescription"] for a in rule["Assertions"] if not holds(a["Assert"], {}, values)
+            ]
+    return reasons
 
 
 def drop_novalue_ifs(node, conditions: dict, params: dict):
@@ -144,8 +183,6 @@ def deploy(aws, artifact_zip: bytes, params: dict[str, str]) -> tuple[str, dict[
     with every ``Ref``/``Fn::GetAtt``/``Fn::Sub`` resolved as CloudFormation would pass them on."""
     stack = f"logstream-{uuid.uuid4().hex[:8]}"
     bucket = f"artifacts-{uuid.uuid4().hex[:8]}"
-    aws("s3").create_bucket(Bucket=bucket)
-    aws("s3").put_object(Bucket=bucket, Key="lambda.zip", Body=artifact_zip)
 
     template = yaml_parse((ROOT / "sam-template.yaml").read_text())
     for res in template["Resources"].values():  # what `sam package` does after `sam build`
@@ -155,6 +192,10 @@ def deploy(aws, artifact_zip: bytes, params: dict[str, str]) -> tuple[str, dict[
     cfn = transform(template, params, ManagedPolicyLoader(aws("iam")))
 
     values = {k: str(v.get("Default", "")) for k, v in cfn["Parameters"].items()} | params
+    if reasons := refusals(cfn, values):  # CloudFormation refuses before it creates anything
+        raise Refused(reasons)
+    aws("s3").create_bucket(Bucket=bucket)
+    aws("s3").put_object(Bucket=bucket, Key="lambda.zip", Body=artifact_zip)
     resources = drop_novalue_ifs(cfn["Resources"], cfn["Conditions"], values)
     taken = {
         lid: res
@@ -307,6 +348,16 @@ def check_function(aws, stack: str, ids: dict[str, str], logical_id: str, prefix
     assert not any(a.startswith("logs:") for st in others for a in st["Action"])
 
 
+def started(aws, ids: dict[str, str]) -> dict[str, Config]:
+    """Each deployed function's configuration as its handler loads it at cold start, from the
+    environment Lambda holds (a ConfigError here is a function that would fail every invocation)."""
+    return {
+        logical: Config.load(function_config(aws, ids[logical])["Environment"]["Variables"])
+        for logical in FUNCTIONS
+        if logical in ids
+    }
+
+
 def queue_arn(queue_url: str) -> str:
     return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_url.rsplit('/', 1)[1]}"
 
@@ -342,6 +393,10 @@ def test_given_only_the_required_parameter_when_deployed_then_the_core_functions
             FunctionName=ids[logical]
         )
     assert len({ids[FUNCTIONS[k][1]] for k in functions}) == 3  # one role per function
+    configs = started(aws, ids)
+    assert configs["ForwardFunction"].record_format == "ndjson"
+    assert not configs["ForwardFunction"].pipeline.enabled
+    assert not configs["FirehoseTransformFunction"].pipeline.enabled
     env = function_config(aws, ids["LambdaMetricsFunction"])["Environment"]["Variables"]
     assert env["LAMBDA_ARCHITECTURE"] == "x86_64"  # the monitored functions' default, not ours
     assert (env["METRICS_OUTPUT"], env["METRICS_NAMESPACE"]) == ("emf", "Logstream/Lambda")
@@ -428,6 +483,18 @@ def test_given_every_optional_parameter_when_deployed_then_every_optional_resour
             "MetricsOutput": "cloudwatch",
             "DestinationStreamName": f"events-{uuid.uuid4().hex[:6]}",
             "ArchiveLogGroupName": groups["archive"],
+            "RecordFormat": "ndjson-gzip",
+            "ParseMessages": "true",
+            "MultilineStart": r"^\S",
+            "IncludePattern": "orders",
+            "ExcludePattern": "healthcheck",
+            "MinLevel": "INFO",
+            "SampleRate": "0.5",
+            "Redact": "email,ipv4",
+            "RedactPatterns": "order-[0-9]+",
+            "Enrich": "false",
+            "Tags": "team=payments,env=prod",
+            "SelfMetrics": "false",
         },
     )
     ids = physical(aws, stack)
@@ -438,6 +505,16 @@ def test_given_every_optional_parameter_when_deployed_then_every_optional_resour
         check_function(aws, stack, ids, logical, prefix, 1024)
         assert lam.get_function_concurrency(FunctionName=ids[logical])["ReservedConcurrentExecutions"] == 5
     assert len({ids[role] for _, role, _ in FUNCTIONS.values()}) == 4
+    configs = started(aws, ids)
+    assert configs["ForwardFunction"].record_format == "ndjson-gzip"
+    for logical in ("ForwardFunction", "FirehoseTransformFunction"):  # the pipeline, both
+        pipe = configs[logical].pipeline
+        assert (pipe.parse, pipe.join_multiline, pipe.multiline_start.pattern) == (True, True, r"^\S")
+        assert (pipe.include.pattern, pipe.exclude.pattern) == ("orders", "healthcheck")
+        assert (pipe.min_level, pipe.sample_rate, pipe.redact) == ("INFO", 0.5, ("email", "ipv4"))
+        assert [p.pattern for p in pipe.redact_patterns] == ["order-[0-9]+"]
+        assert (pipe.enriches, pipe.tags) == (False, {"team": "payments", "env": "prod"})
+    assert not any(c.self_metrics for c in configs.values())
     env = function_config(aws, ids["LambdaMetricsFunction"])["Environment"]["Variables"]
     assert (env["LAMBDA_ARCHITECTURE"], env["METRICS_OUTPUT"]) == ("arm64", "cloudwatch")
     assert env["METRICS_NAMESPACE"] == "Checkout/Lambda"
@@ -543,4 +620,62 @@ def test_given_every_optional_parameter_when_deployed_then_every_optional_resour
     assert (outputs["ArchiveBucketName"], outputs["HandlerLogGroups"]) == (
         ids["ArchiveBucket"],
         ",".join(handler_log_groups(prefix)),
+    )
+
+
+def test_given_parameters_a_handler_refuses_when_deployed_then_nothing_is_created_and_the_reason_names_them(
+    aws, artifact_zip
+):
+    """CloudFormation's Rules and parameter constraints (evaluated by the test: see the module
+    docstring) refuse what would make a function fail every invocation at cold start."""
+    aws("logs").create_log_group(logGroupName="/aws/lambda/checkout-refused")
+    stacks = aws("cloudformation").list_stacks()["StackSummaries"]
+    required = {
+        "LambdaLogGroupName": "/aws/lambda/checkout-refused",
+        "NamePrefix": f"ls-{uuid.uuid4().hex[:6]}",  # names of its own: the other tests' are taken
+        "DestinationStreamName": f"events-{uuid.uuid4().hex[:6]}",
+    }
+    refused = {
+        "cloudwatch and parsing": (
+            {"RecordFormat": "cloudwatch", "ParseMessages": "true"},
+            "ParseMessages (PARSE_MESSAGES) must be false",
+        ),
+        "cloudwatch and tags": (
+            {"RecordFormat": "cloudwatch", "Tags": "team=payments"},
+            "Tags (TAGS) must be empty",
+        ),
+        "cloudwatch and enrichment": (
+            {"RecordFormat": "cloudwatch", "Enrich": "true"},
+            "Enrich (ENRICH) must not be true",
+        ),
+        "cloudwatch and joining": (
+            {"RecordFormat": "cloudwatch", "JoinMultiline": "true"},
+            "JoinMultiline (JOIN_MULTILINE) must not be true",
+        ),
+        "a start pattern without joining": (
+            {"MultilineStart": r"^\S", "JoinMultiline": "false"},
+            "JoinMultiline (JOIN_MULTILINE) must be empty or true",
+        ),
+        "tags that are not key=value": ({"Tags": "team"}, "Parameter 'Tags' must match pattern"),
+    }
+    for case, (params, reason) in refused.items():
+        with pytest.raises(Refused) as err:
+            deploy(aws, artifact_zip, required | params)
+        [said] = err.value.args[0]
+        assert reason in said, case
+    assert aws("cloudformation").list_stacks()["StackSummaries"] == stacks  # nothing was created
+
+    # CloudWatch's documents with filters, sampling and redaction: deployed, and the forwarder starts
+    stack, _ = deploy(
+        aws,
+        artifact_zip,
+        required
+        | {"RecordFormat": "cloudwatch", "IncludePattern": "ERROR", "SampleRate": "0.5", "Redact": "all"},
+    )
+    configs = started(aws, physical(aws, stack))
+    forward = configs["ForwardFunction"]
+    assert (forward.record_format, forward.pipeline.include.pattern, forward.pipeline.redact) == (
+        "cloudwatch",
+        "ERROR",
+        ("all",),
     )

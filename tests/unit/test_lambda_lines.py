@@ -1,6 +1,7 @@
 """Lambda runtime line prefixes and JSON app logs: one real-looking line per runtime and format,
 each with the fields written out by hand."""
 
+import msgspec
 import pytest
 
 from logstream.parsers.lambda_lines import LambdaLine, normalize_level, parse_fields, parse_line
@@ -279,3 +280,32 @@ def test_given_line_record_then_json_names_are_lambdas():
 
     encoded = msgspec.json.decode(msgspec.json.encode(parse_line(f"[INFO]\t{TS}\t{RID}\thi\n")))
     assert encoded == {"level": "INFO", "requestId": RID, "time": TS}
+
+
+# ------------------------------------------------------------------ JSON keys, hostile JSON
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # the first key (in the documented order) whose value is usable wins
+        ('{"level":"loud","severity":"ERROR"}', ("ERROR", None, None)),
+        ('{"severity":"ERROR","level":"warn"}', ("WARN", None, None)),
+        ('{"level":null,"levelname":"DEBUG"}', ("DEBUG", None, None)),
+        ('{"requestId":"","AWSRequestId":"r-2"}', (None, "r-2", None)),
+        ('{"requestId":7,"aws_request_id":"r-3"}', (None, "r-3", None)),
+        ('{"ts":1714564800,"timestamp":"2024-05-01T12:00:00Z"}', (None, None, "2024-05-01T12:00:00Z")),
+        ('{"timestamp":null,"@timestamp":"2024-05-01T12:00:01Z"}', (None, None, "2024-05-01T12:00:01Z")),
+        ('{"time":1714564800123}', (None, None, "2024-05-01T12:00:00.123Z")),
+        ('{"type":"platform.start","record":{"requestId":""}}', (None, None, None)),
+        ('{"type":"function","record":{"requestId":"r-4"}}', (None, None, None)),
+    ],
+)
+def test_given_json_keys_then_first_usable_value_wins(line, expected):
+    level, request_id, time, obj = parse_fields(line)
+    assert (level, request_id, time) == expected
+    assert obj == msgspec.json.decode(line)
+
+
+def test_given_json_nested_too_deep_then_no_object_and_no_exception():
+    deep = '{"a":' + "[" * 5000 + "]" * 5000 + "}"
+    assert parse_fields(deep + "\n") is None
+    assert parse_fields(f"[ERROR]\t{TS}\t{RID}\t{deep}\n") == ("ERROR", RID, TS, None)

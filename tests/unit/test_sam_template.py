@@ -1,7 +1,9 @@
 """The SAM template passes cfn-lint (the same check `sam validate --lint` runs) and keeps its
 hardening: least-privilege logs, full source stream ARN, dead-letter queue with an alarm, no
-log loops between the deployment's handlers."""
+log loops between the deployment's handlers; and it refuses to deploy what a handler would
+refuse at cold start (parameter constraints and Rules, checked against the handlers' Config)."""
 
+import itertools
 import re
 import subprocess
 import sys
@@ -9,6 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from handlers._config import Config
+from logstream import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,3 +132,195 @@ def test_memory_leaves_a_decode_cap_that_holds_real_payloads(template):
 
 def _list(value):
     return value if isinstance(value, list) else [value]
+
+
+# ------------------------------------------- Rules: refuse at deploy what the handlers refuse
+# What each pipeline parameter takes in the combination test: every allowed value of those with
+# AllowedValues (read from the template), and for free text the spellings that matter. Other
+# parameters keep their defaults.
+FREE_TEXT = {
+    "MultilineStart": ["", r"^\S", "  "],
+    "Tags": ["", "team=payments", " team = payments , env=prod", "team", "=payments", ",", " ", "a=b,,c=d"],
+}
+CHOICES = ["RecordFormat", "ParseMessages", "JoinMultiline", "Enrich"]
+#: Spellings the template refuses that the handler reads as another (whitespace as unset, empty
+#: key=value parts skipped): the template is stricter there, never the other way round.
+STRICTER = {
+    ("MultilineStart", "  "): "",
+    ("Tags", ","): "",
+    ("Tags", " "): "",
+    ("Tags", "a=b,,c=d"): "a=b,c=d",
+}
+#: What a function's environment gets from resources and pseudo parameters (resolved by
+#: CloudFormation); parameters come from the combination under test.
+STAND_INS = {
+    "DestinationStream.Arn": "arn:aws:kinesis:us-east-1:123456789012:stream/logstream-events",
+    "FailureQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/logstream-FailureQueue-1A2B3C",
+}
+
+
+def rule_holds(expr, params):
+    """A rule function (RuleCondition or Assert) evaluated as CloudFormation does."""
+    if isinstance(expr, str):
+        return expr
+    if isinstance(expr, list):
+        return [rule_holds(x, params) for x in expr]
+    ((fn, args),) = expr.items()
+    if fn == "Ref":
+        return params[args]
+    if fn == "Fn::Equals":
+        a, b = (rule_holds(x, params) for x in args)
+        return a == b
+    if fn == "Fn::Not":
+        return not rule_holds(args[0], params)
+    if fn == "Fn::And":
+        return all(rule_holds(x, params) for x in args)
+    if fn == "Fn::Or":
+        return any(rule_holds(x, params) for x in args)
+    if fn == "Fn::Contains":
+        values, value = (rule_holds(x, params) for x in args)
+        return value in values
+    raise AssertionError(f"rule function {fn} not evaluated by this test")
+
+
+def template_refuses(template, params):
+    """Why CloudFormation refuses these parameter values (empty: it deploys): each parameter's
+    AllowedValues and AllowedPattern (Java regex; these ones mean the same in Python), then every
+    rule whose RuleCondition holds, by the AssertDescription of each assertion that fails."""
+    reasons = []
+    for name, spec in template["Parameters"].items():
+        value = params[name]
+        if "AllowedValues" in spec and value not in spec["AllowedValues"]:
+            reasons.append(f"{name}: not one of {spec['AllowedValues']}")
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+            reasons.append(f"{name}: {spec.get('ConstraintDescription', spec['AllowedPattern'])}")
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" not in rule or rule_holds(rule["RuleCondition"], params):
+            reasons += [
+                a["AssertDescription"] for a in rule["Assertions"] if not rule_holds(a["Assert"], params)
+            ]
+    return reasons
+
+
+def function_environment(template, logical_id, params):
+    """The environment CloudFormation gives a function: Globals, then its own variables."""
+
+    def resolve(value):
+        if isinstance(value, str):
+            return value
+        ((fn, arg),) = value.items()
+        if fn == "Ref":
+            return params[arg] if arg in params else STAND_INS[arg]
+        if fn == "Fn::GetAtt":
+            return STAND_INS[arg]
+        if fn == "Fn::Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda m: params[m.group(1)], arg)
+        raise AssertionError(f"{fn} in an environment variable: not resolved by this test")
+
+    variables = template["Globals"]["Function"]["Environment"]["Variables"] | template["Resources"][
+        logical_id
+    ]["Properties"].get("Environment", {}).get("Variables", {})
+    return {k: resolve(v) for k, v in variables.items()}
+
+
+def handlers_refuse(template, params):
+    """Why a function of the template would fail at cold start with these parameter values: its
+    own Config.load (handlers/_config.py) on the environment the template gives it."""
+    reasons = []
+    for logical_id in resources(template, "AWS::Serverless::Function"):
+        try:
+            Config.load(function_environment(template, logical_id, params))
+        except ConfigError as err:
+            reasons.append(f"{logical_id}: {err}")
+    return reasons
+
+
+def defaults_with(template, **params):
+    values = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
+    return values | {"LambdaLogGroupName": "/aws/lambda/checkout"} | params  # the required one
+
+
+def pipeline_combinations(template):
+    defaults = defaults_with(template)
+    names = CHOICES + list(FREE_TEXT)
+    domains = [template["Parameters"][n]["AllowedValues"] for n in CHOICES] + list(FREE_TEXT.values())
+    for values in itertools.product(*domains):
+        yield defaults | dict(zip(names, values, strict=True))
+
+
+def test_given_every_combination_of_the_pipeline_parameters_then_the_template_refuses_what_a_handler_would(
+    template,
+):
+    """The template's constraints and Rules against the handlers' own Config.load, so they
+    cannot drift apart: whatever deploys, every function starts; whatever a function refuses is
+    refused at deploy (but for the STRICTER spellings, which mean 'unset' to the handler)."""
+    counts = {"deploys": 0, "refused by both": 0, "refused by the template only": 0}
+    for params in pipeline_combinations(template):
+        by_template, by_handlers = template_refuses(template, params), handlers_refuse(template, params)
+        if by_template and not by_handlers:  # only a stricter spelling: written plainly, it deploys
+            plain = params | {n: STRICTER[n, params[n]] for n in FREE_TEXT if (n, params[n]) in STRICTER}
+            assert plain != params and template_refuses(template, plain) == [], (params, by_template)
+            counts["refused by the template only"] += 1
+            continue
+        assert bool(by_template) == bool(by_handlers), (params, by_template, by_handlers)
+        counts["refused by both" if by_template else "deploys"] += 1
+    assert min(counts.values()) > 0, counts
+
+
+def test_given_a_refused_combination_then_the_assert_description_names_its_parameters_and_variables(template):
+    """Each assertion says which parameters (and the variables they set) to change."""
+    env = template["Resources"]["ForwardFunction"]["Properties"]["Environment"]["Variables"]
+    variable_of = {v["Ref"]: k for k, v in env.items() if isinstance(v, dict) and "Ref" in v}
+
+    def refs(expr):
+        if isinstance(expr, dict):
+            return {expr["Ref"]} if "Ref" in expr else {r for v in expr.values() for r in refs(v)}
+        if isinstance(expr, list):
+            return {r for v in expr for r in refs(v)}
+        return set()
+
+    assertions = [(r, a) for r in template["Rules"].values() for a in r["Assertions"]]
+    assert len(assertions) == 5
+    for rule, assertion in assertions:
+        for name in refs(rule.get("RuleCondition")) | refs(assertion["Assert"]):
+            assert name in assertion["AssertDescription"], name
+            assert variable_of[name] in assertion["AssertDescription"], name
+
+
+def test_given_cloudwatch_records_and_parsing_then_deploying_is_refused_for_the_reason_the_forwarder_gives(
+    template,
+):
+    params = defaults_with(template, RecordFormat="cloudwatch", ParseMessages="true")
+    [reason] = template_refuses(template, params)
+    assert reason == (
+        "RecordFormat=cloudwatch (RECORD_FORMAT) sends CloudWatch's own documents, which have no place "
+        "for parsed fields: ParseMessages (PARSE_MESSAGES) must be false."
+    )
+    [forwarder] = handlers_refuse(template, params)
+    assert forwarder.startswith("ForwardFunction: RECORD_FORMAT=cloudwatch") and "PARSE_MESSAGES" in forwarder
+    tagged = defaults_with(template, RecordFormat="cloudwatch", Tags="team=payments", Enrich="true")
+    assert [r.split(": ")[-1] for r in template_refuses(template, tagged)] == [
+        "Enrich (ENRICH) must not be true.",
+        "Tags (TAGS) must be empty.",
+    ]
+    # filters, sampling and redaction keep CloudWatch's documents: they deploy
+    filtered = defaults_with(template, RecordFormat="cloudwatch", IncludePattern="ERROR", Redact="all")
+    assert template_refuses(template, filtered) == handlers_refuse(template, filtered) == []
+
+
+def test_given_a_multiline_start_alone_then_it_deploys_and_joins_but_not_with_join_multiline_false(template):
+    params = defaults_with(template, MultilineStart=r"^\S")  # JoinMultiline left at its default
+    assert template_refuses(template, params) == handlers_refuse(template, params) == []
+    for logical_id in ("ForwardFunction", "FirehoseTransformFunction"):
+        assert Config.load(function_environment(template, logical_id, params)).pipeline.join_multiline
+    params["JoinMultiline"] = "false"
+    assert template_refuses(template, params) == [
+        "MultilineStart (MULTILINE_START) only matters when joining lines: with it, JoinMultiline "
+        "(JOIN_MULTILINE) must be empty or true, not false."
+    ]
+    assert len(handlers_refuse(template, params)) == 2  # the forwarder and the transformation
+    params["RecordFormat"], params["JoinMultiline"] = "cloudwatch", ""
+    [reason] = template_refuses(template, params)
+    assert reason.endswith(
+        "JoinMultiline (JOIN_MULTILINE) must not be true and MultilineStart (MULTILINE_START) must be empty."
+    )
