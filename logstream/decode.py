@@ -9,9 +9,13 @@ Three promises hold for every input (see DESIGN.md section 5):
 * **Only** :class:`~logstream.errors.DecodeError` **subclasses leave.** Invalid UTF-8, nesting
   too deep, numbers out of range and Python values that are not JSON are errors of a step, not
   ``UnicodeDecodeError`` / ``RecursionError`` / ``TypeError``.
-* **One bad byte costs one document.** :func:`inflate` resumes at the next gzip header after a
-  corrupt member; :class:`Splitter` resumes at the next plausible document start after a bad
-  document. Each skip is reported, with the member, line and document it cost.
+* **One bad byte costs one document.** :func:`inflate` resumes after a corrupt member (right
+  after it when only its checksum is wrong, else at the next gzip header that proves to start a
+  member); :class:`Splitter` resumes at the next plausible document start after a bad
+  document. Each skip is reported once, with the member, line and document it cost.
+* **Every member, whatever its nesting.** :func:`flatten` decides member by member what each
+  holds (another gzip or zlib layer, base64 text, JSON), so ``gz(gz(a)) gz(b)`` loses nothing.
+  Members are numbered in the order their documents come out (see :class:`Numbers`).
 * **Linear time, bounded memory.** Compressed input is fed to the inflater in pieces sized from
   the previous member, so many small members never copy the rest of the object per member; the
   cap (``max_size``) counts every expanded byte of every nested layer of one payload.
@@ -23,6 +27,7 @@ import binascii
 import os
 import re
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
@@ -45,6 +50,9 @@ __all__ = [
     "payload_bytes",
     "decompress",
     "inflate",
+    "flatten",
+    "Feed",
+    "Numbers",
     "is_compressed",
     "Splitter",
     "iter_json_values",
@@ -228,9 +236,19 @@ def is_compressed(data: bytes | bytearray | memoryview) -> bool:
 
 
 class _Cut:
-    """Marker in a stream of expanded bytes: the member being inflated broke off. With ``keep``
-    (the input ended inside it) the complete values before the cut still count; otherwise
-    (corrupt, over the cap) everything the member produced is dropped."""
+    """Marker in a stream of expanded bytes: the member being inflated broke off. ``keep=False``
+    (corrupt, over the cap): everything it produced is dropped. ``keep=None`` (the input ended
+    inside it): its complete values are held apart until a :class:`_Verdict` says whether they
+    count (no member follows: the input was cut off) or not (its data ran past a member)."""
+
+    __slots__ = ("keep",)
+
+    def __init__(self, keep: bool | None) -> None:
+        self.keep = keep
+
+
+class _Verdict:
+    """Marker: the values held apart by the last ``_Cut(keep=None)`` count (``keep``) or not."""
 
     __slots__ = ("keep",)
 
@@ -238,18 +256,47 @@ class _Cut:
         self.keep = keep
 
 
+class _End:
+    """Marker: the JSON text so far ends here (a nested layer or payload follows); a value still
+    open is reported as truncated."""
+
+    __slots__ = ()
+
+
 class _Member:
-    """Marker in a stream of expanded bytes: member ``index`` starts here (or ends: ``end``)."""
+    """Marker in a stream of expanded bytes: member ``index`` starts here (or ends: ``end``).
+    A member ``found`` by scanning may prove to be a false header: it is cut then."""
 
-    __slots__ = ("index", "end")
+    __slots__ = ("index", "end", "found")
 
-    def __init__(self, index: int, end: bool) -> None:
+    def __init__(self, index: int, end: bool, found: bool = False) -> None:
         self.index = index
         self.end = end
+        self.found = found
 
 
-Piece = bytes | _Cut | _Member
+Piece = bytes | _Cut | _Member | _Verdict | _End
 Report = Callable[[DecodeError], None]
+
+
+class Numbers:
+    """Member numbers shared by every layer of one input. A member that holds another compressed
+    layer gives its number back (:meth:`release`), so the members inside it take it: members are
+    numbered in the order their documents come out, whatever their nesting (``gz(gz(a)) gz(b)``
+    are members 0 and 1, as ``gz(a) gz(b)`` are; the members of a stream gzipped again on top
+    keep their own numbers)."""
+
+    __slots__ = ("next",)
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def claim(self) -> int:
+        self.next += 1
+        return self.next - 1
+
+    def release(self) -> None:
+        self.next -= 1
 
 
 class _Input:
@@ -294,6 +341,10 @@ class _Input:
         self.pos += len(piece)
         return piece
 
+    def advance(self, n: int) -> None:
+        """Step over ``n`` bytes already seen with :meth:`peek`."""
+        self.pos += n
+
     def give_back(self, n: int) -> None:
         """Un-take the last ``n`` bytes taken (the bytes after a member's end)."""
         self.pos -= n
@@ -305,14 +356,16 @@ class _Input:
         """Go back to absolute ``offset``, or as far back as the bytes still held."""
         self.pos = max(0, offset - self.base)
 
-    def skip_to_member(self) -> None:
+    def skip_to_member(self, known: set[bytes] | frozenset[bytes] = frozenset()) -> None:
         """Move to the next gzip header that starts a plausible member (its header and first
-        block inflate), or to the end of the input when there is none."""
+        block inflate, or it is like the headers in ``known``), or to the end of the input when
+        there is none."""
         while True:
             found = self.buf.find(_GZIP_MAGIC, self.pos)
             if found >= 0:
                 self.pos = found
-                if _plausible_member(self.peek(_PROBE_BYTES)):
+                head = self.peek(_PROBE_BYTES)
+                if _signature(head) in known or _plausible_member(head):
                     return
                 self.pos = found + 1  # the magic bytes inside other data, not a member
                 continue
@@ -331,14 +384,168 @@ class _Input:
 
 
 _PROBE_BYTES: Final = 1024
+_NAME_LIMIT: Final = 4096  # a gzip header's file name or comment longer than this is not a header
+_CANDIDATE_PIECE: Final = 4096  # first piece fed to a member found by scanning (see inflate)
 
 
-def _plausible_member(data: bytes) -> bool:
+def _plausible_member(data: bytes, wbits: int = 31) -> bool:
     try:
-        zlib.decompressobj(31).decompress(data, 64)
+        zlib.decompressobj(wbits).decompress(data, 64)
     except zlib.error:
         return False
     return True
+
+
+def _header_length(src: _Input) -> int:
+    """The length of the gzip or zlib header at the cursor: 0 when the input ends inside it, -1
+    when it is not a valid header (reserved flags, a preset dictionary, a bad header CRC)."""
+    head = src.peek(10)
+    if head[:1] != b"\x1f":  # zlib (is_compressed checked the first two bytes)
+        if len(head) < 2:
+            return 0
+        return -1 if head[1] & 0x20 else 2  # FDICT: a preset dictionary nobody sent
+    if len(head) < 10:
+        return 0
+    flags = head[3]
+    if flags == 0 and head[2] == 8:  # the usual header: no optional fields
+        return 10
+    if head[2] != 8 or flags & 0xE0:
+        return -1
+    n = 10
+    if flags & 4:  # FEXTRA
+        extra = src.peek(n + 2)
+        if len(extra) < n + 2:
+            return 0
+        n += 2 + int.from_bytes(extra[n : n + 2], "little")
+    for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flags & bit:
+            field = src.peek(n + _NAME_LIMIT)
+            nul = field.find(b"\x00", n)
+            if nul < 0:
+                return 0 if len(field) < n + _NAME_LIMIT else -1
+            n = nul + 1
+    if flags & 2:  # FHCRC: the low 16 bits of the header's CRC-32
+        n += 2
+    whole = src.peek(n)
+    if len(whole) < n:
+        return 0
+    if flags & 2 and zlib.crc32(whole[: n - 2]) & 0xFFFF != int.from_bytes(whole[n - 2 : n], "little"):
+        return -1
+    return n
+
+
+def _read_again(src: _Input, start: int, limit: int) -> str | None:
+    """After inflating the member at ``start`` failed: when its data does inflate to its end,
+    only the checksum or length in its trailer is wrong and another member (or the end of the
+    input) follows, say which check failed and move the cursor to the member's end, which is
+    then known; ``None`` otherwise. Read raw from the bytes still held, in the error path only,
+    and never past ``limit`` expanded bytes."""
+    if start < src.base:  # no longer held (a member of more than the rewind limit)
+        return None
+    end = src.offset
+    src.rewind(start)
+    n = _header_length(src) if is_compressed(src.peek(2)) else -1
+    if n <= 0:
+        src.rewind(end)
+        return None
+    gzip = src.buf[src.pos] == 0x1F
+    data = src.buf[src.pos + n : end - src.base]
+    src.rewind(end)
+    d = _zlib.decompressobj(-15)
+    check = _zlib.crc32 if gzip else _zlib.adler32
+    value = 0 if gzip else 1
+    size = 0
+    try:
+        while data and not d.eof and size <= limit:
+            out = d.decompress(data, _STEP)
+            value = check(out, value)
+            size += len(out)
+            data = d.unconsumed_tail
+    except _ZLIB_ERRORS:
+        return None  # the data itself is corrupt
+    trailer_size = 8 if gzip else 4
+    if not d.eof or len(d.unused_data) < trailer_size:
+        return None
+    trailer = d.unused_data[:trailer_size]
+    if gzip:
+        data_ok = int.from_bytes(trailer[:4], "little") == value
+        length_ok = int.from_bytes(trailer[4:], "little") == size & 0xFFFFFFFF
+    else:
+        data_ok, length_ok = int.from_bytes(trailer, "big") == value, True
+    if data_ok == length_ok:  # both right: not this; both wrong: its data may have run on
+        return None  # into the next member's, to that member's trailer
+    src.rewind(end - len(d.unused_data) + trailer_size)
+    if not _boundary(src.peek(_PROBE_BYTES)):  # damage that ended the data early: the end is not known
+        src.rewind(end)
+        return None
+    return "incorrect data check" if not data_ok else "incorrect length check"
+
+
+def _boundary(rest: bytes) -> bool:
+    """True when ``rest`` (what follows a member) is the end of the input, NUL padding, or what
+    starts a member: gzip magic bytes (even one bit off), or a zlib stream that inflates."""
+    return (
+        not rest.strip(b"\x00")
+        or rest[:2] == b"\x1f\x8b"
+        or _damaged_magic(rest[:3])
+        or (is_compressed(rest) and _plausible_member(rest, 47))
+    )
+
+
+def _signature(head: bytes) -> bytes:
+    """What the gzip headers written by one writer share (all but the modification time)."""
+    return head[:4] + head[8:10] if head[:3] == _GZIP_MAGIC and len(head) >= 10 else b""
+
+
+def _damaged_magic(head: bytes) -> bool:
+    """True when ``head`` is a gzip header whose magic bytes have one bit flipped."""
+    return len(head) == 3 and head[2] == 8 and (int.from_bytes(head[:2], "big") ^ 0x1F8B).bit_count() == 1
+
+
+class _Skip:
+    """A bad stretch being skipped (a member that broke where its end is unknown, or bytes that
+    are not gzip data), with the error that reports it once the stretch ends."""
+
+    __slots__ = ("kind", "start", "label", "error", "consumed")
+
+    def __init__(
+        self, kind: str, start: int, label: int, error: DecodeError | None, consumed: int = 0
+    ) -> None:
+        self.kind = kind  # "junk", "broken", "ran_out" (the input ended inside it) or "quiet"
+        self.start = start
+        self.label = label  # the member it costs (for junk: the number the next member takes)
+        self.error = error
+        self.consumed = consumed
+
+    def close(
+        self, end: int, member_follows: bool, members: int
+    ) -> tuple[_Verdict | None, DecodeError | None]:
+        """The marker and the error that end the stretch at offset ``end``, where a member
+        starts (``member_follows``) or the input ends."""
+        verdict = None
+        err = self.error
+        if self.kind == "ran_out":
+            verdict = _Verdict(keep=not member_follows)
+            if not member_follows:  # no member after it: the input was cut off
+                err = DecompressError(
+                    f"truncated: member {self.label + 1} is cut off after {self.consumed} bytes"
+                    if self.label
+                    else f"truncated: the compressed data is cut off after {self.consumed} bytes"
+                )
+            else:
+                err = DecompressError(f"corrupt member {self.label + 1}: its data runs past the next member")
+        elif self.kind == "junk":
+            err = DecompressError(
+                f"{end - self.start} bytes that are not gzip data after member {self.label}"
+                if members
+                else "not gzip or zlib data (no gzip/zlib header)"
+            )
+        if err is not None:
+            if self.kind != "junk" and (member_follows or self.kind != "ran_out"):
+                err.detail += f"; skipped {end - self.start} bytes to the next member"
+            if self.label:
+                err.locate(member=self.label)
+        return verdict, err
 
 
 def inflate(
@@ -347,6 +554,7 @@ def inflate(
     budget: Budget,
     per_member: bool = False,
     report: Report,
+    numbers: Numbers | None = None,
 ) -> Iterator[Piece]:
     """Inflate gzip (any number of members back to back) or zlib data, resynchronising.
 
@@ -354,51 +562,76 @@ def inflate(
     A corrupt, truncated or over-the-cap member is passed to ``report`` as a
     :class:`DecompressError` / :class:`SizeLimitError` naming the member (``.member``, 0-based)
     and the bytes skipped; a :class:`_Cut` marker first tells the reader that the member's
-    output is incomplete, and inflating resumes at the next gzip header.
+    output is incomplete.
+
+    Where a broken member ends is known when only its checksum or length is wrong: inflating
+    resumes right after it. Otherwise it resumes at the next gzip header that starts a member,
+    and a header found that way counts as a member only when its data inflates to its end (or
+    over the cap, or, after bytes that were not gzip data or a corrupt member, up to the end of
+    the input). A false header (``1f 8b 08`` inside a broken member's data or inside other
+    bytes) is part of the stretch skipped: one bad stretch is one error, and the members after
+    it keep their numbers. A header found by scanning is fed in small pieces and scanning
+    resumes after what it inflated, so the time stays linear whatever the input holds.
 
     ``budget`` is shared by every layer of one payload. With ``per_member`` (the outermost
     stream of an S3 object), each member is a payload of its own and the budget is refilled at
-    each member's start.
+    each member's start. ``numbers`` is shared by every layer of one input (see
+    :class:`Numbers`).
     """
+    feed = chunks if isinstance(chunks, Feed) else None
     src = _Input(iter([chunks]) if isinstance(chunks, (bytes, bytearray)) else iter(chunks))
+    numbers = Numbers() if numbers is None else numbers
     piece_size = _FIRST_PIECE
-    member = 0
+    members = 0  # members of this stream inflated to their end
+    skip: _Skip | None = None  # the bad stretch being skipped, reported when it ends
+    known: set[bytes] = set()  # header signatures of this stream's members (see _signature)
     while True:
         start = src.offset
         head = src.peek(2)
         if not head:
-            return
-        if not is_compressed(head):
-            if member and src.only_padding_left():
-                return
+            break
+        if not is_compressed(head) and (skip is not None or not _damaged_magic(src.peek(3))):
+            if skip is None:
+                if members and src.only_padding_left():
+                    break
+                skip = _Skip("junk", start, numbers.next, None)
             src.skip_to_member()
-            report(
-                DecompressError(
-                    f"{src.offset - start} bytes that are not gzip data after member {member}"
-                    if member
-                    else "not gzip or zlib data (no gzip/zlib header)",
-                    member=member,
-                )
-            )
             continue
         if per_member:
             budget.left = budget.cap
         src.mark = start
+        if feed is not None:
+            feed.inside = True
+        # a header at a member's start is the writer's: the stream's first, and (below) one that
+        # fails; one found by scanning is compared with them
+        signature = _signature(src.peek(10)) if skip is not None or not members else b""
+        if skip is None and signature:
+            known.add(signature)
+        index = numbers.claim()
+        yield _Member(index, False, skip is not None)
+        # how inflating it ends: "ok"; "trailer" (its data inflates to its end but the checksum
+        # or length is wrong: where it ends is known); "broken" (invalid header or data: where
+        # it ends is not known); "ran_out" (the input ended inside it); "cap" (over the size
+        # cap); "spent" (a layer inside it spent the shared cap, and reported it); "cut" (the
+        # outer member holding this layer broke off, see Feed)
+        status = "ok"
+        detail = ""
+        error: SizeLimitError | None = None
+        last_piece = pieces = 0  # where the last piece fed to the inflater starts; how many
         d = _zlib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
-        yield _Member(member, False)
-        consumed = 0
-        failure: DecodeError | None = None
-        ran_out = False  # the input ended inside this member
+        step = _CANDIDATE_PIECE if skip else piece_size
         try:
             while not d.eof:
-                data = src.take(piece_size)
+                last_piece = src.offset
+                pieces += 1
+                data = src.take(step)
                 if not data:
-                    ran_out = True
+                    status = "cut" if feed is not None and feed.cut is not None else "ran_out"
                     break
-                consumed += len(data)
                 while True:  # bounded output per call: a bomb never holds more than the cap + a step
-                    if budget.left < 0:
-                        budget.take(0)  # raises: never ask zlib for 0 bytes, which means "all"
+                    if budget.left < 0:  # spent by a layer inside this one, which reported it
+                        status = "spent"
+                        break
                     out = d.decompress(data, min(_STEP, budget.left + 1))
                     if out:
                         budget.take(len(out))
@@ -406,41 +639,348 @@ def inflate(
                     data = d.unconsumed_tail
                     if d.eof or not data:
                         break
+                if status != "ok":
+                    break
                 if not d.eof:
-                    piece_size = min(piece_size * 2, _MAX_PIECE)
+                    step = min(step * 2, _MAX_PIECE)
         except _ZLIB_ERRORS as exc:
-            failure = DecompressError(f"corrupt compressed data in member {member + 1}: {exc}")
+            status, detail = "broken", str(exc)
         except SizeLimitError as exc:
-            failure = exc
-        if failure is None and not ran_out:
-            unused = len(d.unused_data)
-            src.give_back(unused)
-            piece_size = max(4096, 2 * (consumed - unused))
-            yield _Member(member, True)
+            status, error = "cap", exc
+        if feed is not None:
+            feed.inside = False
+        if status == "ok":
+            src.give_back(len(d.unused_data))
+        elif status == "broken" and (found := _read_again(src, start, budget.cap)) is not None:
+            status, detail = "trailer", found
+        consumed = src.offset - start  # for ok, trailer and ran_out: the member's bytes
+        if status != "ok" and skip is None and start >= src.base:
+            known.add(_signature(src.buf[start - src.base : start - src.base + 10]))
+        if (
+            skip is not None
+            and (status in ("broken", "spent", "cut") or (status == "ran_out" and skip.kind == "ran_out"))
+            and not (status == "broken" and skip.kind == "broken" and signature in known)
+        ):
+            # not a member: a false header inside the stretch being skipped; its bytes belong
+            # to the stretch. (After a member broken where its end is unknown, a broken header
+            # like the stream's own is taken for the next member, damaged too.)
+            numbers.release()
+            yield _Cut(keep=False)
+            src.rewind(last_piece if pieces > 1 else start + 1)
+            src.skip_to_member(known if skip.kind == "broken" else frozenset())
+            continue
+        if (
+            skip is not None
+            and skip.kind == "broken"
+            and status == "ok"
+            and not _boundary(src.peek(_PROBE_BYTES))
+        ):
+            # a whole member inside the stretch, not after it (one held in the stored data of a
+            # broken member): its documents are good, but it does not take a member number
+            numbers.release()
+            yield _Member(index, True)
+            src.skip_to_member(known if skip.kind == "broken" else frozenset())
+            continue
+        if skip is not None:  # a member: the stretch before it ends here
+            verdict, err = skip.close(start, True, members)
+            if verdict is not None:
+                yield verdict
+            if err is not None:
+                report(err)
+            skip = None
+        if status == "ok":
+            members += 1
+            if signature:  # (the first member's, or one found by scanning that proved a member)
+                known.add(signature)
+            piece_size = max(4096, 2 * consumed)
+            yield _Member(index, True)
+            continue
+        if status == "trailer":  # where it ends is known: nothing inside it is taken for a member
+            members += 1
+            yield _Cut(keep=False)
+            err = DecompressError(
+                f"corrupt compressed data in member {index + 1}: {detail}; "
+                f"skipped {consumed} bytes to the next member"
+            )
+            report(err.locate(member=index) if index else err)
+            continue
+        if status == "cut":  # the member holding this layer broke off: that layer reports it
+            yield _Cut(keep=feed.cut.keep if feed is not None and feed.cut is not None else False)
+            return
+        if status in ("cap", "spent") and not per_member:  # the payload's cap is spent
+            yield _Cut(keep=False)
+            if error is not None:
+                report(error.locate(member=index) if index else error)
+            return
+        # broken where its end is unknown: resume at the next member found by scanning
+        yield _Cut(keep=None if status == "ran_out" else False)
+        if status == "ran_out":
+            skip = _Skip("ran_out", start, index, None, consumed)
+        elif status == "cap":
+            skip = _Skip("broken", start, index, error)
+        elif status == "spent":
+            skip = _Skip("quiet", start, index, None)
         else:
-            src.rewind(start + 1)
-            src.skip_to_member()
-            # Cut off with no member after it: the input ended (complete values before the cut
-            # count). Otherwise the member is corrupt (a damaged header can swallow the rest).
-            truncated = ran_out and src.at_end()
-            if truncated:
-                failure = DecompressError(
-                    f"truncated: member {member + 1} is cut off after {consumed} bytes"
-                    if member
-                    else f"truncated: the compressed data is cut off after {consumed} bytes"
+            skip = _Skip(
+                "broken",
+                start,
+                index,
+                DecompressError(f"corrupt compressed data in member {index + 1}: {detail}"),
+            )
+        src.rewind(start + 1)
+        src.skip_to_member(known if skip.kind == "broken" else frozenset())
+    if skip is not None:
+        verdict, err = skip.close(src.offset, False, members)
+        if verdict is not None:
+            yield verdict
+        if err is not None:
+            report(err)
+
+
+# ------------------------------------------------------------------- what each member holds
+class _Ahead:
+    """A stream of pieces one can look ahead in (the output of one layer)."""
+
+    __slots__ = ("it", "ahead")
+
+    def __init__(self, pieces: Iterable[Piece]) -> None:
+        self.it = iter(pieces)
+        self.ahead: deque[Piece] = deque()
+
+    def next(self) -> Piece | None:
+        if self.ahead:
+            return self.ahead.popleft()
+        return next(self.it, None)
+
+    def push(self, piece: Piece) -> None:
+        self.ahead.appendleft(piece)
+
+    def head(self, n: int) -> bytes:
+        """The next ``n`` bytes of the current member (fewer when it ends first), not consumed."""
+        if not self.ahead:  # the usual case: the member's first piece holds enough
+            more = next(self.it, None)
+            if more is None:
+                return b""
+            self.ahead.append(more)
+            if type(more) is not bytes:
+                return b""
+            if len(more) >= n:
+                return more
+        parts: list[bytes] = []
+        size = 0
+        for piece in self.ahead:
+            if type(piece) is not bytes:
+                return b"".join(parts)
+            parts.append(piece)
+            size += len(piece)
+        while size < n:
+            more = next(self.it, None)
+            if more is None:
+                break
+            self.ahead.append(more)
+            if type(more) is not bytes:
+                break
+            parts.append(more)
+            size += len(more)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def collect(self, stop: re.Pattern[bytes]) -> tuple[list[bytes], Piece | None]:
+        """The current member's bytes up to the piece that ends it (returned too), or up to the
+        first piece in which ``stop`` matches (included; the end is then ``None``)."""
+        parts: list[bytes] = []
+        while True:
+            piece = self.next()
+            if type(piece) is not bytes:
+                return parts, piece
+            parts.append(piece)
+            if stop.search(piece):
+                return parts, None
+
+
+class Feed:
+    """The input of a compressed layer held by a member of an outer layer: that member's bytes,
+    and the next member's when the inner member being inflated runs on into it (a stream split
+    across members). :func:`inflate` tells it whether it is ``inside`` a member; it tells
+    :func:`inflate` when the outer member broke off (``cut``)."""
+
+    __slots__ = ("src", "numbers", "inside", "cut", "done")
+
+    def __init__(self, src: _Ahead, numbers: Numbers) -> None:
+        self.src = src
+        self.numbers = numbers
+        self.inside = False
+        self.cut: _Cut | None = None
+        self.done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        src = self.src
+        while not self.done:
+            piece = src.next()
+            if type(piece) is bytes:
+                yield piece
+                continue
+            if type(piece) is _Member and piece.end and self.inside:
+                following = src.next()
+                if type(following) is _Member and not following.end and _continues(src.head(16)):
+                    self.numbers.release()  # that member is the rest of this one's inner member
+                    continue
+                if following is not None:
+                    src.push(following)
+            elif type(piece) is _Cut:
+                self.cut = piece
+            elif piece is not None and not (type(piece) is _Member and piece.end):
+                src.push(piece)
+            self.done = True
+
+    def drain(self) -> None:
+        """Skip what is left of the member (after a layer inside it stopped: the cap is spent)."""
+        for _ in self:
+            pass
+
+
+_DOCUMENT_START = re.compile(rb'\s*(?:\{\s*"|\[\s*[{\]]|\{\s*\}|\[\s*$|\{\s*$)')
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s]")
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{4,}")
+
+
+def _continues(head: bytes) -> bool:
+    """True when a member whose output begins with ``head`` can be the rest of a compressed
+    member split across members: it starts neither a gzip member nor a JSON document."""
+    return bool(head) and head[:2] != b"\x1f\x8b" and _DOCUMENT_START.match(head) is None
+
+
+def _json_start(head: bytes) -> bool:
+    stripped = head.lstrip()
+    return not stripped or stripped[:1] in (b"{", b"[")
+
+
+def _base64_start(head: bytes) -> bool:
+    """True when ``head`` begins base64 text of compressed data or of a JSON document."""
+    run = _BASE64_RUN.match(head.lstrip())
+    return run is not None and payload_bytes(run.group()[: len(run.group()) // 4 * 4]) is not None
+
+
+def _payloads(text: bytes) -> list[bytes] | None:
+    """The payloads in a member's text: one base64 payload, or one per line; ``None`` when it
+    is not that."""
+    whole = payload_bytes(text.strip())
+    found = [whole] if whole is not None else [payload_bytes(line) for line in text.split()]
+    kept = [raw for raw in found if raw is not None and (is_compressed(raw) or _DOCUMENT_START.match(raw))]
+    return kept if kept and len(kept) == len(found) else None
+
+
+def flatten(
+    pieces: Iterable[Piece],
+    *,
+    splitter: Splitter,
+    budget: Budget,
+    numbers: Numbers,
+    report: Report,
+    depth: int,
+    max_depth: int,
+) -> Iterator[Piece]:
+    """Resolve what each member of one compressed layer holds, member by member, into one
+    stream of JSON bytes (with the markers of the members that hold JSON) for ``splitter``.
+
+    A member holds another compressed layer (it is inflated in turn, sharing ``budget`` and
+    ``numbers``), base64 text (one payload, or one per line), JSON (which may continue a value
+    begun in the member before), or something else (reported, naming the member). A member
+    whose output is the rest of a compressed member split across members continues it (see
+    :class:`Feed`).
+    """
+    src = _Ahead(pieces)
+    ahead, it = src.ahead, src.it
+    while True:
+        piece = ahead.popleft() if ahead else next(it, None)
+        if type(piece) is not _Member or piece.end:
+            if piece is None:
+                return
+            yield piece
+            continue
+        head = src.head(16)
+        if head[:1] in _JSON_OPENERS:  # the usual case: documents
+            yield piece
+        elif head[:2] == b"\x1f\x8b" or (is_compressed(head) and _holds_zlib(src, splitter)):
+            numbers.release()  # the members inside take its number
+            yield _End()
+            # what goes wrong inside a member found by scanning counts only if it is a member
+            held: list[DecodeError] = []
+            inner_report = held.append if piece.found else report
+            if depth > max_depth:
+                end = src.collect(_NOTHING)[1]
+                err = DecompressError("too many nested compression layers")
+                inner_report(err.locate(member=numbers.next) if numbers.next else err)
+            else:
+                feed = Feed(src, numbers)
+                inner = inflate(feed, budget=budget, numbers=numbers, report=inner_report)
+                yield from flatten(
+                    inner,
+                    splitter=splitter,
+                    budget=budget,
+                    numbers=numbers,
+                    report=inner_report,
+                    depth=depth + 1,
+                    max_depth=max_depth,
                 )
-            elif failure is None:
-                failure = DecompressError(f"corrupt member {member + 1}: its data runs past the next member")
-            yield _Cut(keep=truncated)
-            if not truncated:
-                failure.detail += f"; skipped {src.offset - start} bytes to the next member"
-            if member:
-                failure.locate(member=member)
-            report(failure)
-            if isinstance(failure, SizeLimitError) and not per_member:
-                return  # the payload's cap is spent: nothing more of it is inflated
-        src.mark = src.offset
-        member += 1
+                feed.drain()
+                end = feed.cut
+            if type(end) is not _Cut:
+                for found_error in held:
+                    report(found_error)
+        elif _json_start(head):
+            yield piece
+        else:  # base64 text, the rest of a value begun in the member before, or neither
+            parts, end = src.collect(_NOT_BASE64 if _base64_start(head) else _ANYTHING)
+            found = _payloads(b"".join(parts)) if type(end) is _Member else None
+            if found is None:
+                if splitter.mid_value():
+                    yield piece
+                    yield from parts
+                    if end is not None:
+                        yield end
+                    continue
+                if end is None:
+                    end = src.collect(_NOTHING)[1]
+                if type(end) is _Member:  # (a member that broke off is reported by its layer)
+                    err = DecompressError("not gzip or zlib data, nor a JSON document")
+                    report(err.locate(member=piece.index) if piece.index else err)
+                continue
+            numbers.release()
+            yield _End()
+            for raw in found:
+                if not is_compressed(raw):  # a document in base64
+                    index = numbers.claim()
+                    yield from (_Member(index, False), raw, _Member(index, True), _End())
+                elif depth > max_depth:
+                    err = DecompressError("too many nested compression layers")
+                    report(err.locate(member=numbers.next) if numbers.next else err)
+                else:
+                    inner = inflate(raw, budget=budget, numbers=numbers, report=report)
+                    yield from flatten(
+                        inner,
+                        splitter=splitter,
+                        budget=budget,
+                        numbers=numbers,
+                        report=report,
+                        depth=depth + 1,
+                        max_depth=max_depth,
+                    )
+
+
+def _holds_zlib(src: _Ahead, splitter: Splitter) -> bool:
+    """Whether a member whose output begins like a zlib header holds a zlib stream: its first
+    bytes inflate, and give output unless it may be text continuing a JSON value ("x^" is
+    both)."""
+    try:
+        out = zlib.decompressobj(15).decompress(src.head(_PROBE_BYTES), 64)
+    except zlib.error:
+        return False
+    return len(out) >= 16 or not splitter.mid_value()
+
+
+_ANYTHING = re.compile(rb"")  # stop collecting at once
+_NOTHING = re.compile(rb"(?!)")  # collect to the member's end
+_JSON_OPENERS: Final = (b"{", b"[")
 
 
 def decompress(data: bytes, max_size: int | None = None) -> bytes:
@@ -635,7 +1175,7 @@ class Splitter:
     """Incremental splitter of JSON values glued together (``{..}{..}``), newline-delimited or
     pretty-printed, over bytes that arrive in pieces, resynchronising after a bad value.
 
-    :meth:`feed` takes expanded bytes (and the markers of :func:`inflate`) and yields
+    :meth:`feed` takes expanded bytes (and the markers of :func:`inflate` and :func:`flatten`) and yields
     ``(place, value)`` pairs: a :class:`LogStream` for a subscription document, the parsed
     value for any other JSON (an envelope for the caller), or a :class:`DecodeError` for a bad
     one. ``place`` holds the 1-based ``line`` where the value starts (when the input has
@@ -643,12 +1183,14 @@ class Splitter:
     ``member`` it started in (when there are several).
 
     After a bad value, the scan resumes at the next plausible document start: a ``{`` at the
-    start of a line, or ``{"messageType"`` anywhere (a raw ``{"`` cannot occur inside a JSON
-    string), waiting for more input when none has arrived yet. Values are parsed as soon as
-    bytes arrive, except that after an attempt found an incomplete value the next waits until
-    the pending bytes have doubled (or the member or the input ends), so time stays linear and
-    memory holds about one value (at most the cap) at a time. Values of a gzip member are held
-    until the member's checksum has been verified: a corrupt member's values never come out.
+    start of a line or of a gzip member, or ``{"messageType"`` anywhere (a raw ``{"`` cannot
+    occur inside a JSON string), waiting for more input when none has arrived yet. Values are
+    parsed as soon as bytes arrive, except that after an attempt found an incomplete value the
+    next waits until the pending bytes have doubled (or the input ends), so time stays linear
+    and memory holds about one value (at most the cap) at a time. Values of a gzip member are
+    held until the member's checksum has been verified: a corrupt member's values never come
+    out; those of a member cut off by the end of the input count unless its data proves to run
+    past another member.
     """
 
     __slots__ = (
@@ -665,6 +1207,7 @@ class Splitter:
         "held",
         "resyncing",
         "bad_line",
+        "suspended",
     )
 
     def __init__(self, cap: int | None = None) -> None:
@@ -681,6 +1224,8 @@ class Splitter:
         self.held: list[tuple[int | None, dict[str, int], Value]] = []
         self.resyncing = False  # after a bad value whose end is unknown: look for a start
         self.bad_line = 0  # line of the last error, until a good value comes
+        # values of a member cut off by the end of the input, until a _Verdict: (member it broke, ...)
+        self.suspended: list[tuple[int | None, int | None, dict[str, int], Value]] = []
 
     def feed(self, piece: Piece) -> Iterator[tuple[dict[str, int], Value]]:
         if type(piece) is bytes:
@@ -700,14 +1245,28 @@ class Splitter:
                 self.members.append((len(self.pending) + self.size, piece.index))
         elif isinstance(piece, _Cut):
             broken, self.open = self.open, None
-            if piece.keep:  # the input ended: complete values count, the cut-off one is reported
-                yield from self._out(self._parse(final=False))
-                yield from self._release()
+            if piece.keep is None:  # the input ended inside it: complete values wait for the verdict
+                values = list(self._parse(final=False))
+                self.suspended += [(broken, *h) for h in self.held + values]
+                self.held = []
                 self._drop_from(0)
             else:  # a broken member: what it produced is dropped (the member error says so)
                 self.held = [h for h in self.held if h[0] is None or h[0] != broken]
                 yield from self._release()
                 self._drop_from(self.members[-1][0] if self.members else 0)
+        elif isinstance(piece, _Verdict):
+            suspended, self.suspended = self.suspended, []
+            for broken, member, place, value in suspended:
+                if piece.keep or member is None or member != broken:
+                    yield place, value
+        elif isinstance(piece, _End):
+            yield from self._out(self._parse(final=True))
+            self.resyncing = False
+            yield from self._release()
+
+    def mid_value(self) -> bool:
+        """True when the bytes fed so far end inside a value (the next bytes continue it)."""
+        return not self.resyncing and bool(self.parts or self.pending.strip())
 
     def finish(self) -> Iterator[tuple[dict[str, int], Value]]:
         self.open = None
@@ -761,6 +1320,21 @@ class Splitter:
             place["member"] = member
         return place
 
+    def _next_start(self, buf: bytes, pos: int) -> int:
+        """The next plausible document start at or after ``pos`` (see :func:`_next_start`), or
+        the start of a gzip member whose output begins a JSON object or array; -1 if none."""
+        found = _next_start(buf, pos)
+        for at, _ in self.members:
+            if at < pos:
+                continue
+            if found >= 0 and at >= found:
+                break
+            head = buf[at : at + 64]
+            first = at + len(head) - len(head.lstrip())
+            if first < len(buf) and buf[first] in b"{[":
+                return first
+        return found
+
     def _skip_ws(self, buf: bytes, pos: int) -> int:
         n = len(buf)
         while pos < n and buf[pos] in b" \t\r\n":
@@ -775,7 +1349,7 @@ class Splitter:
         lines = b"\n" in buf
         pos = 0
         if self.resyncing:
-            found = _next_start(buf, 0)
+            found = self._next_start(buf, 0)
             if found < 0:
                 pos = n if final else max(0, n - _START_KEEP)
             else:
@@ -794,7 +1368,7 @@ class Splitter:
                 if isinstance(value, DecodeError):
                     value.locate(**place)
                     if end < 0:  # unknown end: resume at the next plausible document start
-                        end = _next_start(buf, pos + 1)
+                        end = self._next_start(buf, pos + 1)
                         if end < 0:  # none yet: wait for more input (it may be split)
                             end = n if final else max(pos + 1, n - _START_KEEP)
                             self.resyncing = not final

@@ -15,7 +15,8 @@ Lambda on-failure record           ``requestPayload`` (the original event)
 ``aws logs filter-log-events`` /   ``events[i]`` (``message``, ``timestamp``, ``logStreamName``,
 ``get-log-events`` output          ``eventId``; no log group in the output)
 Firehose -> S3 object              the object bytes: gzip members back to back, glued
-                                   documents, sometimes gzip on top
+                                   documents, sometimes gzip on top; each member nested
+                                   its own way (gzip, zlib, base64 text or JSON inside)
 decoded documents                  one, glued, newline-delimited or in an array
 ``logstream decode`` event line    one event with its stream context
 custom wrapper                     any string value that is base64 of gzip/zlib
@@ -35,12 +36,14 @@ import msgspec
 
 from .decode import (
     Budget,
+    Numbers,
     Piece,
     Splitter,
     _cap,
     b64decode,
     document_from_mapping,
     fast_payload,
+    flatten,
     inflate,
     is_compressed,
     payload_bytes,
@@ -215,16 +218,14 @@ def _read_chunks(reader: Any) -> Iterator[bytes]:
 class _Walk:
     """One walk over an input: the cap, the source name and the error handler."""
 
-    __slots__ = ("cap", "source", "on_error", "failures")
+    __slots__ = ("cap", "source", "on_error")
 
     def __init__(self, cap: int, source: str | None, on_error: ErrorHandler | None) -> None:
         self.cap = cap
         self.source = source
         self.on_error = on_error
-        self.failures = 0
 
     def fail(self, err: DecodeError, where: Where) -> None:
-        self.failures += 1
         err.locate(source=self.source, **where)
         if self.on_error is None:
             raise err
@@ -288,8 +289,7 @@ class _Walk:
             if depth > _MAX_DEPTH:
                 self.fail(DecompressError("too many nested compression layers"), where)
                 return
-            pieces = inflate(chunks, budget=budget, per_member=top, report=lambda e: self.fail(e, where))
-            yield from self.expanded(pieces, where, depth + 1, budget)
+            yield from self.layers(chunks, where, depth, budget, per_member=top)
             return
         first = head.lstrip()[:1]
         if first in (b"{", b"["):
@@ -300,43 +300,40 @@ class _Walk:
             yield from self.data(iter([raw]), where, depth + 1, budget, top=False)
         elif top:
             # bytes before the first gzip member: inflate reports them and resumes after
-            chunks = iter([data]) if whole else chunks
-            pieces = inflate(chunks, budget=budget, per_member=True, report=lambda e: self.fail(e, where))
-            yield from self.expanded(pieces, where, depth + 1, budget)
+            yield from self.layers(iter([data]) if whole else chunks, where, depth, budget, per_member=True)
         else:
             self.fail(DecompressError("not gzip or zlib data, nor a JSON document"), where)
 
-    def expanded(
-        self, pieces: Iterator[Piece], where: Where, depth: int, budget: Budget
+    def layers(
+        self, chunks: Iterator[bytes], where: Where, depth: int, budget: Budget, *, per_member: bool
     ) -> Iterator[LogStream]:
-        """What a compression layer produced: another layer, or JSON values."""
-        before = self.failures
-        held: list[Piece] = []
-        size = 0
-        for piece in pieces:  # hold the markers until the first bytes say what the layer holds
-            held.append(piece)
-            if type(piece) is bytes:
-                size += len(piece)
-                if size >= 16:
-                    break
-        head = b"".join(p for p in held if type(p) is bytes)
-        if is_compressed(head):  # gzip on top of gzip: the inner layer shares the budget
-            if depth > _MAX_DEPTH:
-                self.fail(DecompressError("too many nested compression layers"), where)
-                return
-            inner = (p for p in chain(held, pieces) if type(p) is bytes)
-            report = lambda e: self.fail(e, where)  # noqa: E731 - one line, used once
-            yield from self.expanded(inflate(inner, budget=budget, report=report), where, depth + 1, budget)
-        elif head.lstrip()[:1] in (b"{", b"[") or not head.strip():
-            yield from self.json(chain(held, pieces), where, depth, budget)
-        else:
-            for _ in pieces:  # the layer's remaining output is not ours to read: drain it
-                pass
-            if self.failures == before:  # a broken layer already said what is wrong
-                self.fail(DecompressError("not gzip or zlib data, nor a JSON document"), where)
-
-    def json(self, pieces: Iterable[Piece], where: Where, depth: int, budget: Budget) -> Iterator[LogStream]:
+        """Compressed bytes: every member, whatever it holds (another compressed layer, base64
+        text or JSON: decided member by member, see :func:`~logstream.decode.flatten`), within
+        one budget and one numbering of members."""
+        report = lambda e: self.fail(e, where)  # noqa: E731 - one line, used twice
         splitter = Splitter(self.cap)
+        numbers = Numbers()
+        pieces = inflate(chunks, budget=budget, per_member=per_member, report=report, numbers=numbers)
+        flat = flatten(
+            pieces,
+            splitter=splitter,
+            budget=budget,
+            numbers=numbers,
+            report=report,
+            depth=depth + 1,
+            max_depth=_MAX_DEPTH,
+        )
+        yield from self.json(flat, where, depth + 1, budget, splitter)
+
+    def json(
+        self,
+        pieces: Iterable[Piece],
+        where: Where,
+        depth: int,
+        budget: Budget,
+        splitter: Splitter | None = None,
+    ) -> Iterator[LogStream]:
+        splitter = Splitter(self.cap) if splitter is None else splitter
         for piece in pieces:
             for place, value in splitter.feed(piece):
                 yield from self.json_value(value, {**where, **place}, depth, budget)
