@@ -37,7 +37,7 @@ word that is not one of the known aliases is not reported (the JSON keeps it).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -204,10 +204,7 @@ def parse_line(message: str) -> LambdaLine | None:
     True
     """
     found = parse_fields(message)
-    if found is None:
-        return None
-    level, request_id, time, obj = found
-    return LambdaLine(level, request_id, time, obj if isinstance(obj, dict) else None)
+    return None if found is None else LambdaLine(*found)
 
 
 # Lambda's START/END/REPORT lines, and where their request id starts (by the first letter)
@@ -239,25 +236,24 @@ def app_fields(message: str) -> Fields | None:
     one of Lambda's START/END/REPORT lines (the pipeline asks that first)."""
     if not message:
         return None
-    with_json = _with_json
     c = message[0]
     if c == "{":
-        return with_json(message, None, None, None)
+        return _with_json(message, None, None, None)
     if c in "SER":
-        return _ruby(message, with_json) if message[1:4] == ", [" else None  # Ruby's "E, [..."
+        return _ruby(message) if message[1:4] == ", [" else None  # Ruby's "E, [..."
     if c == "[":
         head, tab, _ = message[:12].partition("\t")
         if tab and head in _PY_LEVELS:  # Python: split fast
             parts = message.split("\t", 3)
             if len(parts) == 4 and parts[1][4:5] == "-":
-                return with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
+                return _with_json(parts[3], _PY_LEVELS[head], parts[2] or None, parts[1])
         m = _PY_PREFIX.match(message)
         if m is not None:
             level = _ALIASES.get(m[1])  # NOTSET: no level
-            return with_json(message[m.end() :], level, m[3] or None, m[2])
+            return _with_json(message[m.end() :], level, m[3] or None, m[2])
         m = _BRACKET_LEVEL.match(message)
         if m is not None:
-            return with_json(message[m.end() :], _ALIASES[m[1]], None, None)
+            return _with_json(message[m.end() :], _ALIASES[m[1]], None, None)
         return None
     if "0" <= c <= "9":
         if message[10:11] == "T" and message[23:25] == "Z\t":  # Node.js / .NET, split fast
@@ -266,24 +262,24 @@ def app_fields(message: str) -> Fields | None:
                 level = _TAB_LEVELS.get(parts[2]) if len(parts) == 4 else None
                 rest = parts[3] if level is not None else message[len(parts[0]) + len(parts[1]) + 2 :]
                 request_id = parts[1] if parts[1] != "undefined" else None  # Node.js outside an invocation
-                return with_json(rest, level, request_id or None, parts[0])
+                return _with_json(rest, level, request_id or None, parts[0])
         m = _TAB_PREFIX.match(message)
         if m is not None:
             level = _ALIASES[m[3].upper()] if m[3] else None
             request_id = m[2] if m[2] != "undefined" else None
-            return with_json(message[m.end() :], level, request_id, m[1])
+            return _with_json(message[m.end() :], level, request_id, m[1])
         m = _SPACED.match(message)
         if m is not None:
-            return with_json(message[m.end() :], m[3], m[2], m[1])
+            return _with_json(message[m.end() :], m[3], m[2], m[1])
         m = _TIMED_OUT.match(message)
         if m is not None:
             return (None, m[2], m[1], None)
         m = _GO_LOG.match(message)
         if m is not None:
-            return with_json(message[m.end() :], None, None, m[1])
+            return _with_json(message[m.end() :], None, None, m[1])
         return None
     if message[1:4] == ", [":
-        return _ruby(message, with_json)
+        return _ruby(message)
     if c in "tl" and (message.startswith("time=") or message.startswith("level=")):
         return _logfmt(message)
     return None
@@ -309,11 +305,11 @@ def platform_request_id(message: str) -> str | None:
     return rid[0]
 
 
-def _ruby(message: str, with_json: Callable[..., Fields | None]) -> Fields | None:
+def _ruby(message: str) -> Fields | None:
     m = _RUBY.match(message)
     if m is None:
         return None
-    return with_json(message[m.end() :], _ALIASES.get(m[2]), m[3], m[1])
+    return _with_json(message[m.end() :], _ALIASES.get(m[2]), m[3], m[1])
 
 
 def _with_json(rest: str, level: str | None, request_id: str | None, time: str | None) -> Fields | None:
