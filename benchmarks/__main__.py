@@ -131,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     row("pipeline with every stage off vs no pipeline", fmt_time(t["off"]), r, "<= 1.03x", verdict(r, 1.03))
     for name in pipeline.STAGES:
         row(f"  {name} alone vs decode + NDJSON", fmt_time(t[name]), t[name] / base, "")
+    e = pipeline.escaped_json(rounds=rounds)
+    row(
+        "REDACT=all, 10,000 JSON lines with escapes (searched as objects) vs decode + NDJSON",
+        fmt_time(e["redact"]),
+        e["redact"] / e["decode+lines"],
+        "",
+    )
+    row("  same with PARSE_MESSAGES", fmt_time(e["redact+parse"]), e["redact+parse"] / e["decode+lines"], "")
     worst = max(pipeline.hostile().items(), key=lambda kv: kv[1])
     row(
         f"every stage on one hostile 256 KB event (slowest of {len(pipeline.HOSTILE)}: {worst[0]})",

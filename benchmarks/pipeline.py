@@ -102,3 +102,31 @@ def hostile(*, rounds: int = 3) -> dict[str, float]:
             times.append(time.perf_counter() - t0)
         out[name] = max(times)
     return out
+
+
+def escaped_json(*, rounds: int = 7) -> dict[str, float]:
+    """10,000 JSON log lines whose strings hold escapes (a Python traceback in ``stack``): the
+    messages redaction must decode and search as objects. Seconds per call for decode + NDJSON
+    and for ``REDACT=all`` with and without parsing."""
+    from logstream.testing import lambda_event as wrap
+    from logstream.testing import make_document
+
+    stack = (
+        'Traceback (most recent call last):\\n  File \\"/var/task/app.py\\", line {n}, in handler\\n'
+        "    charge(order)\\nValueError: card declined"
+    )
+    lines = [
+        f'{{"level":"ERROR","msg":"payment failed","order":"o-{i}","stack":"{stack.format(n=i % 400)}"}}\n'
+        for i in range(EVENTS)
+    ]
+    event = wrap(make_document(lines, log_group="/aws/lambda/checkout-api"))
+    redact = Pipeline(PipelineConfig.from_env({"REDACT": "all"}))
+    both = Pipeline(PipelineConfig.from_env({"REDACT": "all", "PARSE_MESSAGES": "true", "ENRICH": "false"}))
+    return compare(
+        {
+            "decode+lines": lambda: event_lines(decode_log_stream(event)),
+            "redact": lambda: redact.lines(decode_log_stream(event)),
+            "redact+parse": lambda: both.lines(decode_log_stream(event)),
+        },
+        rounds=rounds,
+    )

@@ -379,38 +379,56 @@ class Redactor:
                 out[i] = text
 
     def value(self, obj: Any) -> Any:
-        """Strings anywhere inside a JSON value redacted (keys and non-strings kept; containers
-        copied, however deep: no recursion)."""
-        if isinstance(obj, str):
-            return self.text(obj)[0]
-        if not isinstance(obj, dict | list):
-            return obj
-        text = self.text
-        root = dict(obj) if isinstance(obj, dict) else list(obj)
-        stack: list[Any] = [root]
+        """Strings anywhere inside a JSON value redacted (keys and non-strings kept)."""
+        return self.values([obj])[0]
+
+    def values(self, objs: Sequence[Any]) -> list[Any]:
+        """:meth:`value` of many JSON values at once: every string in them goes through one
+        :meth:`batch`. Containers are copied, however deep (no recursion); the given values are
+        left as they are."""
+        out = list(objs)
+        holders: list[tuple[Any, Any]] = []  # (container, key) of each string, in order
+        strings: list[str] = []
+        stack: list[Any] = []
+        for i, obj in enumerate(out):
+            if isinstance(obj, str):
+                holders.append((out, i))
+                strings.append(obj)
+            elif isinstance(obj, dict | list):
+                out[i] = copy = dict(obj) if isinstance(obj, dict) else list(obj)
+                stack.append(copy)
         while stack:
             node = stack.pop()
-            for key, item in list(node.items() if isinstance(node, dict) else enumerate(node)):
+            for key, item in node.items() if isinstance(node, dict) else enumerate(node):
                 if isinstance(item, str):
-                    node[key] = text(item)[0]
+                    holders.append((node, key))
+                    strings.append(item)
                 elif isinstance(item, dict | list):
                     node[key] = copy = dict(item) if isinstance(item, dict) else list(item)
                     stack.append(copy)
-        return root
+        for i, text in self.batch(strings).items():
+            node, key = holders[i]
+            node[key] = text
+        return out
 
     def json_object(self, obj: Any) -> Any:
-        """A parsed JSON value redacted as a whole: every string in it (:meth:`value`: escapes
-        such as ``\\u0040`` or ``\\n`` no longer hide a match), then its compact JSON text, so
-        rules that need a key (``"SecretAccessKey": "..."``, a custom ``"password":"(...)"``)
-        see it too; if a custom pattern leaves that text unreadable, the strings alone."""
-        obj = self.value(obj)
-        redacted, n = self.text(_json_enc.encode(obj).decode())
-        if n:
+        """A parsed JSON value redacted as a whole (see :meth:`json_objects`)."""
+        return self.json_objects([obj])[0]
+
+    def json_objects(self, objs: Sequence[Any]) -> list[Any]:
+        """Parsed JSON values redacted as a whole: every string in them (:meth:`values`:
+        escapes such as ``\\u0040`` or ``\\n`` no longer hide a match), then their compact JSON
+        text, so rules that need a key (``"SecretAccessKey": "..."``, a custom
+        ``"password":"(...)"``) see it too; if a custom pattern leaves that text unreadable,
+        the strings alone. Each step is one :meth:`batch` for all the values."""
+        out = self.values(objs)
+        texts = [_json_enc.encode(obj).decode() for obj in out]
+        for i, text in self.batch(texts).items():
             try:
-                return msgspec.json.decode(redacted)
+                out[i] = msgspec.json.decode(text)
             except (msgspec.DecodeError, RecursionError):
                 pass
-        return obj
+        return out
 
 
 def _locate(
@@ -586,14 +604,9 @@ def redact_events(events: list[ProcessedEvent], redactor: Redactor) -> list[Proc
     joined = "".join(texts)
     if "\\" in joined:
         _locate(joined.find, "\\", _starts(texts), todo)
+    if todo:
+        _redact_parsed(events, sorted(todo), redactor, texts)
     text = redactor.text
-    for i in todo:
-        ev = events[i]
-        if ev.request_id is not None:
-            ev.request_id = text(ev.request_id)[0]
-        if ev.time is not None:
-            ev.time = text(ev.time)[0]
-        _redact_message_json(ev, redactor, escaped="\\" in texts[i])
     for ev in events:
         fields = ev.extracted_fields
         if fields and any(not k.startswith("@aws.") for k in fields):
@@ -601,28 +614,49 @@ def redact_events(events: list[ProcessedEvent], redactor: Redactor) -> list[Proc
     return events
 
 
-def _redact_message_json(ev: ProcessedEvent, redactor: Redactor, escaped: bool) -> None:
-    """The JSON object of a message that was redacted or holds an escape: ``json`` from the
-    redacted object, and the message's JSON written again if the object hid more."""
-    message = ev.message
-    start = message.find("{")  # no Lambda runtime prefix holds a brace
-    obj: Any = None
-    if start >= 0:
-        body = message[start:]
-        try:
-            obj = msgspec.json.decode(body)
-        except (msgspec.DecodeError, RecursionError):
-            obj = None
-    if not isinstance(obj, dict):
-        if ev.json is not None:  # the redacted message is no JSON any more: its strings, at least
-            ev.json = redactor.json_object(ev.json)
-        return
-    redacted = redactor.json_object(obj)
-    if ev.json is not None:
-        ev.json = redacted
-    if escaped and redacted != obj:  # what the message's text showed is redacted already
-        trailing = body[len(body.rstrip(" \t\r\n")) :]
-        ev.message = message[:start] + _json_enc.encode(redacted).decode() + trailing
+def _redact_parsed(
+    events: list[ProcessedEvent], todo: list[int], redactor: Redactor, texts: list[str]
+) -> None:
+    """The events whose message was redacted or holds an escape: their ``requestId`` and
+    ``time``, and the JSON object of their message: ``json`` from the redacted object, and the
+    message's JSON written again where the object hid more than its text showed. Every step is
+    one batch for all these events."""
+    fields: list[str] = []
+    owners: list[tuple[ProcessedEvent, str]] = []
+    found: list[tuple[ProcessedEvent, int, str, bool]] = []  # event, where its JSON starts, it, escaped
+    objs: list[Any] = []
+    for i in todo:
+        ev = events[i]
+        for name in ("request_id", "time"):
+            value = getattr(ev, name)
+            if value is not None:
+                fields.append(value)
+                owners.append((ev, name))
+        message = ev.message
+        start = message.find("{")  # no Lambda runtime prefix holds a brace
+        obj: Any = None
+        if start >= 0:
+            try:
+                obj = msgspec.json.decode(message[start:])
+            except (msgspec.DecodeError, RecursionError):
+                obj = None
+        if isinstance(obj, dict):
+            found.append((ev, start, message[start:], "\\" in texts[i]))
+            objs.append(obj)
+        elif ev.json is not None:  # the redacted message is no JSON any more: its strings, at least
+            found.append((ev, -1, "", False))
+            objs.append(ev.json)
+    for j, value in redactor.batch(fields).items():
+        ev, name = owners[j]
+        setattr(ev, name, value)
+    for (ev, start, body, escaped), obj, redacted in zip(
+        found, objs, redactor.json_objects(objs), strict=True
+    ):
+        if ev.json is not None:
+            ev.json = redacted
+        if escaped and redacted != obj:  # what the message's text showed is redacted already
+            trailing = body[len(body.rstrip(" \t\r\n")) :]
+            ev.message = ev.message[:start] + _json_enc.encode(redacted).decode() + trailing
 
 
 _json_enc = msgspec.json.Encoder()
