@@ -324,3 +324,46 @@ def test_given_a_multiline_start_alone_then_it_deploys_and_joins_but_not_with_jo
     assert reason.endswith(
         "JoinMultiline (JOIN_MULTILINE) must not be true and MultilineStart (MULTILINE_START) must be empty."
     )
+
+
+@pytest.mark.parametrize(
+    "redact",
+    [
+        "",
+        "all",
+        "email",
+        "Email, IPv4 ,jwt",
+        "all,credit-card",
+        "aws-secret-key,bearer,ipv6,aws-access-key",
+        "emial",
+        "all,ssn",
+        "email;ipv4",
+        "email,",
+        ",",
+        "email,,ipv4",
+        " ",
+    ],
+)
+def test_given_a_redact_value_then_the_template_refuses_it_when_the_handlers_would(template, redact):
+    """Rule names are checked at deploy as the handlers check them at cold start (names in any
+    case, spaces around them); empty parts, which the handlers skip, the template refuses."""
+    params = defaults_with(template, Redact=redact)
+    by_template, by_handlers = template_refuses(template, params), handlers_refuse(template, params)
+    if by_handlers:
+        assert by_template == [f"Redact: {template['Parameters']['Redact']['ConstraintDescription']}"]
+    elif by_template:  # a stricter spelling: without the empty parts it deploys
+        plain = ",".join(part for part in redact.split(",") if part.strip())
+        assert template_refuses(template, defaults_with(template, Redact=plain)) == [], redact
+    handler_ok = {
+        "",
+        "all",
+        "email",
+        "Email, IPv4 ,jwt",
+        "all,credit-card",
+        "aws-secret-key,bearer,ipv6,aws-access-key",
+        "email,",
+        ",",
+        "email,,ipv4",
+        " ",
+    }
+    assert (not by_handlers) == (redact in handler_ok)
