@@ -476,6 +476,7 @@ def test_given_every_optional_parameter_when_deployed_then_every_optional_resour
             "CreateAccountSubscriptionPolicy": "true",
             "TransformDeliveryStreamArn": reingest_arn,
             "TransformSourceStreamArn": source_arn,
+            "TransformSourceStreamKmsKeyArn": key_arn,
             "ReservedConcurrency": "5",
             "FunctionMemorySize": "1024",
             "AlarmTopicArn": topic_arn,
@@ -612,6 +613,9 @@ def test_given_every_optional_parameter_when_deployed_then_every_optional_resour
     ]
     assert transform_role["reingest-source-stream"] == [
         {"Effect": "Allow", "Action": ["kinesis:PutRecords"], "Resource": source_arn}
+    ]
+    assert transform_role["reingest-source-stream-key"] == [
+        {"Effect": "Allow", "Action": ["kms:GenerateDataKey"], "Resource": key_arn}
     ]
 
     # the dead-letter queue's alarm notifies the topic

@@ -93,6 +93,17 @@ def test_no_select_on_a_possibly_empty_parameter_and_the_source_stream_is_used_w
         assert "kinesis:ListShards" in source["Action"] and source["Resource"] == {"Ref": "SourceStreamArn"}
         (key,) = by_condition["HasSourceKey"]["PolicyDocument"]["Statement"]
         assert key["Action"] == "kms:Decrypt"
+    # re-ingesting into an encrypted source stream of the delivery stream needs a data key
+    policies = template["Resources"]["FirehoseTransformRole"]["Properties"]["Policies"]
+    by_condition = {c: doc for c, doc, _ in (p["Fn::If"] for p in policies if "Fn::If" in p)}
+    (key,) = by_condition["HasTransformSourceKey"]["PolicyDocument"]["Statement"]
+    assert (key["Action"], key["Resource"]) == (
+        "kms:GenerateDataKey",
+        {"Ref": "TransformSourceStreamKmsKeyArn"},
+    )
+    assert template["Conditions"]["HasTransformSourceKey"]["Fn::And"][0] == {
+        "Condition": "HasTransformSource"
+    }
 
 
 def test_handlers_skip_every_handler_log_group_and_the_account_policy_leaves_them_out(template):
