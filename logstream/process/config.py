@@ -129,7 +129,11 @@ class PipelineConfig:
             value = getattr(self, name)
             if isinstance(value, str):
                 fix(self, name, _regex(value, name))
-        fix(self, "redact_patterns", tuple(_regex(p, "redact_patterns") for p in self.redact_patterns))
+        fix(
+            self,
+            "redact_patterns",
+            tuple(_redact_pattern(p, "redact_patterns") for p in self.redact_patterns),
+        )
         if self.multiline_start is not None:
             fix(self, "join_multiline", True)
         if self.min_level is not None:
@@ -226,7 +230,7 @@ def _build(raw: Mapping[str, Any], name_of: Callable[[str], str], region: str | 
     rate = _rate(raw["sample"], named("sample")) if "sample" in raw else 1.0
     redact = _rules(raw.get("redact"), named("redact"))
     patterns = tuple(
-        _regex(p, f"{named('redact_patterns')} pattern {i}")
+        _redact_pattern(p, f"{named('redact_patterns')} pattern {i}")
         for i, p in enumerate(_items(raw.get("redact_patterns")), 1)
     )
     enrich = _bool(raw.get("enrich"), named("enrich"))
@@ -274,6 +278,13 @@ def _regex(value: Any, name: str) -> re.Pattern[str]:
     except re.error as err:
         where = f" at position {err.pos}" if err.pos is not None else ""
         raise ConfigError(f"{name}={value!r}: not a valid regular expression ({err.msg}{where})") from None
+
+
+def _redact_pattern(value: Any, name: str) -> re.Pattern[str]:
+    pattern = _regex(value, name)
+    if pattern.search("") is not None:  # "x*": a replacement between every two characters
+        raise ConfigError(f"{name}={pattern.pattern!r}: matches the empty string, so it would redact nothing")
+    return pattern
 
 
 def _level(value: Any, name: str) -> str:

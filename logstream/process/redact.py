@@ -422,12 +422,13 @@ class Redactor:
         ``"password":"(...)"``) see it too; if a custom pattern leaves that text unreadable,
         the strings alone. Each step is one :meth:`batch` for all the values."""
         out = self.values(objs)
-        texts = [_json_enc.encode(obj).decode() for obj in out]
-        for i, text in self.batch(texts).items():
-            try:
-                out[i] = msgspec.json.decode(text)
-            except (msgspec.DecodeError, RecursionError):
-                pass
+        where = [i for i, obj in enumerate(out) if _encode(obj) is not None]
+        texts = [_json_enc.encode(out[i]).decode() for i in where]
+        for k, text in enumerate(_keeping_objects(self, texts, [isinstance(out[i], dict) for i in where])):
+            if text != texts[k]:
+                value = _decode(text)
+                if value is not None:
+                    out[where[k]] = value
         return out
 
 
@@ -617,14 +618,22 @@ def redact_events(events: list[ProcessedEvent], redactor: Redactor) -> list[Proc
 def _redact_parsed(
     events: list[ProcessedEvent], todo: list[int], redactor: Redactor, texts: list[str]
 ) -> None:
-    """The events whose message was redacted or holds an escape: their ``requestId`` and
-    ``time``, and the JSON object of their message: ``json`` from the redacted object, and the
-    message's JSON written again where the object hid more than its text showed. Every step is
-    one batch for all these events."""
+    """The events whose message had a match or holds an escape, from their original text:
+
+    1. every JSON string literal (a key or a value, in a JSON object or in any text) is decoded
+       and redacted as the string it stands for, so ``\\u0040``, ``\\/`` or ``\\n`` before an
+       address hide nothing and a match never runs past its closing quote, and written back
+       (minimally escaped) where that changed it; the others are written back minimally escaped
+       too, so that
+    2. the rules then see the text as its strings read (``"SecretAccessKey":"a/b..."``). When
+       the message held a JSON object (from its first ``{``), a rule's replacements are kept
+       only if that object still decodes: a match cut inside an escape never breaks it.
+
+    If neither step replaced anything, the message stays as it came; otherwise it is the result,
+    and ``json`` (when parsed) is its object. ``requestId`` and ``time`` are redacted too. Each
+    step is one batch for all these events."""
     fields: list[str] = []
     owners: list[tuple[ProcessedEvent, str]] = []
-    found: list[tuple[ProcessedEvent, int, str, bool]] = []  # event, where its JSON starts, it, escaped
-    objs: list[Any] = []
     for i in todo:
         ev = events[i]
         for name in ("request_id", "time"):
@@ -632,31 +641,119 @@ def _redact_parsed(
             if value is not None:
                 fields.append(value)
                 owners.append((ev, name))
-        message = ev.message
-        start = message.find("{")  # no Lambda runtime prefix holds a brace
-        obj: Any = None
-        if start >= 0:
-            try:
-                obj = msgspec.json.decode(message[start:])
-            except (msgspec.DecodeError, RecursionError):
-                obj = None
-        if isinstance(obj, dict):
-            found.append((ev, start, message[start:], "\\" in texts[i]))
-            objs.append(obj)
-        elif ev.json is not None:  # the redacted message is no JSON any more: its strings, at least
-            found.append((ev, -1, "", False))
-            objs.append(ev.json)
     for j, value in redactor.batch(fields).items():
         ev, name = owners[j]
         setattr(ev, name, value)
-    for (ev, start, body, escaped), obj, redacted in zip(
-        found, objs, redactor.json_objects(objs), strict=True
-    ):
+
+    # 1. string literals with escapes, decoded, all events in one batch
+    pieces: list[list[Any]] = []  # per event: text between literals and [decoded string] slots
+    strings: list[str] = []
+    slots: list[tuple[list[Any], int]] = []
+    for i in todo:
+        text = texts[i]
+        parts: list[Any] = []
+        if '"' in text:
+            last = 0
+            for m in _STRING_LITERAL.finditer(text):
+                literal = m.group()
+                value = _decode(literal)
+                if not isinstance(value, str):
+                    continue
+                parts.append(text[last : m.start()])
+                slots.append((parts, len(parts)))
+                parts.append([value])
+                strings.append(value)
+                last = m.end()
+            parts.append(text[last:])
+        else:
+            parts.append(text)
+        pieces.append(parts)
+    replaced = redactor.batch(strings)
+    for k, value in replaced.items():
+        parts, at = slots[k]
+        parts[at] = [value]
+    found = [False] * len(todo)
+    if replaced:
+        owner_of = {id(parts): n for n, parts in enumerate(pieces)}
+        for k in replaced:
+            found[owner_of[id(slots[k][0])]] = True
+    normal = [
+        "".join(p if isinstance(p, str) else _json_enc.encode(p[0]).decode() for p in parts)
+        for parts in pieces
+    ]
+
+    # 2. the rules over the normalised texts, keeping a JSON message's object decodable
+    starts = [texts[i].find("{") for i in todo]
+    is_json = [s >= 0 and isinstance(_decode(texts[i][s:]), dict) for s, i in zip(starts, todo, strict=True)]
+    results = _keeping_objects(redactor, normal, is_json)
+    # 3. a JSON message's object as compact text: a rule written for another spacing than the
+    # message's ('"password":"(...)"' on '"password": "..."') sees it too
+    compact: list[str] = []
+    where: list[int] = []
+    for n, result in enumerate(results):
+        if is_json[n]:
+            start = result.find("{")
+            body = result[start:]
+            obj = _decode(body)
+            encoded = _encode(obj) if isinstance(obj, dict) else None
+            if encoded is not None:
+                compact.append(encoded)
+                where.append(n)
+    for k, text in enumerate(_keeping_objects(redactor, compact, [True] * len(compact))):
+        if text != compact[k]:
+            n = where[k]
+            result = results[n]
+            start = result.find("{")
+            body = result[start:]
+            results[n] = result[:start] + text + body[len(body.rstrip(" \t\r\n")) :]
+    for n, i in enumerate(todo):
+        ev, result = events[i], results[n]
+        if not found[n] and result == normal[n]:
+            ev.message = texts[i]  # nothing to replace: the message as it came
+            continue
+        ev.message = result
         if ev.json is not None:
-            ev.json = redacted
-        if escaped and redacted != obj:  # what the message's text showed is redacted already
-            trailing = body[len(body.rstrip(" \t\r\n")) :]
-            ev.message = ev.message[:start] + _json_enc.encode(redacted).decode() + trailing
+            obj = _decode(result[result.find("{") :]) if "{" in result else None
+            ev.json = obj if isinstance(obj, dict) else redactor.value(ev.json)
+
+
+def _keeping_objects(redactor: Redactor, texts: list[str], is_json: list[bool]) -> list[str]:
+    """The texts redacted (one batch); where a text held a JSON object, a rule's replacements
+    are kept only if the object still decodes (rule by rule, for the texts a batch broke)."""
+    out = list(texts)
+    for n, result in redactor.batch(texts).items():
+        # (the original is decoded again here: how deep msgspec may go depends on the stack)
+        if is_json[n] and not _decodes_object(result) and _decodes_object(texts[n]):
+            result = texts[n]
+            for rule in redactor.rules:
+                new, hits = rule.apply(result)
+                if hits and _decodes_object(new):
+                    result = new
+        out[n] = result
+    return out
+
+
+def _encode(obj: Any) -> str | None:
+    try:
+        return _json_enc.encode(obj).decode()
+    except RecursionError:
+        return None
+
+
+_STRING_LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _decode(text: str) -> Any:
+    """JSON text decoded, or None where it is not JSON (or nests too deep)."""
+    try:
+        return msgspec.json.decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
+def _decodes_object(text: str) -> bool:
+    start = text.find("{")
+    return start >= 0 and isinstance(_decode(text[start:]), dict)
 
 
 _json_enc = msgspec.json.Encoder()

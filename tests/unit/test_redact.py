@@ -442,8 +442,8 @@ def test_given_parsed_json_then_strings_inside_redacted_too(backend):
 def test_given_json_escape_hiding_a_match_then_message_and_parsed_field_redacted(backend):
     message = '{"user":"bob\\u0040example.org", "n": 1}\n'
     events = redact_events(parse_events(events_of(["plain", message])), Redactor(["email"]))
-    # the text has no "@", its JSON does: the JSON is written again (compact) with the replacement
-    assert events[1].message == '{"user":"[REDACTED:email]","n":1}\n'
+    # the text has no "@", its string does: that string is written again with the replacement
+    assert events[1].message == '{"user":"[REDACTED:email]", "n": 1}\n'
     assert events[1].json == {"user": "[REDACTED:email]", "n": 1}
 
 

@@ -8,12 +8,14 @@ trigger searches, the handlers' use through ``Pipeline.lines``.
 What is locked in here is what holds; the defects the review found are in its report."""
 
 import json
+import sys
 
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from logstream import ConfigError
 from logstream.models import LogEvent, LogStream, MessageType
 from logstream.process import Pipeline, PipelineConfig, Redactor, parse_events, redact_events
 from logstream.process import redact as redact_module
@@ -88,12 +90,11 @@ HIDDEN = [
 @pytest.mark.parametrize("method", ["lines", "process"])
 @pytest.mark.parametrize("parse", ["true", "false"])
 @pytest.mark.parametrize(("message", "expected"), HIDDEN)
-def test_given_a_secret_hidden_by_a_json_escape_then_the_message_is_rewritten_compact_without_it(
+def test_given_a_secret_hidden_by_a_json_escape_then_the_message_is_rewritten_without_it(
     message, expected, parse, method
 ):
     [event] = _written(_pipeline(PARSE_MESSAGES=parse, REDACT="all"), [message + "\n"], method)
-    compact = json.dumps(expected, separators=(",", ":"), ensure_ascii=False)
-    assert event["message"] == compact + "\n"
+    assert json.loads(event["message"]) == expected and event["message"].endswith("}\n")
     if parse == "true":
         assert event["json"] == expected
     else:
@@ -114,7 +115,7 @@ def test_given_a_runtime_prefix_then_a_rewritten_object_keeps_the_prefix_and_the
 ):
     message = prefix + '{"user":"bob\\u0040example.org", "trace":"a\\nb"}\r\n'
     [event] = _written(_pipeline(PARSE_MESSAGES="true", REDACT="email"), [message], "lines")
-    assert event["message"] == prefix + '{"user":"[REDACTED:email]","trace":"a\\nb"}\r\n'
+    assert event["message"] == prefix + '{"user":"[REDACTED:email]", "trace":"a\\nb"}\r\n'
     assert event["json"] == {"user": "[REDACTED:email]", "trace": "a\nb"}
     assert event.get("requestId") == request_id
 
@@ -135,12 +136,14 @@ def test_given_a_match_in_the_text_then_only_the_match_changes_and_the_spacing_s
     assert event.json == {"to": "[REDACTED:email]", "n": 1.1}
 
 
-def test_given_a_rewritten_object_then_big_integers_are_kept_and_floats_keep_their_value(backend):
+def test_given_a_secret_hidden_by_an_escape_then_only_its_string_is_rewritten(backend):
+    """Numbers, spacing and the other strings stay as written; only the string that hid a
+    match is written again."""
     message = '{"id":123456789012345678901234567890,"x":1.10,"e":1E2,"z":-0.0,"to":"bob\\u0040example.org"}'
     [event] = redact_events(_events([message], False), Redactor(["email"]))
     assert (
         event.message
-        == '{"id":123456789012345678901234567890,"x":1.1,"e":100.0,"z":-0.0,"to":"[REDACTED:email]"}'
+        == '{"id":123456789012345678901234567890,"x":1.10,"e":1E2,"z":-0.0,"to":"[REDACTED:email]"}'
     )
     assert json.loads(event.message) == {
         "id": 123456789012345678901234567890,
@@ -151,14 +154,12 @@ def test_given_a_rewritten_object_then_big_integers_are_kept_and_floats_keep_the
     }
 
 
-def test_given_duplicate_keys_and_the_last_one_hides_a_secret_then_the_rewrite_keeps_the_last_as_json_does(
-    backend,
-):
-    """Duplicate keys collapse in the rewrite, to the value every mainstream parser (Python,
-    JavaScript, Go, msgspec) reads: the last one."""
-    message = '{"to":"alice","to":"bob\\u0040example.org"}'
+def test_given_duplicate_keys_then_every_value_is_searched_and_both_stay(backend):
+    """Each string literal is redacted where it stands: a duplicate key's first value, which a
+    parser drops, is searched too, and the message keeps both (json, parsed, the last)."""
+    message = '{"to":"carol\\u0040example.org","to":"bob\\u0040example.org"}'
     [event] = redact_events(_events([message], True), Redactor(["email"]))
-    assert event.message == '{"to":"[REDACTED:email]"}'
+    assert event.message == '{"to":"[REDACTED:email]","to":"[REDACTED:email]"}'
     assert event.json == {"to": "[REDACTED:email]"}
 
 
@@ -328,8 +329,9 @@ def test_given_an_object_deeper_than_the_recursion_limit_then_values_copies_and_
 
 
 def test_given_many_strings_then_each_redaction_step_is_one_batch(monkeypatch):
-    """Events with escapes: one batch of messages, one of their requestId/time, one of every string
-    of their objects, one of their compact texts; however many events and strings."""
+    """Events with escapes: one batch of messages, one of their requestId/time, one of their string
+    literals, one of the texts as their strings read, one of their objects' compact texts;
+    however many events and strings."""
     calls = []
     batch = Redactor.batch
 
@@ -343,7 +345,8 @@ def test_given_many_strings_then_each_redaction_step_is_one_batch(monkeypatch):
         for i in range(500)
     ]
     events = redact_events(_events(messages, True), Redactor(["email"]))
-    assert calls == [500, 1000, 500 * 4, 500]  # messages, requestId + time, 4 strings each, compact texts
+    # messages, requestId + time, the 7 string literals of each (keys too), texts, compact texts
+    assert calls == [500, 1000, 500 * 7, 500, 500]
     assert events[7].json == {"i": 7, "to": "[REDACTED:email]", "tags": ["a\nb", "c", "d"]}
     assert events[7].message.endswith('\t{"i":7,"to":"[REDACTED:email]","tags":["a\\nb","c","d"]}\n')
 
@@ -436,3 +439,130 @@ def test_given_processed_events_then_they_are_the_pipelines_working_copies_not_t
     assert isinstance(events[0], ProcessedEvent)
     assert events[0].message == '{"to":"[REDACTED:email]"}'
     assert stream.log_events[0].message == '{"to":"bob\\u0040example.org"}'  # the decoded event stays
+
+
+# ------------------------------------------------------------------ defects the second review found (fixed)
+@pytest.mark.parametrize("parse", ["true", "false"])
+def test_given_json_nested_near_the_decoders_limit_then_redaction_never_raises(parse):
+    limit = sys.getrecursionlimit()
+    messages = [
+        '{"a":' + "[" * d + '"bob@example.org"' + "]" * d + "}\n" for d in range(limit - 150, limit + 10)
+    ]
+    lines = _pipeline(PARSE_MESSAGES=parse, REDACT="all").lines(_stream(messages)).splitlines()
+    assert len(lines) == len(messages)
+    assert not any(b"bob@example.org" in line for line in lines)
+
+
+@pytest.mark.parametrize("method", ["lines", "process"])
+@pytest.mark.parametrize("parse", ["true", "false"])
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ('{"to":"a\\nbob@example.org"}', {"to": "a\n[REDACTED:email]"}),
+        ('{"to":"\\tbob@example.org"}', {"to": "\t[REDACTED:email]"}),
+        ('{"to":"first\\u002elast@example.org"}', {"to": "[REDACTED:email]"}),
+        ('{"user":"Zo\\u00eb.smith@example.com"}', {"user": "Zoë[REDACTED:email]"}),
+        ('{"user":"Jos\\u00e9@example.com"}', {"user": "José@example.com"}),  # no address by the rules
+        ('{"ip":"\\b::1"}', {"ip": "\b[REDACTED:ipv6]"}),
+    ],
+)
+def test_given_a_text_match_that_starts_inside_a_json_escape_then_the_message_stays_its_redacted_json(
+    message, expected, parse, method
+):
+    [event] = _written(_pipeline(PARSE_MESSAGES=parse, REDACT="all"), [message], method)
+    assert json.loads(event["message"]) == expected
+    if parse == "true":
+        assert event["json"] == expected
+
+
+@pytest.mark.parametrize("parse", ["true", "false"])
+def test_given_a_custom_pattern_running_past_a_closing_quote_then_the_json_message_stays_json(parse):
+    pipeline = _pipeline(PARSE_MESSAGES=parse, REDACT_PATTERNS="password=(\\S+)")  # the docstring's example
+    [event] = _written(pipeline, ['{"msg":"login password=hunter2"}'], "lines")
+    assert json.loads(event["message"]) == {"msg": "login password=[REDACTED:custom]"}
+
+
+@pytest.mark.parametrize("method", ["lines", "process"])
+@pytest.mark.parametrize("parse", ["true", "false"])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, '{"m":"x\\n@example.org","SecretAccessKey":"wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY"}'),
+        (
+            {"REDACT_PATTERNS": '"note":"[^"]*",?'},
+            '{"note":"x","SecretAccessKey":"wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY"}',
+        ),
+    ],
+)
+def test_given_a_match_that_breaks_the_compact_text_then_a_key_named_secret_is_still_redacted(
+    env, message, parse, method
+):
+    [event] = _written(_pipeline(PARSE_MESSAGES=parse, REDACT="all", **env), [message], method)
+    assert "wJalrXUtnFEMI" not in event["message"]
+    assert "wJalrXUtnFEMI" not in json.dumps(event.get("json"))
+
+
+def test_given_an_object_whose_compact_text_a_rule_breaks_then_json_object_still_finds_key_named_secrets():
+    obj = {"m": "x\n@example.org", "SecretAccessKey": SECRET_KEY}
+    assert Redactor(["all"]).json_object(obj)["SecretAccessKey"] == "[REDACTED:aws-secret-key]"
+
+
+@pytest.mark.parametrize("parse", ["true", "false"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        'payload {"to":"bob\\u0040example.org"} sent in 3 ms',
+        'user {42}: {"to":"bob\\u0040example.org"}',
+        '{"a":1} {"to":"bob\\u0040example.org"}',
+        '{"to":"bob\\u0040example.org"}\n    at Handler.handle(Handler.java:12)\n',
+        '{"to":"bob\\u0040example.org","to":"x"}',
+        '[{"to":"bob\\u0040example.org"}]',
+        '{"n":1e400,"to":"bob\\u0040example.org"}',
+        '{"s":"\\ud800","to":"bob\\u0040example.org"}',
+        '{"to":"bob\\u0040example.org","d":' + "[" * 3000 + "]" * 3000 + "}",
+    ],
+)
+def test_given_an_address_hidden_by_an_escape_in_json_the_decoder_does_not_take_whole_then_it_still_leaves(
+    message, parse
+):
+    [event] = _written(_pipeline(PARSE_MESSAGES=parse, REDACT="email"), [message], "lines")
+    assert "bob\\u0040example.org" not in event["message"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message", "secret"),
+    [
+        (
+            {"REDACT": "email", "REDACT_PATTERNS": '"password":"([^"]*)"'},
+            '{"password": "hunter2", "to": "bob@example.org"}',
+            "hunter2",
+        ),
+        ({"REDACT": "all"}, '{"m":"bob@example.org4111111111111111"}', "bob@example.org"),
+    ],
+)
+def test_given_the_object_redaction_drops_more_than_the_text_then_the_message_drops_it_too(
+    env, message, secret
+):
+    [event] = _written(_pipeline(PARSE_MESSAGES="true", **env), [message], "lines")
+    assert secret not in json.dumps(event["json"])
+    assert secret not in event["message"]
+    assert json.loads(event["message"]) == event["json"]
+
+
+@pytest.mark.parametrize("parse", ["true", "false"])
+@pytest.mark.parametrize(
+    ("message", "secret"),
+    [
+        ('{"peers":{"\\t10.0.0.1":"up"}}', "10.0.0.1"),
+        ('{"\\nAKIAIOSFODNN7EXAMPLE":1}', "AKIAIOSFODNN7EXAMPLE"),
+    ],
+)
+def test_given_a_secret_in_a_key_after_a_control_character_escape_then_it_is_redacted(message, secret, parse):
+    [event] = _written(_pipeline(PARSE_MESSAGES=parse, REDACT="all"), [message], "lines")
+    assert secret not in event["message"]
+    assert secret not in json.dumps(event.get("json"))
+
+
+def test_given_a_custom_pattern_that_matches_the_empty_string_then_config_error():
+    with pytest.raises(ConfigError, match="matches the empty string"):
+        PipelineConfig.from_env({"REDACT_PATTERNS": "x*"})
