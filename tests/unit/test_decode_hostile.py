@@ -175,6 +175,8 @@ def build(drawn: list, *, empty_members: list[int] = ()) -> tuple[list[dict], li
                 holds.append(index)
     for at in sorted(empty_members, reverse=True):  # members that hold no document
         at = min(at, len(members))
+        while 0 < at < len(members) and holds[at - 1] == holds[at]:  # not inside a split document
+            at -= 1
         members.insert(at, gz(b"" if at % 2 else b" \n\t \n"))
         holds.insert(at, [])
     return docs, members, holds
@@ -232,6 +234,27 @@ def test_given_an_intact_object_mixing_every_nesting_then_every_document_once_in
         assert _decode(Pieces(blob, piece)) == (docs, [])
 
     _with_each_codec(check)
+
+
+def test_given_seeded_random_objects_read_in_random_pieces_then_the_same_documents_as_read_whole():
+    shapes = ALL_SHAPES
+    for seed in range(40):
+        rng = random.Random(seed)
+        drawn = []
+        for _ in range(rng.randint(1, 8)):
+            shape = rng.choice(shapes)
+            count = 1 if shape in ("one", "split") else rng.randint(2, 3)
+            specs = [
+                (str(rng.random()) * rng.randint(0, 5), rng.choice([None, rng.randrange(len(CORPUS))]))
+                for _ in range(count)
+            ]
+            drawn.append(
+                (shape, specs, [rng.choice(sorted(WRITERS)), rng.choice(sorted(NESTINGS)), rng.randint(1, 3)])
+            )
+        docs, members, _ = build(drawn, empty_members=[rng.randrange(10)])
+        blob = b"".join(members)
+        assert _decode(blob) == (docs, []), seed
+        assert _decode(Pieces(blob, rng.choice([1, 2, 3, 17, 511, 4096]))) == (docs, []), seed
 
 
 def test_given_every_corpus_document_in_every_nesting_and_writer_then_all_come_out_in_order():
