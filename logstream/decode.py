@@ -24,6 +24,7 @@ Three promises hold for every input (see DESIGN.md section 5):
 from __future__ import annotations
 
 import binascii
+import bisect
 import os
 import re
 import zlib
@@ -367,7 +368,7 @@ class _Input:
                 head = self.peek(_PROBE_BYTES)
                 if _signature(head) in known or _plausible_member(head):
                     return
-                self.pos = found + 1  # the magic bytes inside other data, not a member
+                self.pos += 1  # the magic bytes inside other data (peek may have moved the buffer)
                 continue
             self.pos = max(self.pos, len(self.buf) - (len(_GZIP_MAGIC) - 1))  # a header across chunks
             if not self._fill():
@@ -741,9 +742,10 @@ def inflate(
 class _Ahead:
     """A stream of pieces one can look ahead in (the output of one layer)."""
 
-    __slots__ = ("it", "ahead")
+    __slots__ = ("it", "ahead", "verdicts")
 
     def __init__(self, pieces: Iterable[Piece]) -> None:
+        self.verdicts: list[_Verdict] = []
         self.it = iter(pieces)
         self.ahead: deque[Piece] = deque()
 
@@ -790,6 +792,9 @@ class _Ahead:
         parts: list[bytes] = []
         while True:
             piece = self.next()
+            if type(piece) is _Verdict:
+                self.verdicts.append(piece)
+                continue
             if type(piece) is not bytes:
                 return parts, piece
             parts.append(piece)
@@ -863,8 +868,10 @@ def _base64_start(head: bytes) -> bool:
 def _payloads(text: bytes) -> list[bytes] | None:
     """The payloads in a member's text: one base64 payload, or one per line; ``None`` when it
     is not that."""
-    whole = payload_bytes(text.strip())
-    found = [whole] if whole is not None else [payload_bytes(line) for line in text.split()]
+    found = [payload_bytes(line) for line in text.split()]
+    if not all(f is not None for f in found):
+        whole = payload_bytes(text.strip())
+        found = [whole] if whole is not None else found
     kept = [raw for raw in found if raw is not None and (is_compressed(raw) or _DOCUMENT_START.match(raw))]
     return kept if kept and len(kept) == len(found) else None
 
@@ -931,6 +938,8 @@ def flatten(
             yield piece
         else:  # base64 text, the rest of a value begun in the member before, or neither
             parts, end = src.collect(_NOT_BASE64 if _base64_start(head) else _ANYTHING)
+            while src.verdicts:
+                yield src.verdicts.pop(0)
             found = _payloads(b"".join(parts)) if type(end) is _Member else None
             if found is None:
                 if splitter.mid_value():
@@ -1171,6 +1180,10 @@ def document_from_mapping(obj: Mapping[str, Any]) -> LogStream:
 Value = LogStream | Any
 
 
+def _first(pair: tuple[int, int]) -> int:
+    return pair[0]
+
+
 class Splitter:
     """Incremental splitter of JSON values glued together (``{..}{..}``), newline-delimited or
     pretty-printed, over bytes that arrive in pieces, resynchronising after a bad value.
@@ -1304,12 +1317,9 @@ class Splitter:
         self.stuck = 0
 
     def _member_at(self, offset: int) -> int | None:
-        found = None
-        for at, index in self.members:
-            if at > offset:
-                break
-            found = index
-        return found
+        """The member the byte at ``offset`` came from (``members`` is in offset order)."""
+        i = bisect.bisect_right(self.members, offset, key=_first)
+        return self.members[i - 1][1] if i else None
 
     def _place(self, at: int, lines: bool) -> dict[str, Any]:
         place: dict[str, Any] = {"document": self.index} if self.index else {}
@@ -1474,6 +1484,9 @@ def _untyped(chunk: bytes | memoryview, exc: msgspec.ValidationError) -> tuple[V
         m = _TRAILING.search(text)
         if m is None:
             if "truncated" in text:
+                return None
+            at = _AT_BYTE.search(text)
+            if at is not None and int(at.group(1)) >= len(chunk) - 8:
                 return None
             return JSONError(_json_detail(exc2)), -1  # its end is unknown: the caller resyncs
         length = int(m.group(1)) - 1  # msgspec counts from 1

@@ -545,3 +545,117 @@ def test_given_a_damaged_object_on_stdin_then_no_traceback_and_exit_1(tmp_path):
     assert "Traceback" not in done.stderr.decode()
     junk = run_cli("decode", stdin=b"\x1f\x8b\x08" + bytes(range(256)) * 4)
     assert junk.returncode == 1 and junk.stdout == b"" and b"Traceback" not in junk.stderr
+
+
+# ------------------------------------------------------------------ defects the review found (fixed)
+_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00"
+_RUNS_ON = _HEADER + b"\x00" + struct.pack("<HH", 65535, 0) + b"lost"  # a stored block claiming more
+
+
+def _gz(data: bytes, level: int = 6) -> bytes:
+    from logstream.testing import gzip_member
+
+    return gzip_member(data, level)
+
+
+class _Reads:
+    """A file object that returns the given pieces, one per read."""
+
+    def __init__(self, parts):
+        self.parts = list(parts)
+
+    def read(self, size=-1):
+        return self.parts.pop(0) if self.parts else b""
+
+
+def _numbered_docs(n, size=0):
+    return [make_document([f"event {i} {'y' * size}\n"], log_stream=f"s{i}") for i in range(n)]
+
+
+def test_given_a_rejected_false_header_at_a_read_boundary_then_no_member_after_it_is_lost():
+    docs = [
+        make_document([f"event {i} {'z' * (3000 if i == 0 else 200)}\n"], log_stream=f"s{i}")
+        for i in range(4)
+    ]
+    members = [_gz(document_json(d)) for d in docs]
+    broken = _HEADER + b"\x07" + b"broken" + b"\x1f\x8b\x08\xe0" + b"rest of the broken member"
+    blob = members[0] + broken + b"".join(members[1:])
+    cut = len(members[0]) + len(broken) - 20
+    assert _decode(blob)[0] == docs
+    out, errors = _decode(_Reads([blob[:cut], blob[cut:]]))
+    assert out == docs and [(e.step, e.member) for e in errors] == [("decompress", 1)]
+
+
+def test_given_a_member_running_to_the_end_then_a_base64_member_then_its_document_is_kept():
+    docs = _numbered_docs(3)
+    a, b, c = (document_json(x) for x in docs)
+    for after in (
+        _gz(base64.b64encode(_gz(b))),
+        _gz(base64.b64encode(b)),
+        _gz(base64.b64encode(zlib.compress(b))),
+    ):
+        out, errors = _decode(_gz(a) + _RUNS_ON + after + _gz(c))
+        assert out == docs and [(e.step, e.member) for e in errors] == [("decompress", 1)]
+
+
+def test_given_base64_lines_of_a_gzip_payload_and_of_a_document_then_both_documents():
+    n = 0
+    while True:
+        first = make_document([f"event {'y' * n}\n"], log_stream="first")
+        if len(_gz(document_json(first))) % 3 == 0:
+            break
+        n += 1
+    second = make_document(["second\n"], log_stream="second")
+    member = _gz(
+        base64.b64encode(_gz(document_json(first))) + b"\n" + base64.b64encode(document_json(second)) + b"\n"
+    )
+    assert _decode(member) == ([first, second], [])
+
+
+def test_given_members_at_offsets_then_the_member_of_a_byte_is_the_last_that_starts_at_or_before_it():
+    """The lookup is a binary search (a scan per value was quadratic after a large value); it
+    answers what the scan did."""
+    rng = random.Random(3)
+    splitter = decode_module.Splitter.__new__(decode_module.Splitter)
+    for _ in range(200):
+        offsets = sorted(rng.sample(range(1000), rng.randint(0, 20)))
+        splitter.members = [(at, i) for i, at in enumerate(offsets)]
+        for offset in range(-1, 1001, 7):
+            expected = None
+            for at, index in splitter.members:
+                if at <= offset:
+                    expected = index
+            assert splitter._member_at(offset) == expected
+
+
+def test_given_a_document_with_a_non_string_message_cut_inside_a_number_then_it_is_kept():
+    doc = (
+        b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],'
+        b'"logEvents":[{"id":"1","timestamp":1,"message":{"k":1}}],"extra":0.5}'
+    )
+    cut = doc.index(b"0.5") + 2
+    out, errors = _decode(_Reads([doc[:cut], doc[cut:]]))
+    assert len(out) == 1 and errors == []
+
+
+def test_given_a_file_over_1_mib_with_a_false_header_before_the_first_read_then_the_cli_loses_nothing(
+    tmp_path,
+):
+    rng = random.Random(5)
+    docs, members, size = [], [], 0
+    while size < (1 << 20) - 2000:
+        doc = make_document([f"event {len(docs)} {rng.randbytes(300).hex()}\n"], log_stream=f"s{len(docs)}")
+        docs.append(doc)
+        members.append(_gz(document_json(doc)))
+        size += len(members[-1])
+    broken = _HEADER + b"\x07" + b"b" * ((1 << 20) - 100 - size - 11) + b"\x1f\x8b\x08\xe0" + b"r" * 50
+    after = [
+        make_document([f"after {j} {rng.randbytes(300).hex()}\n"], log_stream=f"t{j}") for j in range(2000)
+    ]
+    path = tmp_path / "object.gz"
+    path.write_bytes(b"".join(members) + broken + b"".join(_gz(document_json(d)) for d in after))
+    done = run_cli("decode", "--documents", str(path))
+    assert done.returncode == 1 and done.stderr.decode().count("\n") == 1
+    assert [json.loads(line)["logStream"] for line in done.stdout.splitlines()] == [
+        d["logStream"] for d in docs + after
+    ]
