@@ -1267,6 +1267,12 @@ class Splitter:
                 self.held = [h for h in self.held if h[0] is None or h[0] != broken]
                 yield from self._release()
                 self._drop_from(self.members[-1][0] if self.members else 0)
+                if self._join().strip():  # a value begun before it: the complete ones go out,
+                    yield from self._out(self._parse(final=False))
+                    if not self.resyncing and self._join().strip():
+                        # and one that went on into it lost its middle: never glued to what follows
+                        self._drop_from(0)
+                        self.resyncing = True
         elif isinstance(piece, _Verdict):
             suspended, self.suspended = self.suspended, []
             for broken, member, place, value in suspended:

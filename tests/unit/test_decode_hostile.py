@@ -659,3 +659,19 @@ def test_given_a_file_over_1_mib_with_a_false_header_before_the_first_read_then_
     assert [json.loads(line)["logStream"] for line in done.stdout.splitlines()] == [
         d["logStream"] for d in docs + after
     ]
+
+
+def _bad_crc(member: bytes) -> bytes:
+    return member[:-8] + struct.pack("<I", zlib.crc32(member) ^ 1) + member[-4:]
+
+
+def test_given_a_document_split_across_members_with_the_middle_one_broken_then_it_is_dropped_not_spliced():
+    first, split, last = _numbered_docs(3, size=100)
+    raw = document_json(split)
+    i = raw.index(b"yyyy")
+    parts = [raw[: i + 20], raw[i + 20 : i + 40], raw[i + 40 :]]
+    blob = _gz(document_json(first)) + _gz(parts[0]) + _bad_crc(_gz(parts[1])) + _gz(parts[2])
+    out, errors = _decode(blob + _gz(document_json(last)))
+    assert out == [first, last]  # the split document lost its middle: dropped, not glued together
+    # the broken member, then the member holding only the rest of that document
+    assert [(e.step, e.member) for e in errors] == [("decompress", 2), ("decompress", 3)]
