@@ -424,7 +424,7 @@ class Redactor:
         out = self.values(objs)
         where = [i for i, obj in enumerate(out) if _encode(obj) is not None]
         texts = [_json_enc.encode(out[i]).decode() for i in where]
-        for k, text in enumerate(_keeping_objects(self, texts, [isinstance(out[i], dict) for i in where])):
+        for k, text in enumerate(_keeping_objects(self, texts, [isinstance(out[i], dict) for i in where])[0]):
             if text != texts[k]:
                 value = _decode(text)
                 if value is not None:
@@ -645,49 +645,23 @@ def _redact_parsed(
         ev, name = owners[j]
         setattr(ev, name, value)
 
-    # 1. string literals, decoded, all events in one batch
-    strings: list[str] = []
-    spans: list[tuple[int, int, int, bool]] = []  # (event, start, end, escaped) of each literal
-    for n, i in enumerate(todo):
-        text = texts[i]
-        if '"' not in text:
-            continue
-        for m in _STRING_LITERAL.finditer(text):
-            literal = m.group()
-            escaped = "\\" in literal
-            if escaped:
-                value = _decode(literal)
-                if not isinstance(value, str):
-                    continue
-            else:
-                value = literal[1:-1]  # nothing to decode
-            strings.append(value)
-            spans.append((n, m.start(), m.end(), escaped))
-    replaced = redactor.batch(strings)
-    found = [False] * len(todo)
-    for k in replaced:
-        found[spans[k][0]] = True
-    # each text as its strings read: literals that hid something or held an escape written again
-    normal = [texts[i] for i in todo]
-    edits: dict[int, list[tuple[int, int, str]]] = {}
-    for k, (n, start, end, escaped) in enumerate(spans):
-        if escaped or k in replaced:
-            edits.setdefault(n, []).append(
-                (start, end, _json_enc.encode(replaced.get(k, strings[k])).decode())
-            )
-    for n, changes in edits.items():
-        text, last = normal[n], 0
-        out: list[str] = []
-        for start, end, literal in changes:
-            out += (text[last:start], literal)
-            last = end
-        out.append(text[last:])
-        normal[n] = "".join(out)
-
-    # 2. the rules over the normalised texts, keeping a JSON message's object decodable
-    starts = [texts[i].find("{") for i in todo]
-    is_json = [s >= 0 and isinstance(_decode(texts[i][s:]), dict) for s, i in zip(starts, todo, strict=True)]
-    results = _keeping_objects(redactor, normal, is_json)
+    # 1. string literals holding an escape, decoded; 2. the rules over the texts as their strings
+    # read, keeping a JSON message's object decodable. Where a rule had to be refused there (a
+    # match that ran past a quote or cut an escape), every string literal of that text is
+    # searched on its own first (so what the refused match was after is found where it stands).
+    originals = [texts[i] for i in todo]
+    starts = [text.find("{") for text in originals]
+    is_json = [
+        s >= 0 and isinstance(_decode(text[s:]), dict) for s, text in zip(starts, originals, strict=True)
+    ]
+    normal, found = _literal_pass(redactor, originals, set())
+    results, refused = _keeping_objects(redactor, normal, is_json)
+    if refused:
+        again = sorted(refused)
+        normal2, found2 = _literal_pass(redactor, [originals[n] for n in again], set(range(len(again))))
+        results2, _ = _keeping_objects(redactor, normal2, [is_json[n] for n in again])
+        for k, n in enumerate(again):
+            normal[n], found[n], results[n] = normal2[k], found2[k], results2[k]
     # 3. a JSON message's object as compact text: a rule written for another spacing than the
     # message's ('"password":"(...)"' on '"password": "..."') sees it too
     compact: list[str] = []
@@ -701,7 +675,7 @@ def _redact_parsed(
             if encoded is not None:
                 compact.append(encoded)
                 where.append(n)
-    for k, text in enumerate(_keeping_objects(redactor, compact, [True] * len(compact))):
+    for k, text in enumerate(_keeping_objects(redactor, compact, [True] * len(compact))[0]):
         if text != compact[k]:
             n = where[k]
             result = results[n]
@@ -719,10 +693,57 @@ def _redact_parsed(
             ev.json = obj if isinstance(obj, dict) else redactor.value(ev.json)
 
 
-def _keeping_objects(redactor: Redactor, texts: list[str], is_json: list[bool]) -> list[str]:
+def _literal_pass(redactor: Redactor, texts: list[str], every: set[int]) -> tuple[list[str], list[bool]]:
+    """Each text with its JSON string literals redacted as the strings they stand for: those
+    holding an escape (every literal of the texts in ``every``), one batch for all. Returns the
+    texts as their strings read (the literals that held an escape or changed written again,
+    minimally escaped) and whether anything was replaced in each."""
+    strings: list[str] = []
+    spans: list[tuple[int, int, int, bool]] = []  # (text, start, end, escaped) of each literal
+    for n, text in enumerate(texts):
+        if '"' not in text or ("\\" not in text and n not in every):
+            continue
+        for m in _STRING_LITERAL.finditer(text):
+            literal = m.group()
+            escaped = "\\" in literal
+            if escaped:
+                value = _decode(literal)
+                if not isinstance(value, str):
+                    continue
+            elif n in every:
+                value = literal[1:-1]  # nothing to decode
+            else:
+                continue
+            strings.append(value)
+            spans.append((n, m.start(), m.end(), escaped))
+    replaced = redactor.batch(strings)
+    found = [False] * len(texts)
+    for k in replaced:
+        found[spans[k][0]] = True
+    normal = list(texts)
+    edits: dict[int, list[tuple[int, int, str]]] = {}
+    for k, (n, start, end, escaped) in enumerate(spans):
+        if escaped or k in replaced:
+            edits.setdefault(n, []).append(
+                (start, end, _json_enc.encode(replaced.get(k, strings[k])).decode())
+            )
+    for n, changes in edits.items():
+        text, last = normal[n], 0
+        out: list[str] = []
+        for start, end, literal in changes:
+            out += (text[last:start], literal)
+            last = end
+        out.append(text[last:])
+        normal[n] = "".join(out)
+    return normal, found
+
+
+def _keeping_objects(redactor: Redactor, texts: list[str], is_json: list[bool]) -> tuple[list[str], set[int]]:
     """The texts redacted (one batch); where a text held a JSON object, a rule's replacements
-    are kept only if the object still decodes (rule by rule, for the texts a batch broke)."""
+    are kept only if the object still decodes (rule by rule, for the texts a batch broke).
+    Returns the texts and which of them had a replacement refused."""
     out = list(texts)
+    refused: set[int] = set()
     for n, result in redactor.batch(texts).items():
         # (the original is decoded again here: how deep msgspec may go depends on the stack)
         if is_json[n] and not _decodes_object(result) and _decodes_object(texts[n]):
@@ -731,8 +752,10 @@ def _keeping_objects(redactor: Redactor, texts: list[str], is_json: list[bool]) 
                 new, hits = rule.apply(result)
                 if hits and _decodes_object(new):
                     result = new
+                elif hits:
+                    refused.add(n)
         out[n] = result
-    return out
+    return out, refused
 
 
 def _encode(obj: Any) -> str | None:
