@@ -19,9 +19,9 @@ from logstream.models import LogEvent, LogStream, MessageType
 from logstream.process import Pipeline, PipelineConfig, Redactor
 from logstream.process import redact as redact_module
 from logstream.process.events import from_stream
-from logstream.process.filters import detected_level, filter_min_level, filter_patterns, parsed_level, sample
-from logstream.process.parse import parse_events
 from logstream.process.select import Selection
+
+from .test_select import _staged  # the reference: the four stage functions, one after the other
 
 RID = "8f507cfc-1a2b-4697-b07a-ac58fc914c95"
 TS = "2024-05-01T12:00:00.123Z"
@@ -218,24 +218,6 @@ def test_given_generated_json_lines_then_lines_are_process_written_out_key_by_ke
 
 
 # ------------------------------------------------------------------ one pass = the four stages
-def _staged(events, include, exclude, parse, min_level, rate):
-    counts = {}
-
-    def count(name, before, after):
-        if len(after) != len(before):
-            counts[name] = counts.get(name, 0) + len(before) - len(after)
-        return after
-
-    if include is not None or exclude is not None:
-        events = count("patterns", events, filter_patterns(events, include, exclude))
-    if parse:
-        events = parse_events(events)
-    level_of = parsed_level if parse else detected_level
-    if min_level is not None:
-        events = count("min_level", events, filter_min_level(events, min_level, level_of))
-    if rate < 1.0:
-        events = count("sample", events, sample(events, rate, level_of))
-    return events, counts
 
 
 # platform lines and their look-alikes: an app printing START itself (with a level, a secret,
