@@ -498,6 +498,19 @@ def _signature(head: bytes) -> bytes:
     return head[:4] + head[8:10] if head[:3] == _GZIP_MAGIC and len(head) >= 10 else b""
 
 
+_HEAD_BYTES = 64  # how much of a member's start identifies a copy of it
+_INNER_HEADS = 20_000  # at most this many remembered per member (~2 MB)
+
+
+def _note_heads(out: bytes, inner: set[bytes]) -> None:
+    """Remember the first bytes of every gzip header in ``out`` (a member's output)."""
+    at = out.find(_GZIP_MAGIC)
+    while at >= 0 and len(inner) < _INNER_HEADS:
+        if at + _HEAD_BYTES <= len(out):
+            inner.add(bytes(out[at : at + _HEAD_BYTES]))
+        at = out.find(_GZIP_MAGIC, at + 1)
+
+
 def _damaged_magic(head: bytes) -> bool:
     """True when ``head`` is a gzip header whose magic bytes have one bit flipped."""
     return len(head) == 3 and head[2] == 8 and (int.from_bytes(head[:2], "big") ^ 0x1F8B).bit_count() == 1
@@ -507,7 +520,7 @@ class _Skip:
     """A bad stretch being skipped (a member that broke where its end is unknown, or bytes that
     are not gzip data), with the error that reports it once the stretch ends."""
 
-    __slots__ = ("kind", "start", "label", "error", "consumed")
+    __slots__ = ("kind", "start", "label", "error", "consumed", "inner")
 
     def __init__(
         self, kind: str, start: int, label: int, error: DecodeError | None, consumed: int = 0
@@ -517,6 +530,7 @@ class _Skip:
         self.label = label  # the member it costs (for junk: the number the next member takes)
         self.error = error
         self.consumed = consumed
+        self.inner: set[bytes] = set()  # (ran_out) the first bytes of members in its output
 
     def close(
         self, end: int, member_follows: bool, members: int
@@ -598,6 +612,17 @@ def inflate(
                 skip = _Skip("junk", start, numbers.next, None)
             src.skip_to_member()
             continue
+        if (
+            skip is not None
+            and skip.kind == "ran_out"
+            and skip.inner
+            and bytes(src.peek(_HEAD_BYTES)) in skip.inner
+        ):
+            # a copy of a member the ran-out member held (gzip on top: the outer layer stores
+            # the inner members verbatim), decoded already through that layer: not the next one
+            src.rewind(start + 1)
+            src.skip_to_member()
+            continue
         if per_member:
             budget.left = budget.cap
         src.mark = start
@@ -621,6 +646,8 @@ def inflate(
         last_piece = pieces = 0  # where the last piece fed to the inflater starts; how many
         d = _zlib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
         step = _CANDIDATE_PIECE if skip else piece_size
+        inner: set[bytes] = set()  # the first bytes of gzip members in its output
+        nested: bool | None = None  # its output is itself gzip (gzip on top), from its first bytes
         try:
             while not d.eof:
                 last_piece = src.offset
@@ -636,6 +663,10 @@ def inflate(
                     out = d.decompress(data, min(_STEP, budget.left + 1))
                     if out:
                         budget.take(len(out))
+                        if nested is None:
+                            nested = out.startswith(_GZIP_MAGIC)
+                        if nested and _GZIP_MAGIC in out and len(inner) < _INNER_HEADS:
+                            _note_heads(out, inner)
                         yield out
                     data = d.unconsumed_tail
                     if d.eof or not data:
@@ -717,6 +748,7 @@ def inflate(
         yield _Cut(keep=None if status == "ran_out" else False)
         if status == "ran_out":
             skip = _Skip("ran_out", start, index, None, consumed)
+            skip.inner = inner
         elif status == "cap":
             skip = _Skip("broken", start, index, error)
         elif status == "spent":

@@ -675,3 +675,16 @@ def test_given_a_document_split_across_members_with_the_middle_one_broken_then_i
     assert out == [first, last]  # the split document lost its middle: dropped, not glued together
     # the broken member, then the member holding only the rest of that document
     assert [(e.step, e.member) for e in errors] == [("decompress", 2), ("decompress", 3)]
+
+
+def test_given_an_object_gzipped_again_cut_off_in_its_last_bytes_then_each_document_once():
+    """gzip on top stores the inner members verbatim: scanning the cut outer member must not
+    take those copies for the members after it (every document came out through the outer
+    layer already)."""
+    from logstream.testing import s3_object
+
+    docs = [make_document([f"event {i}\n", f"second {i}"], log_stream=f"s-{i}") for i in range(3)]
+    for cut in (1, 4, 8):
+        out, errors = _decode(s3_object(docs, outer_gzip=True)[:-cut])
+        assert out == docs, cut
+        assert [e.step for e in errors] == ["decompress"] and "truncated" in str(errors[0])
