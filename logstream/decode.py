@@ -51,6 +51,7 @@ __all__ = [
     "payload_bytes",
     "decompress",
     "inflate",
+    "expand",
     "flatten",
     "Feed",
     "Numbers",
@@ -908,6 +909,36 @@ def _payloads(text: bytes) -> list[bytes] | None:
     return kept if kept and len(kept) == len(found) else None
 
 
+def expand(
+    chunks: bytes | bytearray | Iterable[bytes],
+    *,
+    splitter: Splitter,
+    budget: Budget,
+    numbers: Numbers,
+    report: Report,
+    depth: int,
+    max_depth: int,
+    per_member: bool = False,
+) -> Iterator[Piece]:
+    """One more compressed layer: ``chunks`` inflated (:func:`inflate`) and what each of its
+    members holds resolved (:func:`flatten`, one level deeper)."""
+    pieces = inflate(chunks, budget=budget, per_member=per_member, report=report, numbers=numbers)
+    return flatten(
+        pieces,
+        splitter=splitter,
+        budget=budget,
+        numbers=numbers,
+        report=report,
+        depth=depth + 1,
+        max_depth=max_depth,
+    )
+
+
+def _too_deep(report: Report, numbers: Numbers) -> None:
+    err = DecompressError("too many nested compression layers")
+    report(err.locate(member=numbers.next) if numbers.next else err)
+
+
 def flatten(
     pieces: Iterable[Piece],
     *,
@@ -947,18 +978,16 @@ def flatten(
             inner_report = held.append if piece.found else report
             if depth > max_depth:
                 end = src.collect(_NOTHING)[1]
-                err = DecompressError("too many nested compression layers")
-                inner_report(err.locate(member=numbers.next) if numbers.next else err)
+                _too_deep(inner_report, numbers)
             else:
                 feed = Feed(src, numbers)
-                inner = inflate(feed, budget=budget, numbers=numbers, report=inner_report)
-                yield from flatten(
-                    inner,
+                yield from expand(
+                    feed,
                     splitter=splitter,
                     budget=budget,
                     numbers=numbers,
                     report=inner_report,
-                    depth=depth + 1,
+                    depth=depth,
                     max_depth=max_depth,
                 )
                 feed.drain()
@@ -993,17 +1022,15 @@ def flatten(
                     index = numbers.claim()
                     yield from (_Member(index, False), raw, _Member(index, True), _End())
                 elif depth > max_depth:
-                    err = DecompressError("too many nested compression layers")
-                    report(err.locate(member=numbers.next) if numbers.next else err)
+                    _too_deep(report, numbers)
                 else:
-                    inner = inflate(raw, budget=budget, numbers=numbers, report=report)
-                    yield from flatten(
-                        inner,
+                    yield from expand(
+                        raw,
                         splitter=splitter,
                         budget=budget,
                         numbers=numbers,
                         report=report,
-                        depth=depth + 1,
+                        depth=depth,
                         max_depth=max_depth,
                     )
 

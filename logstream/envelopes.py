@@ -42,9 +42,8 @@ from .decode import (
     _cap,
     b64decode,
     document_from_mapping,
+    expand,
     fast_payload,
-    flatten,
-    inflate,
     is_compressed,
     payload_bytes,
     short_detail,
@@ -313,15 +312,15 @@ class _Walk:
         report = lambda e: self.fail(e, where)  # noqa: E731 - one line, used twice
         splitter = Splitter(self.cap)
         numbers = Numbers()
-        pieces = inflate(chunks, budget=budget, per_member=per_member, report=report, numbers=numbers)
-        flat = flatten(
-            pieces,
+        flat = expand(
+            chunks,
             splitter=splitter,
             budget=budget,
             numbers=numbers,
             report=report,
-            depth=depth + 1,
+            depth=depth,
             max_depth=_MAX_DEPTH,
+            per_member=per_member,
         )
         yield from self.json(flat, where, depth + 1, budget, splitter)
 
