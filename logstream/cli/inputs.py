@@ -3,9 +3,13 @@ document is, and hand the library one document (or one payload) at a time.
 
 What a source holds, decided as it streams:
 
-* compressed bytes (gzip or zlib at the start): the whole source goes to the library as a
-  file object, inflated member by member;
-* otherwise lines. A line is
+* compressed or other binary bytes at the start (a gzip or zlib header, or control bytes that
+  text does not have: a gzip member whose magic bytes are damaged, junk before gzip): the whole
+  source goes to the library as a file object, inflated member by member (it reports what is not
+  gzip and resumes at the next member);
+* UTF-16 text (with its byte order mark) is read as UTF-8 text;
+* otherwise lines, until a line holds gzip's magic bytes (text, then a gzip object): from there
+  the rest goes to the library as above. A line is
 
   - a base64 payload only when it really decodes to compressed data or a JSON document
     (``Starting``, ``Finished`` or a 32-hex trace id are plain text);
@@ -24,6 +28,7 @@ document or payload; documents are handed on as soon as they are read.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import os
 import re
@@ -43,6 +48,8 @@ from ..testing import event_id
 __all__ = ["Options", "Source", "open_sources", "iter_streams", "payload_bytes"]
 
 CHUNK = 1 << 20
+HEAD_MIN = 16  # bytes needed to tell binary from text (a gzip header is 10)
+HEAD_BYTES = 512  # bytes looked at for that
 LINE_LIMIT = 1 << 20  # a JSON line longer than this is streamed to the library
 PLAIN_BATCH = 10_000  # events per plain-text batch (CloudWatch's PutLogEvents limit)
 PLAIN_BATCH_BYTES = 1_000_000
@@ -179,6 +186,35 @@ class _Lines:
         self.pos += n
         self.searched = max(self.searched, self.pos)
 
+    def head(self) -> bytes:
+        """What the input starts with, for deciding its shape: at least HEAD_MIN bytes, or a
+        whole first line, or all of a shorter input (never more than one read beyond that, so
+        a producer that pauses after a short first line is not waited for)."""
+        while len(self.buf) - self.pos < HEAD_MIN and b"\n" not in self.buf[self.pos :] and self.fill():
+            pass
+        return self.buf[self.pos : self.pos + HEAD_BYTES]
+
+    def transcode(self, codec: str) -> None:
+        """From here on, read the input as ``codec`` text, handing out its UTF-8."""
+        decoder = codecs.getincrementaldecoder(codec)("surrogatepass")
+        pending = [rest] if (rest := self.buf[self.pos :]) else []
+        read = self._read
+        self.buf, self.pos, self.searched = b"", 0, 0
+
+        def utf8(n: int) -> bytes:
+            while True:
+                raw = pending.pop() if pending else read(n)
+                text = decoder.decode(raw, final=not raw)
+                if text or not raw:
+                    return text.encode("utf-8", "surrogatepass")
+
+        self._read = utf8
+
+    def rewind(self, line: bytes, at: int) -> None:
+        """Un-read the line just read from its byte ``at`` on (the line starts again there)."""
+        self.pos = self.searched = self.pos - len(line) + at
+        self.lineno -= 1
+
     def next_line(self) -> Any:
         """A complete line (with its line break), ``_NEED`` when more must be read first,
         ``_LONG`` when the line is longer than LINE_LIMIT so far, ``None`` at the end."""
@@ -258,6 +294,12 @@ class _Reader:
 
 # ------------------------------------------------------------------------------ detection
 _BOM = b"\xef\xbb\xbf"
+_UTF16 = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+# C0 controls that text does not hold (tab, line breaks, form feed, and what terminal captures
+# and coloured logs hold: bell, backspace, shift out/in, escape, are text). Gzip headers as
+# CloudWatch, Firehose and gzip(1) write them have a NUL byte (mtime 0, flags or XFL).
+_CONTROLS = bytes([*range(0x00, 0x07), *range(0x10, 0x1B), *range(0x1C, 0x20)])
 _STRINGS = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
 _B64_FIRST = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _B64_LINE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
@@ -283,6 +325,13 @@ def _compressed_start(head: bytes) -> bool:
         return True
     # zlib: only the header bytes zlib itself writes, so text starting "x^" stays text
     return len(head) >= 2 and head[0] == 0x78 and head[1] in (0x01, 0x5E, 0x9C, 0xDA)
+
+
+def _binary(head: bytes) -> bool:
+    """True when ``head`` is not text: compressed data, or control bytes text does not have.
+    NUL bytes before text (a log file truncated under a writer) leave it text."""
+    head = head.lstrip(b"\x00")
+    return _compressed_start(head) or len(head.translate(None, _CONTROLS)) != len(head)
 
 
 def _tail_time(text: bytes) -> int | None:
@@ -359,9 +408,13 @@ class _Scanner:
         lines = self.lines
         if lines.peek(3) == _BOM:
             lines.skip(3)
-        if _compressed_start(lines.peek(2)):
-            reader = lines.rest_reader()
-            yield from self.library(reader, None)
+        elif lines.peek(2) in _UTF16:
+            codec = _UTF16[lines.peek(2)]
+            lines.skip(2)
+            lines.transcode(codec)
+        head = lines.head()
+        if _binary(head):
+            yield from self.library(lines.rest_reader(), None)
             return
         block: list[bytes] | None = None
         depth = size = start = 0
@@ -394,6 +447,13 @@ class _Scanner:
                 yield from self.long(lines)
                 continue
             lineno = lines.lineno
+            at = line.find(_GZIP_MAGIC)
+            if at >= 0:  # text, then gzip: the rest is binary
+                if block is not None:
+                    yield from self.json(b"".join(block), start)
+                lines.rewind(line, at)
+                yield from self.binary_rest(line[:at], lineno)
+                return
             if block is not None:
                 if line and line[0] not in _JSON_LINE_START:  # text, not the rest of a document
                     yield from self.json(b"".join(block), start)
@@ -430,8 +490,25 @@ class _Scanner:
             yield from self.json(b"".join(block), start)
         yield from self.end_text()
 
+    def binary_rest(self, text: bytes, lineno: int) -> Iterator[LogStream]:
+        """Gzip data begins on line ``lineno`` after ``text``: the text is a line, and the rest of
+        the input goes to the library, which inflates it member by member."""
+        if text.strip():
+            yield from self.text(text, lineno)
+        yield from self.end_text()
+        self.last = "data"
+        yield from self.library(self.lines.rest_reader(), lineno)
+
     def long(self, lines: _Lines) -> Iterator[LogStream]:
-        """A line over LINE_LIMIT: JSON is streamed to the library, anything else read whole."""
+        """A line over LINE_LIMIT: JSON is streamed to the library, anything else read whole
+        (up to gzip data in it: from there the rest is binary)."""
+        at = lines.buf.find(_GZIP_MAGIC, lines.pos)
+        if at >= 0:
+            text = lines.buf[lines.pos : at]
+            lines.skip(len(text))
+            lines.lineno += 1
+            yield from self.binary_rest(text, lines.lineno)
+            return
         head = lines.peek(LINE_LIMIT).lstrip()[:1]
         yield from self.end_text()
         if head in (b"{", b"["):

@@ -1,0 +1,217 @@
+"""Input whose shape is odd at the start: gzip whose first bytes are damaged or preceded by junk,
+binary data that is not gzip, gzip after text, UTF-16 text, a pipe that hands out a few bytes at
+a time. The CLI must decode what the library decodes from the same bytes, and say what it
+could not, once, naming the input and the step."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+
+from logstream import iter_log_streams
+from logstream import testing as t
+from tests.conftest import ROOT, run_cli
+
+REPORT = (
+    "REPORT RequestId: {id}\tDuration: 5.00 ms\tBilled Duration: 5 ms\tMemory Size: 128 MB\t"
+    "Max Memory Used: 60 MB\t\n"
+)
+
+
+def _docs(n: int) -> list[dict]:
+    return [t.make_document([f"event {i}\n"], log_stream=f"s{i}") for i in range(n)]
+
+
+def _members(docs: list[dict]) -> list[bytes]:
+    return [t.gzip_member(t.document_json(d)) for d in docs]
+
+
+def _damaged(member: bytes, index: int = 0, bit: int = 0x04) -> bytes:
+    out = bytearray(member)
+    out[index] ^= bit
+    return bytes(out)
+
+
+def _documents(stdout: bytes) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def _library(data: bytes) -> tuple[list[dict], list[str]]:
+    errors: list = []
+    docs = [s.to_document() for s in iter_log_streams(data, on_error=errors.append)]
+    return docs, [str(e) for e in errors]
+
+
+# ------------------------------------------------------------------- damaged or late gzip start
+def test_given_an_object_whose_first_magic_byte_is_damaged_then_the_other_members_and_member_1_named(
+    tmp_path,
+):
+    docs = _docs(3)
+    m = _members(docs)
+    path = tmp_path / "object.gz"
+    path.write_bytes(_damaged(m[0]) + m[1] + m[2])
+    done = run_cli("decode", "--documents", str(path))
+    assert done.returncode == 1
+    assert _documents(done.stdout) == docs[1:]
+    err = done.stderr.decode().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"logstream: {path}: decompress: corrupt compressed data in member 1")
+    assert "Traceback" not in done.stderr.decode()
+
+
+def test_given_the_second_magic_byte_damaged_then_decode_prints_what_the_library_gives(tmp_path):
+    docs = _docs(3)
+    m = _members(docs)
+    data = _damaged(m[0], 1, 0x01) + m[1] + m[2]
+    expected_docs, expected_errors = _library(data)
+    assert expected_docs == docs[1:] and len(expected_errors) == 1  # the library recovers
+    path = tmp_path / "object.gz"
+    path.write_bytes(data)
+    done = run_cli("decode", "--documents", str(path))
+    assert done.returncode == 1
+    assert _documents(done.stdout) == docs[1:]
+    assert done.stderr.decode() == f"logstream: {path}: {expected_errors[0]}\n"
+
+
+def test_given_a_damaged_first_member_on_a_pipe_in_small_pieces_then_the_same_as_from_a_file():
+    docs = _docs(3)
+    m = _members(docs)
+    data = _damaged(m[0]) + m[1] + m[2]
+    with subprocess.Popen(
+        [sys.executable, "-m", "logstream", "decode", "--documents"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
+        for i in range(0, len(data), 3):  # a few bytes per write (output fits the pipe buffer)
+            proc.stdin.write(data[i : i + 3])
+            proc.stdin.flush()
+        proc.stdin.close()
+        stdout, stderr = proc.stdout.read(), proc.stderr.read().decode()
+    assert proc.returncode == 1
+    assert _documents(stdout) == docs[1:]
+    assert stderr.startswith("logstream: <stdin>: decompress: corrupt compressed data in member 1")
+    assert len(stderr.splitlines()) == 1
+
+
+def test_given_junk_bytes_before_a_gzip_object_then_its_members_decoded_and_the_junk_reported(tmp_path):
+    docs = _docs(2)
+    m = _members(docs)
+    for junk in (b"\x00\x01junk", b"\x00" * 16, b"ab"):
+        path = tmp_path / "object.gz"
+        path.write_bytes(junk + m[0] + m[1])
+        done = run_cli("decode", "--documents", str(path))
+        assert done.returncode == 1, junk
+        assert _documents(done.stdout) == docs, junk
+        assert done.stderr.decode() == (
+            f"logstream: {path}: decompress: not gzip or zlib data (no gzip/zlib header)\n"
+        ), junk
+
+
+def test_given_http_headers_before_a_gzip_body_then_its_members_decoded(tmp_path):
+    """``curl -i`` saved with the response: text lines, then the binary body."""
+    docs = _docs(2)
+    body = b"".join(_members(docs))
+    path = tmp_path / "response"
+    path.write_bytes(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n" + body)
+    done = run_cli("decode", "--documents", str(path))
+    assert done.returncode == 1
+    assert _documents(done.stdout) == docs
+    assert f"logstream: {path}: " in done.stderr.decode()
+    assert "Traceback" not in done.stderr.decode()
+
+
+def test_given_text_lines_then_a_gzip_object_then_report_reads_both():
+    """``cat function.log object.gz | logstream report``: text longer than a first look, then gzip."""
+    text = "".join(REPORT.format(id=f"t{i}") for i in range(20)).encode()
+    assert len(text) > 1024
+    doc = t.make_document([REPORT.format(id="g1"), REPORT.format(id="g2")])
+    done = run_cli("report", stdin=text + t.s3_object([doc]))
+    assert done.stderr == b""
+    assert done.returncode == 0
+    assert [r["requestId"] for r in _documents(done.stdout)] == [f"t{i}" for i in range(20)] + ["g1", "g2"]
+
+
+def test_given_text_lines_then_a_gzip_object_then_decode_names_the_text_and_decodes_the_object():
+    docs = _docs(2)
+    text = b"a line that is not a payload\n" * 40
+    done = run_cli("decode", "--documents", stdin=text + t.s3_object(docs))
+    assert done.returncode == 1
+    assert _documents(done.stdout) == docs
+    assert done.stderr.decode().splitlines() == [
+        f"logstream: <stdin>: line {i}: envelope: neither JSON, a base64 payload nor an 'aws logs tail' line"
+        for i in range(1, 41)
+    ]
+
+
+def test_given_binary_data_that_is_not_gzip_then_one_error_naming_the_file_and_the_step(tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(bytes(range(256)) * 64)  # 16 KiB, 64 "lines"
+    for command in ("decode", "report", "encode"):
+        done = run_cli(command, str(path))
+        assert done.returncode == 1, command
+        assert done.stdout == b"", command
+        assert done.stderr.decode() == (
+            f"logstream: {path}: decompress: not gzip or zlib data (no gzip/zlib header)\n"
+        ), command
+
+
+def test_given_encode_of_an_object_with_a_damaged_first_member_then_the_other_members_encoded(tmp_path):
+    docs = _docs(3)
+    m = _members(docs)
+    path = tmp_path / "object.gz"
+    path.write_bytes(_damaged(m[0]) + m[1] + m[2])
+    enc = run_cli("encode", "--to", "s3", str(path))
+    assert enc.returncode == 1
+    assert "decompress: corrupt compressed data in member 1" in enc.stderr.decode()
+    back = run_cli("decode", "--documents", stdin=enc.stdout)
+    assert back.returncode == 0, back.stderr
+    assert _documents(back.stdout) == docs[1:]
+
+
+# ---------------------------------------------------------------------------------- UTF-16 text
+def test_given_utf16_text_with_a_byte_order_mark_then_read_as_the_same_text_in_utf8(tmp_path):
+    """What Windows PowerShell 5's ``>`` writes (UTF-16 LE with a BOM), and the big-endian kind."""
+    docs = _docs(2)
+    pretty = json.dumps(docs[0], indent=2) + "\n"
+    lines = "".join(base64.b64encode(m).decode() + "\r\n" for m in _members(docs))
+    for codec in ("utf-16-le", "utf-16-be"):
+        bom = "\ufeff".encode(codec)
+        path = tmp_path / f"{codec}.json"
+        path.write_bytes(bom + pretty.encode(codec))
+        done = run_cli("decode", "--documents", str(path))
+        assert done.returncode == 0 and done.stderr == b"", (codec, done.stderr)
+        assert _documents(done.stdout) == docs[:1], codec
+        path.write_bytes(bom + lines.encode(codec))
+        done = run_cli("decode", "--documents", str(path))
+        assert done.returncode == 0 and done.stderr == b"", (codec, done.stderr)
+        assert _documents(done.stdout) == docs, codec
+
+
+def test_given_utf16_plain_text_then_encode_keeps_every_character():
+    text = "caf\u00e9 \U0001f600 line one\r\nline two\n"
+    enc = run_cli("encode", stdin="\ufeff".encode("utf-16-le") + text.encode("utf-16-le"))
+    assert enc.returncode == 0, enc.stderr
+    back = run_cli("decode", "--messages", stdin=enc.stdout)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout == text.encode("utf-8")
+
+
+# ----------------------------------------------------------------------- text that stays text
+def test_given_text_with_terminal_controls_or_leading_nul_bytes_then_still_read_as_text():
+    """Coloured logs and terminal captures (escape, bell, backspace, shift out/in), and a log
+    file truncated under its writer (``copytruncate``: NUL bytes, then text) are text."""
+    report = REPORT.format(id="r1")
+    for first in (
+        "\x1b[32mINFO\x1b[0m \x1b]0;title\x07 done\x08\x0e\x0f\n",
+        "\x00" * 600 + "[INFO] restarted\n",
+    ):
+        done = run_cli("report", stdin=(first + report).encode())
+        assert done.returncode == 0 and done.stderr == b"", (first, done.stderr)
+        assert [r["requestId"] for r in _documents(done.stdout)] == ["r1"]
+        enc = run_cli("encode", stdin=(first + report).encode())
+        back = run_cli("decode", "--messages", stdin=enc.stdout)
+        assert back.stdout == (first + report).encode()
