@@ -13,6 +13,8 @@ What a source holds, decided as it streams:
 
   - a base64 payload only when it really decodes to compressed data or a JSON document
     (``Starting``, ``Finished`` or a 32-hex trace id are plain text);
+    a payload wrapped at 76 or 64 columns (``base64``, ``openssl base64``) is read whole when
+    its first line holds the start of compressed data that does not end in it;
   - JSON when it starts with ``{`` or ``[`` and the brackets balance on it (NDJSON, compact or
     glued documents, any envelope, decode's own event lines), or a pretty document spanning the
     lines until its brackets balance; a JSON line longer than 1 MiB is streamed to the library;
@@ -34,6 +36,7 @@ import os
 import re
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase
 from typing import Any
@@ -334,6 +337,20 @@ def _binary(head: bytes) -> bool:
     return _compressed_start(head) or len(head.translate(None, _CONTROLS)) != len(head)
 
 
+_WRAP_WIDTHS = (64, 76)  # base64 wrapped by openssl and by base64(1)
+
+
+def _cut_short(raw: bytes) -> bool:
+    """True when ``raw`` (the bytes of one base64 line) begins compressed data that ends after
+    it: the first line of a wrapped payload."""
+    d = zlib.decompressobj(47)
+    try:
+        d.decompress(raw)  # (57 bytes at most: bounded output)
+    except zlib.error:
+        return False
+    return not d.eof or bool(d.unused_data)
+
+
 def _tail_time(text: bytes) -> int | None:
     from datetime import datetime
 
@@ -483,12 +500,41 @@ class _Scanner:
                 if raw is not None:
                     yield from self.end_text()
                     self.last = "data"
+                    if len(s) in _WRAP_WIDTHS and _cut_short(raw):
+                        yield from self.library(self.wrapped(s), lineno)
+                        continue
                     yield from self.library(raw, lineno)
                     continue
             yield from self.text(line, lineno)
         if block is not None:
             yield from self.json(b"".join(block), start)
         yield from self.end_text()
+
+    def wrapped(self, first: bytes) -> Any:
+        """The payload whose base64 is wrapped (``base64``: 76 columns, ``openssl base64``: 64),
+        ``first`` its first line: the lines of the same width after it, and a last shorter one.
+        Its bytes, or its base64 text when it is not valid base64 (the library names that)."""
+        lines, width = self.lines, len(first)
+        parts, size = [first], len(first)
+        while size <= 2 * self.opts.max_size:
+            line = lines.next_line()
+            if line is _NEED:
+                if lines.fill():
+                    continue
+                line = lines.next_line()
+            if line is None or line is _LONG or line is _NEED:
+                break
+            s = line.strip()
+            if len(s) > width or not _B64_LINE.fullmatch(s):
+                lines.rewind(line, 0)
+                break
+            parts.append(s)
+            size += len(s)
+            if len(s) < width or s.endswith(b"="):
+                break
+        text = b"".join(parts)
+        raw = payload_bytes(text)
+        return raw if raw is not None else text.decode("ascii")
 
     def binary_rest(self, text: bytes, lineno: int) -> Iterator[LogStream]:
         """Gzip data begins on line ``lineno`` after ``text``: the text is a line, and the rest of

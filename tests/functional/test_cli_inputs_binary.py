@@ -215,3 +215,38 @@ def test_given_text_with_terminal_controls_or_leading_nul_bytes_then_still_read_
         enc = run_cli("encode", stdin=(first + report).encode())
         back = run_cli("decode", "--messages", stdin=enc.stdout)
         assert back.stdout == (first + report).encode()
+
+
+# --------------------------------------------------------------------------- wrapped base64
+def _wrapped(data: bytes, width: int, newline: str = "\n") -> bytes:
+    text = base64.b64encode(data).decode()
+    return "".join(text[i : i + width] + newline for i in range(0, len(text), width)).encode()
+
+
+def test_given_base64_wrapped_at_76_or_64_columns_then_one_payload():
+    """``base64 object.gz`` (GNU, 76 columns) and ``openssl base64`` (64 columns), CRLF too."""
+    docs = _docs(4)
+    obj = b"".join(_members(docs[:3]))
+    for width, newline in ((76, "\n"), (64, "\n"), (76, "\r\n")):
+        stdin = (
+            _wrapped(obj, width, newline)
+            + base64.b64encode(_members(docs[3:])[0])
+            + b"\n"  # a payload on one line after it
+        )
+        done = run_cli("decode", "--documents", stdin=stdin)
+        assert done.stderr == b"" and done.returncode == 0, (width, done.stderr)
+        assert _documents(done.stdout) == docs, width
+
+
+def test_given_wrapped_base64_cut_short_then_one_truncation_error_naming_its_first_line():
+    docs = _docs(3)
+    wrapped = _wrapped(b"".join(_members(docs)), 76).splitlines(keepends=True)
+    cut = b"".join(wrapped[:-2])
+    expected, errors = _library(base64.b64decode(cut.replace(b"\n", b"")))
+    assert expected == docs[:2] and len(errors) == 1  # the third member is cut off
+    done = run_cli("decode", "--documents", stdin=cut)
+    assert done.returncode == 1
+    assert _documents(done.stdout) == expected
+    err = done.stderr.decode().splitlines()
+    assert len(err) == 1 and err[0].startswith("logstream: <stdin>: line 1: "), err
+    assert "decompress: truncated" in err[0]
