@@ -250,3 +250,14 @@ def test_given_wrapped_base64_cut_short_then_one_truncation_error_naming_its_fir
     err = done.stderr.decode().splitlines()
     assert len(err) == 1 and err[0].startswith("logstream: <stdin>: line 1: "), err
     assert "decompress: truncated" in err[0]
+
+
+def test_given_empty_input_then_nothing_to_decode_and_exit_0(tmp_path):
+    """An empty file (an S3 "folder" placeholder), stdin with nothing, or only a byte order
+    mark: no input, not an error."""
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    bom = tmp_path / "bom"
+    bom.write_bytes(b"\xff\xfe")
+    done = run_cli("decode", str(empty), str(bom), "-", stdin=b"")
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
