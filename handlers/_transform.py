@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import base64
 import gzip
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
 
 from handlers._selfmetrics import Tally
-from logstream import DecodeError, LogStream, limits
+from logstream import DecodeError, LogEvent, LogStream, limits
 from logstream.envelopes import payload_streams
 from logstream.ndjson import event_lines
 from logstream.process import (
@@ -234,5 +234,5 @@ def _output_sizes(part: Part, ends: list[int], raw: list[int]) -> list[int]:
     return sizes
 
 
-def _gzip(doc: dict[str, Any], events: list[Any]) -> bytes:
+def _gzip(doc: dict[str, Any], events: Sequence[LogEvent]) -> bytes:
     return gzip.compress(_enc.encode({**doc, "logEvents": [e.to_dict() for e in events]}), mtime=0)
