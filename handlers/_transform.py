@@ -18,23 +18,33 @@ from __future__ import annotations
 
 import base64
 import gzip
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import msgspec
 
 from handlers._selfmetrics import Tally
-from logstream import DecodeError, LogStream, limits
+from logstream import DecodeError, LogEvent, LogStream, limits
 from logstream.envelopes import payload_streams
 from logstream.ndjson import event_lines
-from logstream.process import Pipeline
+from logstream.process import (
+    Pipeline,
+    PipelineConfig,
+    ProcessedEvent,
+    encode_lines,
+    from_stream,
+    join_multiline,
+)
 from logstream.sinks import Deadline, Record
 from logstream.sinks.records import partition_key
 
 MARKER = "logstreamReingested"
-#: Largest NDJSON output of one re-ingested document: base64 of it fits any response alone,
-#: and its gzip document fits a Firehose/Kinesis record.
+#: Largest output (the pipeline's lines) of one re-ingested document: base64 of it fits any
+#: response alone; its events' own NDJSON lines are bounded too, so its gzip document fits a
+#: Firehose/Kinesis record.
 PIECE_BYTES = 900 * 1024
+#: Largest output of one joined event re-ingested on its own: base64 of it still fits a response.
+GROUP_MAX_BYTES = 4 * 1024 * 1024
 _ANSWER_BYTES = 80  # {"recordId": "", "result": "ProcessingFailed"} around the id
 _enc = msgspec.json.Encoder()
 
@@ -62,7 +72,7 @@ def transform_response(
     records = event.get("records") or []
     answers: list[dict[str, Any] | None] = [None] * len(records)
     size = 64 + sum(len(str(r.get("recordId", ""))) + _ANSWER_BYTES for r in records)
-    decoded: list[tuple[int, list[LogStream], int, bytes, dict[str, int]]] = []
+    decoded: list[tuple[int, list[Part], int, bytes, dict[str, int]]] = []
     for index, record in enumerate(records):
         rid = record.get("recordId", "")
         try:
@@ -76,24 +86,29 @@ def transform_response(
             continue
         tally.control_messages += sum(s.is_control for s in streams)
         wanted = [s for s in streams if not s.is_control and s.log_group not in skip_log_groups]
-        tally.took(wanted)
         stages: dict[str, int] = {}
         if pipeline is None:
-            data = b"".join(event_lines(s) for s in wanted)
+            parts = [Part(s, None, event_lines(s)) for s in wanted]
         else:
-            data = b"".join(pipeline.lines(s, stages) for s in wanted)
+            parts = []
+            for s in wanted:
+                events = pipeline.process(s, stages)
+                parts.append(Part(s, events, encode_lines(events)))
+        data = b"".join(p.lines for p in parts)
         if not data:
             answers[index] = {"recordId": rid, "result": "Dropped"}
+            tally.took(wanted)
             _add(tally.stages, stages)
             continue
         again = max((reingested(s) for s in wanted), default=0)
-        decoded.append((index, wanted, again, data, stages))
+        decoded.append((index, parts, again, data, stages))
     decoded.sort(key=lambda d: -d[2])  # re-ingested data first (stable: else in order)
-    overflow: list[tuple[int, list[LogStream], int]] = []
-    for index, wanted, again, data, stages in decoded:
+    overflow: list[tuple[int, list[Part], int]] = []
+    for index, parts, again, data, stages in decoded:
         n = (len(data) + 2) // 3 * 4
         if size + n <= max_bytes:
             size += n
+            tally.took(p.stream for p in parts)  # a re-ingested record is counted when answered Ok
             _add(tally.stages, stages)
             tally.events_out += data.count(b"\n")
             tally.bytes_out += len(data)
@@ -103,14 +118,15 @@ def transform_response(
                 "data": base64.b64encode(data).decode(),
             }
         else:
-            overflow.append((index, wanted, again))
+            overflow.append((index, parts, again))
     counts = {"reingested": 0, "reingestFailed": 0}
     if overflow:
+        join = pipeline.config if pipeline is not None and pipeline.config.join_multiline else None
         pieces = [
-            Record(doc, partition_key(s), len(s.log_events), index)
-            for index, wanted, again in overflow
-            for s in wanted
-            for doc in _documents(s, again + 1)
+            Record(doc, partition_key(p.stream), events, index)
+            for index, parts, again in overflow
+            for p in parts
+            for doc, events in _documents(p, again + 1, join)
         ]
         failed: set[Any] = {index for index, _, _ in overflow}
         if reingest is not None:
@@ -146,24 +162,77 @@ def reingested(stream: LogStream) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _documents(stream: LogStream, attempt: int) -> list[bytes]:
-    """The stream's events as gzip documents whose NDJSON output is at most PIECE_BYTES each."""
+class Part(NamedTuple):
+    """One stream of a record: its events as the pipeline left them (``None``: no pipeline) and
+    the NDJSON lines they make, one per event."""
+
+    stream: LogStream
+    events: list[ProcessedEvent] | None
+    lines: bytes
+
+
+def _documents(part: Part, attempt: int, join: PipelineConfig | None = None) -> list[tuple[bytes, int]]:
+    """The stream's events as gzip documents (with how many events each holds) whose output,
+    when they come back, is at most PIECE_BYTES each: sized by the lines the pipeline made of
+    them (which can be many times the events' own lines: parsed ``json``, tags). Cut only between
+    the events the pipeline keeps apart (``join``: a joined stack trace stays in one document),
+    unless one joined event alone is too big for a response or a record."""
+    stream = part.stream
+    events = stream.log_events
     doc = stream.to_document()
     doc[MARKER] = attempt
-    pieces: list[bytes] = []
-    events: list[Any] = []
-    size = 0
-    for event in stream.log_events:
-        n = len(event_lines(stream, (event,)))
-        if events and size + n > PIECE_BYTES:
-            pieces.append(_gzip(doc, events))
-            events, size = [], 0
-        events.append(event)
-        size += n
-    if events:
-        pieces.append(_gzip(doc, events))
+    raw = [len(event_lines(stream, (e,))) for e in events]  # bounds the document's gzip
+    ends = [i + 1 for i in range(len(events))]  # the end of each group of events kept together
+    if join is not None:
+        ends, n = [], 0
+        for head in join_multiline(from_stream(stream), start=join.multiline_start):
+            n += 1 + len(head.joined_ids or ())
+            ends.append(n)
+    out = _output_sizes(part, ends, raw)
+    pieces: list[tuple[bytes, int]] = []
+    first, size, raw_size = 0, 0, 0
+
+    def flush(stop: int) -> None:
+        if stop > first:
+            pieces.append((_gzip(doc, events[first:stop]), stop - first))
+
+    begin = 0
+    for end, group_out in zip(ends, out, strict=True):
+        group_raw = sum(raw[begin:end])
+        if first < begin and (size + group_out > PIECE_BYTES or raw_size + group_raw > PIECE_BYTES):
+            flush(begin)
+            first, size, raw_size = begin, 0, 0
+        if group_out > GROUP_MAX_BYTES or group_raw > PIECE_BYTES:  # too big even alone: cut it
+            for i in range(begin, end):
+                share = group_out * raw[i] // max(1, group_raw)  # its part of the joined line
+                if first < i and (size + share > PIECE_BYTES or raw_size + raw[i] > PIECE_BYTES):
+                    flush(i)
+                    first, size, raw_size = i, 0, 0
+                size += share
+                raw_size += raw[i]
+        else:
+            size += group_out
+            raw_size += group_raw
+        begin = end
+    flush(len(events))
     return pieces
 
 
-def _gzip(doc: dict[str, Any], events: list[Any]) -> bytes:
+def _output_sizes(part: Part, ends: list[int], raw: list[int]) -> list[int]:
+    """The size of the line each group of events makes (0: the pipeline drops it)."""
+    lengths = [len(line) + 1 for line in part.lines.split(b"\n")[:-1]]  # one line per event
+    if part.events is None or len(lengths) != len(part.events):
+        return [sum(raw[a:b]) for a, b in zip([0, *ends], ends, strict=False)]
+    events = part.stream.log_events
+    sizes, k = [], 0
+    for begin in [0, *ends[:-1]]:
+        if k < len(part.events) and part.events[k].id == events[begin].id:
+            sizes.append(lengths[k])
+            k += 1
+        else:
+            sizes.append(0)
+    return sizes
+
+
+def _gzip(doc: dict[str, Any], events: Sequence[LogEvent]) -> bytes:
     return gzip.compress(_enc.encode({**doc, "logEvents": [e.to_dict() for e in events]}), mtime=0)

@@ -17,7 +17,8 @@ An event whose line cannot fit in one record (a 256 KB message of control charac
 1.5 MB JSON line) is split into several lines with the same ``id`` and ``part``/``parts``
 (1-based); concatenating their ``message`` values in part order gives the message back. Parts
 leave out ``json`` (a pipeline's parsed copy of the message: the message is whole again once
-the parts are joined).
+the parts are joined) and share out a joined event's ``joinedIds`` (concatenated in part order
+they give the list back; a trace of 20,000 lines has 1.2 MB of them).
 """
 
 from __future__ import annotations
@@ -207,12 +208,17 @@ def _document_pieces(
 def split_line(line: bytes, budget: int) -> list[bytes] | None:
     """An NDJSON event line split into lines of at most ``budget`` bytes that share its keys
     (but ``json``) and carry ``part``/``parts``; ``None`` when even an empty message does not fit.
+    A joined event's ``joinedIds`` are shared out too (each id in one part, in order; parts after
+    the message's carry only ids), so a trace of many thousand lines still fits.
 
     Example
     -------
     >>> parts = split_line(b'{"id":"1","message":"' + b"x" * 100 + b'","json":{"a":1}}\\n', 80)
     >>> import json; [(json.loads(p)["part"], len(json.loads(p)["message"])) for p in parts]
     [(1, 29), (2, 29), (3, 29), (4, 13)]
+    >>> parts = split_line(b'{"id":"1","message":"ab","joinedIds":["2","3","4","5"]}\\n', 80)
+    >>> [(json.loads(p)["message"], json.loads(p).get("joinedIds")) for p in parts]
+    [('ab', ['2', '3', '4']), ('', ['5'])]
     """
     try:
         fields = _dec_line.decode(line)
@@ -222,14 +228,40 @@ def split_line(line: bytes, budget: int) -> list[bytes] | None:
     if not isinstance(message, str):
         return None
     fields.pop("json", None)
+    ids = fields.get("joinedIds")
+    if not (isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids)):
+        ids = None
+    bare = {k: v for k, v in fields.items() if k != "joinedIds"} if ids else fields
     escaped = _enc.encode(message)[1:-1]
-    overhead = len(_fields_line(fields, "", 99_999, 99_999))
+    overhead = len(_fields_line(bare, "", 99_999, 99_999))
     room = budget - overhead
     if room < max(16, budget // 8):  # the context fills the record: parts would be crumbs
         return None
     chunks = split_escaped(escaped, room)
-    n = len(chunks)
-    return [_fields_line(fields, chunk, i, n) for i, chunk in enumerate(chunks, 1)]
+    if ids is None:
+        n = len(chunks)
+        return [_fields_line(fields, chunk, i, n) for i, chunk in enumerate(chunks, 1)]
+    # each part takes the ids that fit beside its piece of the message; parts of ids follow
+    parts: list[tuple[str, list[str]]] = []
+    key = len(b',"joinedIds":[]')
+    j = 0
+    for chunk in [*chunks, *([""] * len(ids))]:
+        if j == len(ids) and len(parts) >= len(chunks):
+            break
+        free = budget - len(_fields_line(bare, chunk, 99_999, 99_999)) - key
+        taken: list[str] = []
+        while j < len(ids) and (size := len(_enc.encode(ids[j])) + 1) <= free:
+            taken.append(ids[j])
+            free -= size
+            j += 1
+        if not chunk and not taken:  # not one id fits an empty part
+            return None
+        parts.append((chunk, taken))
+    n = len(parts)
+    return [
+        _fields_line({**fields, "joinedIds": taken} if taken else bare, chunk, i, n)
+        for i, (chunk, taken) in enumerate(parts, 1)
+    ]
 
 
 def _fields_line(fields: dict[str, Any], message: str, part: int, parts: int) -> bytes:
