@@ -258,6 +258,17 @@ class _Verdict:
         self.keep = keep
 
 
+class _Gap:
+    """Marker: bytes that are not compressed data were skipped between two members here. A JSON
+    value open at this point lost its middle: it is dropped, never glued to what follows (the
+    error for the skipped bytes says so)."""
+
+    __slots__ = ()
+
+
+_GAP: Final = _Gap()
+
+
 class _End:
     """Marker: the JSON text so far ends here (a nested layer or payload follows); a value still
     open is reported as truncated."""
@@ -277,7 +288,7 @@ class _Member:
         self.found = found
 
 
-Piece = bytes | _Cut | _Member | _Verdict | _End
+Piece = bytes | _Cut | _Member | _Verdict | _End | _Gap
 Report = Callable[[DecodeError], None]
 
 
@@ -611,6 +622,7 @@ def inflate(
                 if members and src.only_padding_left():
                     break
                 skip = _Skip("junk", start, numbers.next, None)
+                yield _GAP
             src.skip_to_member()
             continue
         if (
@@ -1326,12 +1338,7 @@ class Splitter:
                 self.held = [h for h in self.held if h[0] is None or h[0] != broken]
                 yield from self._release()
                 self._drop_from(self.members[-1][0] if self.members else 0)
-                if self._join().strip():  # a value begun before it: the complete ones go out,
-                    yield from self._out(self._parse(final=False))
-                    if not self.resyncing and self._join().strip():
-                        # and one that went on into it lost its middle: never glued to what follows
-                        self._drop_from(0)
-                        self.resyncing = True
+                yield from self._gap()
         elif isinstance(piece, _Verdict):
             suspended, self.suspended = self.suspended, []
             for broken, member, place, value in suspended:
@@ -1341,6 +1348,8 @@ class Splitter:
             yield from self._out(self._parse(final=True))
             self.resyncing = False
             yield from self._release()
+        elif isinstance(piece, _Gap):
+            yield from self._gap()
 
     def mid_value(self) -> bool:
         """True when the bytes fed so far end inside a value (the next bytes continue it)."""
@@ -1365,6 +1374,16 @@ class Splitter:
         held, self.held = self.held, []
         for _, place, value in held:
             yield place, value
+
+    def _gap(self) -> Iterator[tuple[dict[str, int], Value]]:
+        """Bytes are missing here (a broken member, bytes that were not compressed data): the
+        complete values before go out, and one that went on past the gap lost its middle: it is
+        dropped and the scan resumes at the next document, never gluing its two ends."""
+        if self._join().strip():
+            yield from self._out(self._parse(final=False))
+            if not self.resyncing and self._join().strip():
+                self._drop_from(0)
+                self.resyncing = True
 
     def _join(self) -> bytes:
         if self.parts:
