@@ -30,6 +30,7 @@ import re
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
 import msgspec
@@ -341,9 +342,15 @@ class _Input:
                 return True
         return False
 
-    def peek(self, n: int) -> bytes:
+    def have(self, n: int) -> int:
+        """Hold at least ``n`` bytes from the cursor (fewer when the input ends first) and say
+        how many are held; ``buf`` and ``pos`` may move (nothing is copied for the caller)."""
         while len(self.buf) - self.pos < n and self._fill():
             pass
+        return len(self.buf) - self.pos
+
+    def peek(self, n: int) -> bytes:
+        self.have(n)
         return self.buf[self.pos : self.pos + n]
 
     def take(self, n: int) -> bytes:
@@ -369,23 +376,28 @@ class _Input:
         """Go back to absolute ``offset``, or as far back as the bytes still held."""
         self.pos = max(0, offset - self.base)
 
-    def skip_to_member(self, known: set[bytes] | frozenset[bytes] = frozenset()) -> None:
-        """Move to the next gzip header that starts a plausible member (its header and first
-        block inflate, or it is like the headers in ``known``), or to the end of the input when
-        there is none."""
+    def skip_to_member(self, known: AbstractSet[bytes] = frozenset(), limit: int = -1) -> bool:
+        """Move to the next gzip header that starts a plausible member (its header is valid and
+        the first block after it inflates, or it is like the headers in ``known``), or to the
+        end of the input when there is none. With ``limit`` (an absolute offset), only headers
+        starting before it count: the cursor stops at ``limit`` when there is none. True when
+        a header was found."""
         while True:
-            found = self.buf.find(_GZIP_MAGIC, self.pos)
+            end = len(self.buf) if limit < 0 else min(len(self.buf), limit - self.base + len(_GZIP_MAGIC) - 1)
+            found = self.buf.find(_GZIP_MAGIC, self.pos, end)
             if found >= 0:
                 self.pos = found
-                head = self.peek(_PROBE_BYTES)
-                if _signature(head) in known or _plausible_member(head):
-                    return
-                self.pos += 1  # the magic bytes inside other data (peek may have moved the buffer)
+                if (known and _signature(self.peek(10)) in known) or _plausible_at(self):
+                    return True
+                self.pos += 1  # the magic bytes inside other data (the buffer may have moved)
                 continue
+            if limit >= 0 and limit - self.base <= len(self.buf):
+                self.pos = max(self.pos, limit - self.base)
+                return False
             self.pos = max(self.pos, len(self.buf) - (len(_GZIP_MAGIC) - 1))  # a header across chunks
             if not self._fill():
                 self.pos = len(self.buf)
-                return
+                return False
 
     def only_padding_left(self) -> bool:
         """True when the rest of the input is NUL bytes (tape-style padding is tolerated)."""
@@ -411,40 +423,67 @@ def _plausible_member(data: bytes, wbits: int = 31) -> bool:
 
 def _header_length(src: _Input) -> int:
     """The length of the gzip or zlib header at the cursor: 0 when the input ends inside it, -1
-    when it is not a valid header (reserved flags, a preset dictionary, a bad header CRC)."""
-    head = src.peek(10)
-    if head[:1] != b"\x1f":  # zlib (is_compressed checked the first two bytes)
-        if len(head) < 2:
-            return 0
-        return -1 if head[1] & 0x20 else 2  # FDICT: a preset dictionary nobody sent
-    if len(head) < 10:
+    when it is not a valid header (reserved flags, a preset dictionary, a file name or comment
+    of :data:`_NAME_LIMIT` bytes or more, a bad header CRC). Read in place (a false header may
+    claim 64 KiB of extra field at every few bytes: nothing is copied)."""
+    held = src.have(10)
+    buf, p = src.buf, src.pos
+    if held < 2:
         return 0
-    flags = head[3]
-    if flags == 0 and head[2] == 8:  # the usual header: no optional fields
+    if buf[p] != 0x1F:  # zlib (is_compressed checked the first two bytes)
+        return -1 if buf[p + 1] & 0x20 else 2  # FDICT: a preset dictionary nobody sent
+    if held < 10:
+        return 0
+    flags = buf[p + 3]
+    if flags == 0 and buf[p + 2] == 8:  # the usual header: no optional fields
         return 10
-    if head[2] != 8 or flags & 0xE0:
+    if buf[p + 2] != 8 or flags & 0xE0:
         return -1
     n = 10
     if flags & 4:  # FEXTRA
-        extra = src.peek(n + 2)
-        if len(extra) < n + 2:
+        if src.have(n + 2) < n + 2:
             return 0
-        n += 2 + int.from_bytes(extra[n : n + 2], "little")
+        buf, p = src.buf, src.pos
+        n += 2 + int.from_bytes(buf[p + n : p + n + 2], "little")
     for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
         if flags & bit:
-            field = src.peek(n + _NAME_LIMIT)
-            nul = field.find(b"\x00", n)
+            held = src.have(n + _NAME_LIMIT)
+            buf, p = src.buf, src.pos
+            nul = buf.find(b"\x00", p + n, p + min(held, n + _NAME_LIMIT))
             if nul < 0:
-                return 0 if len(field) < n + _NAME_LIMIT else -1
-            n = nul + 1
+                return 0 if held < n + _NAME_LIMIT else -1
+            n = nul + 1 - p
     if flags & 2:  # FHCRC: the low 16 bits of the header's CRC-32
         n += 2
-    whole = src.peek(n)
-    if len(whole) < n:
+    if src.have(n) < n:
         return 0
-    if flags & 2 and zlib.crc32(whole[: n - 2]) & 0xFFFF != int.from_bytes(whole[n - 2 : n], "little"):
-        return -1
+    buf, p = src.buf, src.pos
+    if flags & 2:
+        with memoryview(buf) as view:
+            crc = zlib.crc32(view[p : p + n - 2]) & 0xFFFF
+        if crc != int.from_bytes(buf[p + n - 2 : p + n], "little"):
+            return -1
     return n
+
+
+def _plausible_at(src: _Input) -> bool:
+    """Whether the gzip header at the cursor may start a member: it is valid and the first
+    :data:`_PROBE_BYTES` after it inflate (or the input ends before that can be told). The
+    extra field, name and comment are stepped over, not fed to the inflater: a false header
+    claiming a long extra field is judged by the bytes after it, in constant time."""
+    n = _header_length(src)
+    if n <= 0:
+        return n == 0
+    held = src.have(n + _PROBE_BYTES)
+    if held <= n:
+        return True
+    buf, p = src.buf, src.pos
+    with memoryview(buf) as view:
+        try:
+            zlib.decompressobj(-15).decompress(view[p + n : p + min(held, n + _PROBE_BYTES)], 64)
+        except zlib.error:
+            return False
+    return True
 
 
 def _read_again(src: _Input, start: int, limit: int) -> str | None:
@@ -644,6 +683,9 @@ def inflate(
         # a header at a member's start is the writer's: the stream's first, and (below) one that
         # fails; one found by scanning is compared with them
         signature = _signature(src.peek(10)) if skip is not None or not members else b""
+        # where the header of a member found by scanning ends (its extra field, name and
+        # comment may prove to be other bytes, holding members)
+        header_end = start + max(_header_length(src), 10) if skip is not None else start
         if skip is None and signature:
             known.add(signature)
         index = numbers.claim()
@@ -711,8 +753,14 @@ def inflate(
             # like the stream's own is taken for the next member, damaged too.)
             numbers.release()
             yield _Cut(keep=False)
-            src.rewind(last_piece if pieces > 1 else start + 1)
-            src.skip_to_member(known if skip.kind == "broken" else frozenset())
+            scan: AbstractSet[bytes] = known if skip.kind == "broken" else frozenset()
+            src.rewind(start + 1)
+            if pieces > 1:  # resume after what it inflated (linear time), but first look in the
+                # fields its header claimed: the inflater stepped over them unchecked
+                if header_end > start + 10 and src.skip_to_member(scan, header_end):
+                    continue
+                src.rewind(max(last_piece, header_end))
+            src.skip_to_member(scan)
             continue
         if (
             skip is not None

@@ -69,3 +69,40 @@ def test_given_a_document_split_across_members_with_junk_between_them_then_it_is
         # the junk, counted after member 2 (it takes no member number)
         assert (errors[0].step, errors[0].member) == ("decompress", 2)
         assert "8 bytes that are not gzip data after member 2" in str(errors[0])
+
+
+def _false_header_with_extra_field(xlen: int, inside: bytes, after: bytes) -> bytes:
+    """A gzip header (FEXTRA) found by scanning whose extra field claims the next ``xlen``
+    bytes, ``inside`` among them, followed by ``after`` (where the false member breaks)."""
+    return (
+        b"\x1f\x8b\x08\x04"
+        + bytes(6)
+        + struct.pack("<H", xlen)
+        + inside
+        + b"x" * (xlen - len(inside))
+        + after
+    )
+
+
+def test_given_a_false_header_whose_extra_field_spans_good_members_then_they_are_kept():
+    docs = _docs(4)
+    a, b, c, d = (gz(document_json(x)) for x in docs)
+    false = _false_header_with_extra_field(5000, b + c, b"\x07")  # then an invalid block type
+    for obj in (a + b"JUNK" + false + d, _pieces(a + b"JUNK" + false + d, 1000)):
+        out, errors = _decode(obj)
+        assert out == docs
+        assert errors and all(e.step == "decompress" for e in errors)
+
+
+def test_given_a_false_header_whose_extra_field_spans_good_members_then_data_inflating_a_while_then_kept():
+    """The bytes after the extra field pass the first look (a stored block of 3000 bytes) and
+    break only later: the members inside the extra field are still found."""
+    docs = _docs(4)
+    a, b, c, d = (gz(document_json(x)) for x in docs)
+    stored = b"\x00" + struct.pack("<HH", 3000, 3000 ^ 0xFFFF) + b"s" * 3000 + b"\x07"
+    for xlen in (5000, 60000):
+        blob = a + b"JUNK" + _false_header_with_extra_field(xlen, b + c, stored) + d
+        for obj in (blob, _pieces(blob, 1000)):
+            out, errors = _decode(obj)
+            assert out == docs, xlen
+            assert errors and all(e.step == "decompress" for e in errors)
