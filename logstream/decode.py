@@ -901,11 +901,12 @@ class Feed:
     across members). :func:`inflate` tells it whether it is ``inside`` a member; it tells
     :func:`inflate` when the outer member broke off (``cut``)."""
 
-    __slots__ = ("src", "numbers", "inside", "cut", "done")
+    __slots__ = ("src", "numbers", "budget", "inside", "cut", "done")
 
-    def __init__(self, src: _Ahead, numbers: Numbers) -> None:
+    def __init__(self, src: _Ahead, numbers: Numbers, budget: Budget) -> None:
         self.src = src
         self.numbers = numbers
+        self.budget = budget
         self.inside = False
         self.cut: _Cut | None = None
         self.done = False
@@ -919,7 +920,11 @@ class Feed:
                 continue
             if type(piece) is _Member and piece.end and self.inside:
                 following = src.next()
-                if type(following) is _Member and not following.end and _continues(src.head(16)):
+                if (
+                    type(following) is _Member
+                    and not following.end
+                    and _rest_of_member(src, self.budget.left)
+                ):
                     self.numbers.release()  # that member is the rest of this one's inner member
                     continue
                 if following is not None:
@@ -945,6 +950,40 @@ def _continues(head: bytes) -> bool:
     """True when a member whose output begins with ``head`` can be the rest of a compressed
     member split across members: it starts neither a gzip member nor a JSON document."""
     return bool(head) and head[:2] != b"\x1f\x8b" and _DOCUMENT_START.match(head) is None
+
+
+def _rest_of_member(src: _Ahead, limit: int) -> bool:
+    """Whether the member starting in ``src`` is the rest of a compressed member split across
+    members (see :func:`_continues`). One whose text looks like base64 or a zlib header is so
+    only when it is not a payload of its own as a whole: base64 text of payloads, or a zlib
+    stream inflating to its end with its checksum (by chance, the rest of deflate data is
+    neither; one expanding past ``limit`` is refused as a payload of its own)."""
+    head = src.head(16)
+    if not _continues(head):
+        return False
+    if not (is_compressed(head) or _base64_start(head)):
+        return True
+    whole = src.head(_WHOLE_MEMBER)  # looked at, not consumed
+    if is_compressed(whole):
+        return not _whole_zlib(whole, limit)
+    return _payloads(whole) is None
+
+
+def _whole_zlib(data: bytes, limit: int) -> bool:
+    """True when ``data`` starts with a zlib stream that inflates to its end, checksum right, or
+    expands past ``limit`` bytes (the output is not kept)."""
+    d = zlib.decompressobj(15)
+    size = 0
+    try:
+        while data and not d.eof and size <= limit:
+            size += len(d.decompress(data, _STEP))
+            data = d.unconsumed_tail
+    except zlib.error:
+        return False
+    return d.eof or size > limit
+
+
+_WHOLE_MEMBER: Final = 1 << 62
 
 
 def _json_start(head: bytes) -> bool:
@@ -1040,7 +1079,7 @@ def flatten(
                 end = src.collect(_NOTHING)[1]
                 _too_deep(inner_report, numbers)
             else:
-                feed = Feed(src, numbers)
+                feed = Feed(src, numbers, budget)
                 yield from expand(
                     feed,
                     splitter=splitter,

@@ -106,3 +106,32 @@ def test_given_a_false_header_whose_extra_field_spans_good_members_then_data_inf
             out, errors = _decode(obj)
             assert out == docs, xlen
             assert errors and all(e.step == "decompress" for e in errors)
+
+
+def test_given_a_member_holding_a_cut_inner_member_then_a_base64_or_zlib_member_after_it_is_not_its_rest():
+    docs = _docs(3)
+    a, b, c = (document_json(x) for x in docs)
+    for after in (gz(b64(gz(b))), gz(zlib.compress(b)), gz(b64(b)), gz(b64(zlib.compress(b)))):
+        out, errors = _decode(gz(gz(a)[:-30]) + after + gz(c))
+        assert out == docs[1:]  # as when the member after holds gz(b) or b
+        assert [(e.step, e.member) for e in errors] == [("decompress", None)]
+        assert "truncated" in str(errors[0])
+
+
+def test_given_a_compressed_stream_split_where_its_rest_looks_like_zlib_or_base64_then_it_is_continued():
+    from logstream.decode import _base64_start, is_compressed
+
+    first, middle, last = _docs(3)
+    found = 0
+    for level in range(1, 10):
+        for n in range(40):
+            middle = make_document([f"event {n} {'ab' * n * 7} {level}\n"], log_stream="middle")
+            inner = gz(document_json(middle), level)
+            for k in range(12, len(inner) - 8):  # the inner stream split after k bytes
+                rest = inner[k:]
+                if not (is_compressed(rest[:16]) or _base64_start(rest[:16])):
+                    continue
+                found += 1
+                blob = gz(document_json(first)) + gz(inner[:k]) + gz(rest) + gz(document_json(last))
+                assert _decode(blob) == ([first, middle, last], []), (level, n, k)
+    assert found >= 20  # the case was met
