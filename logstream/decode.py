@@ -377,16 +377,29 @@ class _Input:
         self.pos = max(0, offset - self.base)
 
     def skip_to_member(self, known: AbstractSet[bytes] = frozenset(), limit: int = -1) -> bool:
-        """Move to the next gzip header that starts a plausible member (its header is valid and
-        the first block after it inflates, or it is like the headers in ``known``), or to the
-        end of the input when there is none. With ``limit`` (an absolute offset), only headers
-        starting before it count: the cursor stops at ``limit`` when there is none. True when
-        a header was found."""
+        """Move to the next header that starts a plausible member, or to the end of the input
+        when there is none: a gzip header that is valid with a first block after it that
+        inflates (or like the headers in ``known``), or a zlib header whose first bytes inflate
+        to what a member holds (see :func:`_plausible_zlib`). With ``limit`` (an absolute
+        offset), only headers starting before it count: the cursor stops at ``limit`` when
+        there is none. True when a header was found."""
         while True:
-            end = len(self.buf) if limit < 0 else min(len(self.buf), limit - self.base + len(_GZIP_MAGIC) - 1)
-            found = self.buf.find(_GZIP_MAGIC, self.pos, end)
-            if found >= 0:
-                self.pos = found
+            held = (
+                len(self.buf) if limit < 0 else min(len(self.buf), limit - self.base + len(_GZIP_MAGIC) - 1)
+            )
+            found = self.buf.find(_GZIP_MAGIC, self.pos, held)
+            gzip_at = found + self.base if found >= 0 else -1
+            # a zlib stream before it (bytes found and buf may move while probing: absolute offsets)
+            zlib_end = self.base + (
+                found if found >= 0 else held if limit < 0 else min(held, limit - self.base + 1)
+            )
+            while (z := _ZLIB_HEAD.search(self.buf, self.pos, zlib_end - self.base)) is not None:
+                self.pos = z.start()
+                if _plausible_zlib(self):
+                    return True
+                self.pos += 1
+            if gzip_at >= 0:
+                self.pos = gzip_at - self.base
                 if (known and _signature(self.peek(10)) in known) or _plausible_at(self):
                     return True
                 self.pos += 1  # the magic bytes inside other data (the buffer may have moved)
@@ -409,6 +422,8 @@ class _Input:
 
 
 _PROBE_BYTES: Final = 1024
+#: zlib headers found by scanning: a 32 KiB window (what zlib writes), no preset dictionary
+_ZLIB_HEAD: Final = re.compile(rb"\x78[\x01\x5e\x9c\xda]")
 _NAME_LIMIT: Final = 4096  # a gzip header's file name or comment longer than this is not a header
 _CANDIDATE_PIECE: Final = 4096  # first piece fed to a member found by scanning (see inflate)
 
@@ -484,6 +499,26 @@ def _plausible_at(src: _Input) -> bool:
         except zlib.error:
             return False
     return True
+
+
+def _plausible_zlib(src: _Input) -> bool:
+    """Whether the zlib header at the cursor (found by scanning) may start a member: its first
+    :data:`_PROBE_BYTES` inflate, to the start of what a member holds (JSON, base64 text,
+    another gzip or zlib layer). Two bytes are a zlib header by chance at every few hundred
+    bytes of other data; its output gives it away."""
+    held = src.have(_PROBE_BYTES)
+    buf, p = src.buf, src.pos
+    with memoryview(buf) as view:
+        try:
+            out = zlib.decompressobj(15).decompress(view[p : p + min(held, _PROBE_BYTES)], 64)
+        except zlib.error:
+            return False
+    return (
+        out[:3] == _GZIP_MAGIC
+        or _ZLIB_HEAD.match(out) is not None
+        or _DOCUMENT_START.match(out) is not None
+        or _base64_start(out)
+    )
 
 
 def _read_again(src: _Input, start: int, limit: int) -> str | None:

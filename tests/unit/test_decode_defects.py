@@ -135,3 +135,35 @@ def test_given_a_compressed_stream_split_where_its_rest_looks_like_zlib_or_base6
                 blob = gz(document_json(first)) + gz(inner[:k]) + gz(rest) + gz(document_json(last))
                 assert _decode(blob) == ([first, middle, last], []), (level, n, k)
     assert found >= 20  # the case was met
+
+
+def test_given_a_broken_gzip_member_then_a_zlib_stream_then_the_zlib_document_is_kept():
+    docs = _docs(3)
+    a, b, c = (document_json(x) for x in docs)
+    assert _decode(gz(a) + zlib.compress(b) + gz(c)) == (docs, [])
+    broken = gz(a)[:10] + b"\x07" + gz(a)[11:]  # an invalid block type: where it ends is unknown
+    for after in (zlib.compress(b), zlib.compress(b64(gz(b))), zlib.compress(gz(b))):
+        blob = broken + after + gz(c)
+        for obj in (blob, _pieces(blob, 5)):
+            out, errors = _decode(obj)
+            assert out == docs[1:]
+            assert [(e.step, e.member) for e in errors] == [("decompress", None)]
+            assert "corrupt compressed data in member 1" in str(errors[0])
+
+
+def test_given_junk_then_a_zlib_stream_then_the_zlib_document_is_kept():
+    docs = _docs(3)
+    a, b, c = (document_json(x) for x in docs)
+    out, errors = _decode(gz(a) + b"JUNK" + zlib.compress(b) + zlib.compress(c))
+    assert out == docs
+    assert [(e.step, e.member) for e in errors] == [("decompress", 1)]
+
+
+def test_given_random_bytes_between_members_then_no_zlib_stream_is_made_up():
+    import random
+
+    docs = _docs(2)
+    junk = random.Random(7).randbytes(1 << 20)  # two-byte zlib headers by chance every few hundred bytes
+    out, errors = _decode(gz(document_json(docs[0])) + junk + gz(document_json(docs[1])))
+    assert out == docs
+    assert [(e.step, e.member) for e in errors] == [("decompress", 1)]
