@@ -734,8 +734,17 @@ def inflate(
         detail = ""
         error: SizeLimitError | None = None
         last_piece = pieces = 0  # where the last piece fed to the inflater starts; how many
-        d = _zlib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
         step = _CANDIDATE_PIECE if skip else piece_size
+        lib = _zlib
+        if lib is not zlib and src.have(4) >= 4 and src.buf[src.pos] == 0x1F and src.buf[src.pos + 3]:
+            # isal misreads a gzip header with optional fields split across calls: it gets the
+            # whole header in the first piece (or zlib inflates this member)
+            n = _header_length(src)
+            if n > 0:
+                step = max(step, n)
+            else:
+                lib = zlib
+        d = lib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
         inner: set[bytes] = set()  # the first bytes of gzip members in its output
         nested: bool | None = None  # its output is itself gzip (gzip on top), from its first bytes
         try:

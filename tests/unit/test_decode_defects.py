@@ -11,6 +11,7 @@ import struct
 import zlib
 
 from logstream import DecodeError, iter_log_streams
+from logstream import decode as decode_module
 from logstream.testing import document_json, gzip_member, make_document
 
 HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00"
@@ -167,3 +168,47 @@ def test_given_random_bytes_between_members_then_no_zlib_stream_is_made_up():
     out, errors = _decode(gz(document_json(docs[0])) + junk + gz(document_json(docs[1])))
     assert out == docs
     assert [(e.step, e.member) for e in errors] == [("decompress", 1)]
+
+
+def _member_with_header_fields(raw: bytes, flags: int, fields: bytes) -> bytes:
+    """A gzip member of ``raw`` whose header has the optional ``fields`` (FHCRC added last)."""
+    head = b"\x1f\x8b\x08" + bytes([flags]) + bytes(6) + fields
+    if flags & 2:
+        head += struct.pack("<H", zlib.crc32(head) & 0xFFFF)
+    co = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return head + co.compress(raw) + co.flush() + struct.pack("<II", zlib.crc32(raw), len(raw))
+
+
+def test_given_a_nested_member_whose_header_has_a_crc_read_in_pieces_then_decoded():
+    doc = _docs(1)[0]
+    blob = gz(_member_with_header_fields(document_json(doc), 2, b""))
+    for accelerated in (True, False):
+        decode_module.use_accelerators(accelerated)
+        try:
+            assert _decode(_pieces(blob, 1)) == ([doc], []), accelerated
+        finally:
+            decode_module.use_accelerators(True)
+
+
+def test_given_members_with_every_optional_header_field_read_in_pieces_then_decoded_alike():
+    doc = _docs(1)[0]
+    raw = document_json(doc)
+    extra = struct.pack("<H", 3) + b"abc"
+    long_extra = struct.pack("<H", 6000) + b"e" * 6000
+    for flags, fields in (
+        (2, b""),
+        (4 | 2, extra),
+        (8 | 2, b"name.txt\x00"),
+        (16, b"comment\x00"),
+        (4 | 8 | 16, extra + b"nm\x00cm\x00"),
+        (4 | 8 | 16 | 2, long_extra + b"nm\x00cm\x00"),
+    ):
+        member = _member_with_header_fields(raw, flags, fields)
+        for blob, count in ((member, 1), (gz(member), 1), (gz(member) + member, 2)):
+            for accelerated in (True, False):
+                decode_module.use_accelerators(accelerated)
+                try:
+                    for n in (1, 3, 7, 100):
+                        assert _decode(_pieces(blob, n)) == ([doc] * count, []), (flags, accelerated, n)
+                finally:
+                    decode_module.use_accelerators(True)
