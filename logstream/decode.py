@@ -1461,7 +1461,14 @@ class Splitter:
         elif isinstance(piece, _Cut):
             broken, self.open = self.open, None
             if piece.keep is None:  # the input ended inside it: complete values wait for the verdict
-                values = list(self._parse(final=False))
+                self.open = broken  # (values ending before it go out now, in their order)
+                values = []
+                for member, place, value, after in self._parse(final=False):
+                    if after:
+                        values.append((member, place, value))
+                    else:
+                        yield place, value
+                self.open = None
                 self.suspended += [(broken, *h) for h in self.held + values]
                 self.held = []
                 self._drop_from(0)
@@ -1493,10 +1500,10 @@ class Splitter:
 
     # ------------------------------------------------------------------------------ internals
     def _out(
-        self, values: Iterator[tuple[int | None, dict[str, int], Value]]
+        self, values: Iterator[tuple[int | None, dict[str, int], Value, bool]]
     ) -> Iterator[tuple[dict[str, int], Value]]:
-        for member, place, value in values:
-            if self.open is None:
+        for member, place, value, after in values:
+            if not after:  # (no member open, or the value ends before the open member starts)
                 yield place, value
             else:
                 self.held.append((member, place, value))
@@ -1568,9 +1575,19 @@ class Splitter:
             pos += 1
         return pos
 
-    def _parse(self, *, final: bool) -> Iterator[tuple[int | None, dict[str, int], Value]]:
+    def _parse(self, *, final: bool) -> Iterator[tuple[int | None, dict[str, int], Value, bool]]:
+        """``(member, place, value, after)`` for each value complete (or bad) in what is
+        pending; ``after``: the value reaches into the member being inflated (its fate hangs on
+        that member's checksum)."""
         buf = self._join()
         n = len(buf)
+        open_at = n + 1  # where the open member's output starts in buf
+        if self.open is not None:
+            open_at = 0
+            for at, idx in reversed(self.members):
+                if idx == self.open:
+                    open_at = at
+                    break
         lines = b"\n" in buf
         pos = 0
         if self.resyncing:
@@ -1602,7 +1619,7 @@ class Splitter:
                 else:
                     self.bad_line = 0
                 if not quiet:
-                    yield self._member_at(pos), place, value
+                    yield self._member_at(pos), place, value, end > open_at
                     self.index += 1
                 self.line += buf.count(b"\n", pos, end)
                 pos = end if self.resyncing else self._skip_ws(buf, end)
@@ -1616,7 +1633,7 @@ class Splitter:
                 else JSONError("truncated: the input ends inside this value")
             )
             place = self._place(pos, lines)
-            yield self._member_at(pos), place, err.locate(**place)
+            yield self._member_at(pos), place, err.locate(**place), n > open_at
             self.index += 1
             self.line += rest.count(b"\n")
             rest = b""

@@ -212,3 +212,15 @@ def test_given_members_with_every_optional_header_field_read_in_pieces_then_deco
                         assert _decode(_pieces(blob, n)) == ([doc] * count, []), (flags, accelerated, n)
                 finally:
                     decode_module.use_accelerators(True)
+
+
+def test_given_pieces_and_a_member_running_on_before_a_nested_member_then_order_is_kept():
+    docs = _docs(3)
+    a, b, c = (document_json(x) for x in docs)
+    for after in (gz(gz(c)), gz(c), gz(b64(gz(c)))):
+        blob = gz(a) + gz(b, level=0) + RUNS_ON + after
+        assert _decode(blob)[0] == docs
+        for n in (1, 7, 50, 100, 333):
+            out, errors = _decode(_pieces(blob, n))
+            assert out == docs, n  # the document before the member running on comes out first
+            assert [e.member for e in errors] == [2]
