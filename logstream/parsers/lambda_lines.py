@@ -207,10 +207,8 @@ def parse_line(message: str) -> LambdaLine | None:
     return None if found is None else LambdaLine(*found)
 
 
-# Lambda's START/END/REPORT lines, and where their request id starts (by the first letter)
+# Lambda's START/END/REPORT lines
 _PLATFORM_PREFIXES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
-_PLATFORM_ID = {p[0]: len(p) for p in _PLATFORM_PREFIXES}
-_TOKEN = re.compile(r"\S+")
 
 #: What :func:`parse_fields` returns: ``(level, request_id, time, json)``.
 Fields = tuple["str | None", "str | None", "str | None", "dict[str, Any] | None"]
@@ -296,13 +294,9 @@ def platform_request_id(message: str) -> str | None:
     """
     if not message.startswith(_PLATFORM_PREFIXES):
         return None
-    n = _PLATFORM_ID[message[0]]
-    rid = message[n : n + 64].split(None, 1)  # the id ends at a space, tab or newline
-    if not rid:
-        return None
-    if len(rid[0]) == 64:  # not a Lambda request id: the whole token, never a cut one
-        return _TOKEN.match(message, n).group()  # type: ignore[union-attr]
-    return rid[0]
+    # "REPORT", "RequestId:", the id (the whole token, however long), the rest
+    parts = message.split(None, 3)
+    return parts[2] if len(parts) > 2 else None
 
 
 def _ruby(message: str) -> Fields | None:

@@ -426,7 +426,7 @@ class Redactor:
         texts = [_json_enc.encode(out[i]).decode() for i in where]
         for k, text in enumerate(_keeping_objects(self, texts, [isinstance(out[i], dict) for i in where])[0]):
             if text != texts[k]:
-                value = _decode(text)
+                value = _decode_redacted(text, out[where[k]])
                 if value is not None:
                     out[where[k]] = value
         return out
@@ -689,7 +689,7 @@ def _redact_parsed(
             continue
         ev.message = result
         if ev.json is not None:
-            obj = _decode(result[result.find("{") :]) if "{" in result else None
+            obj = _decode_redacted(result[result.find("{") :], ev.json) if "{" in result else None
             ev.json = obj if isinstance(obj, dict) else redactor.value(ev.json)
 
 
@@ -774,6 +774,50 @@ def _decode(text: str) -> Any:
         return msgspec.json.decode(text)
     except (msgspec.DecodeError, RecursionError):
         return None
+
+
+def _decode_redacted(text: str, like: Any) -> Any:
+    """:func:`_decode` of a redacted JSON text whose value, before redaction, was ``like``.
+
+    Two keys redacted to the same text (``{"10.0.0.1": ..., "10.0.0.2": ...}`` with ``ipv4``)
+    would leave one value in a dict: when the decoded value has fewer keys than ``like``, the
+    text is decoded again keeping every value, a repeated redacted key numbered from its second
+    occurrence (``[REDACTED:ipv4]#2``). Other repeated keys keep JSON's rule (the last one
+    wins), as when the message was parsed."""
+    value = _decode(text)
+    if value is None or _key_count(value) == _key_count(like):
+        return value
+    import json  # only here: the stdlib parser can see every key of an object
+
+    try:
+        return json.loads(text, object_pairs_hook=_numbered_keys)
+    except (ValueError, RecursionError):
+        return value
+
+
+def _numbered_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out and "[REDACTED:" in key:
+            n = 2
+            while f"{key}#{n}" in out:
+                n += 1
+            key = f"{key}#{n}"
+        out[key] = value
+    return out
+
+
+def _key_count(value: Any) -> int:
+    """The number of keys in every object inside a JSON value (no recursion)."""
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += len(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
 
 
 def _decodes_object(text: str) -> bool:

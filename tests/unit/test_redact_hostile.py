@@ -567,3 +567,46 @@ def test_given_a_secret_in_a_key_after_a_control_character_escape_then_it_is_red
 def test_given_a_custom_pattern_that_matches_the_empty_string_then_config_error():
     with pytest.raises(ConfigError, match="matches the empty string"):
         PipelineConfig.from_env({"REDACT_PATTERNS": "x*"})
+
+
+# ------------------------------------------------------------------ keys redacted to one text
+@pytest.mark.parametrize(
+    "message",
+    [
+        '{"hosts":{"10.0.0.1":"ok","10.0.0.2":"fail","10.0.0.3":"ok"}}\n',
+        '{"hosts":{"10.0.0.1" : "ok", "10.0.0.2" : "fail", "10.0.0.3" : "ok"}}\n',  # spaced
+        '{"hosts":{"10.0.0.1":"ok","10\\u002e0.0.2":"fail","10.0.0.3":"ok"}}\n',  # escaped
+    ],
+)
+def test_given_keys_redacted_to_the_same_text_then_json_keeps_every_value_numbered(backend, message):
+    """``{"10.0.0.1": ..., "10.0.0.2": ...}`` with ``ipv4``: both keys become the same text.
+    A dict would keep one value; ``json`` keeps all, the repeated key numbered from its second
+    occurrence. The message keeps every key as it stands (redacted)."""
+    [event] = redact_events(_events([message], True), Redactor(["ipv4"]))
+    assert event.json == {
+        "hosts": {"[REDACTED:ipv4]": "ok", "[REDACTED:ipv4]#2": "fail", "[REDACTED:ipv4]#3": "ok"}
+    }
+    assert event.message.count("[REDACTED:ipv4]") == 3
+    assert "10.0.0" not in event.message and "10\\u002e" not in event.message
+
+
+def test_given_keys_redacted_to_the_same_text_then_ndjson_lines_keep_every_value(backend):
+    pipeline = _pipeline(PARSE_MESSAGES="true", REDACT="email")
+    message = '{"bob@example.org":1,"carol@example.org":2}'
+    [line] = _written(pipeline, [message], "lines")
+    assert line["json"] == {"[REDACTED:email]": 1, "[REDACTED:email]#2": 2}
+    assert line["message"] == '{"[REDACTED:email]":1,"[REDACTED:email]":2}'
+
+
+def test_given_a_numbered_key_already_present_then_no_value_is_lost():
+    obj = {"bob@example.org": 1, "carol@example.org": 2, "[REDACTED:email]#2": 3}
+    out = Redactor(["email"]).json_object(obj)
+    assert sorted(out.values()) == [1, 2, 3]
+    assert list(out) == ["[REDACTED:email]", "[REDACTED:email]#2", "[REDACTED:email]#2#2"]
+    assert obj == {"bob@example.org": 1, "carol@example.org": 2, "[REDACTED:email]#2": 3}  # input kept
+
+
+def test_given_keys_the_message_repeats_itself_then_the_last_still_wins_beside_numbered_redactions():
+    message = '{"a":1,"a":2,"bob@example.org":3,"carol@example.org":4}'
+    [event] = redact_events(_events([message], True), Redactor(["email"]))
+    assert event.json == {"a": 2, "[REDACTED:email]": 3, "[REDACTED:email]#2": 4}
