@@ -413,8 +413,9 @@ class _Input:
                 return False
 
     def only_padding_left(self) -> bool:
-        """True when the rest of the input is NUL bytes (tape-style padding is tolerated)."""
-        while not self.buf[self.pos :].strip(b"\x00"):
+        """True when the rest of the input is padding: NUL bytes (tape-style) or whitespace (a
+        line break after the last member: ``cat object.gz; echo``, a text-mode transfer)."""
+        while not self.buf[self.pos :].strip(_PADDING):
             self.pos = len(self.buf)
             if not self._fill():
                 return True
@@ -422,6 +423,8 @@ class _Input:
 
 
 _PROBE_BYTES: Final = 1024
+#: What may follow the last member without an error: NUL bytes and ASCII whitespace.
+_PADDING: Final = b"\x00 \t\r\n"
 #: zlib headers found by scanning: a 32 KiB window (what zlib writes), no preset dictionary
 _ZLIB_HEAD: Final = re.compile(rb"\x78[\x01\x5e\x9c\xda]")
 _NAME_LIMIT: Final = 4096  # a gzip header's file name or comment longer than this is not a header
@@ -569,10 +572,10 @@ def _read_again(src: _Input, start: int, limit: int) -> str | None:
 
 
 def _boundary(rest: bytes) -> bool:
-    """True when ``rest`` (what follows a member) is the end of the input, NUL padding, or what
+    """True when ``rest`` (what follows a member) is the end of the input, padding, or what
     starts a member: gzip magic bytes (even one bit off), or a zlib stream that inflates."""
     return (
-        not rest.strip(b"\x00")
+        not rest.strip(_PADDING)
         or rest[:2] == b"\x1f\x8b"
         or _damaged_magic(rest[:3])
         or (is_compressed(rest) and _plausible_member(rest, 47))

@@ -228,6 +228,23 @@ def test_given_nul_padding_after_the_last_member_then_no_error():
     assert out == docs and errors == []
 
 
+@pytest.mark.parametrize("tail", [b"\n", b"\r\n", b" \n\0\0", b"\n" * 4096 + b"\t"])
+def test_given_whitespace_after_the_last_member_then_no_error(tail):
+    """``cat object.gz; echo``, an editor or a transfer in text mode: a line break after the last
+    member is padding, as NUL bytes are."""
+    docs = _docs(2)
+    out, errors = _decode(b"".join(gzip_member(document_json(d)) for d in docs) + tail)
+    assert out == docs and errors == []
+
+
+def test_given_whitespace_then_junk_after_the_last_member_then_the_junk_is_reported():
+    docs = _docs(2)
+    out, errors = _decode(b"".join(gzip_member(document_json(d)) for d in docs) + b"\n \nJUNK")
+    assert out == docs
+    assert [(e.step, e.member) for e in errors] == [("decompress", 2)]
+    assert "7 bytes that are not gzip data" in str(errors[0])
+
+
 def test_given_file_object_then_streamed_with_the_same_result(tmp_path):
     docs = _docs(50)
     members = [gzip_member(document_json(d)) for d in docs]
