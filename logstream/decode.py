@@ -609,7 +609,7 @@ class _Skip:
     """A bad stretch being skipped (a member that broke where its end is unknown, or bytes that
     are not gzip data), with the error that reports it once the stretch ends."""
 
-    __slots__ = ("kind", "start", "label", "error", "consumed", "inner")
+    __slots__ = ("kind", "start", "label", "error", "consumed", "inner", "head")
 
     def __init__(
         self, kind: str, start: int, label: int, error: DecodeError | None, consumed: int = 0
@@ -620,6 +620,7 @@ class _Skip:
         self.error = error
         self.consumed = consumed
         self.inner: set[bytes] = set()  # (ran_out) the first bytes of members in its output
+        self.head = b""  # (junk) its first bytes, to name a format that is not gzip
 
     def close(
         self, end: int, member_follows: bool, members: int
@@ -642,7 +643,7 @@ class _Skip:
             err = DecompressError(
                 f"{end - self.start} bytes that are not gzip data after member {self.label}"
                 if members
-                else "not gzip or zlib data (no gzip/zlib header)"
+                else "not gzip or zlib data (no gzip/zlib header)" + _other_format(self.head)
             )
         if err is not None:
             if self.kind != "junk" and (member_follows or self.kind != "ran_out"):
@@ -650,6 +651,25 @@ class _Skip:
             if self.label:
                 err.locate(member=self.label)
         return verdict, err
+
+
+# compressed formats that are not gzip, by their first bytes (S3 delivery from Firehose offers
+# ZIP and Snappy besides gzip): (magic, what to tell the user)
+_OTHER_FORMATS: Final = (
+    (b"PK\x03\x04", "a ZIP archive (Firehose's ZIP compression): unzip it first"),
+    (b"\xff\x06\x00\x00sNaPpY", "Snappy framed data (Firehose's Snappy compression): not read here"),
+    (b"BZh", "bzip2 data: bunzip2 it first"),
+    (b"\xfd7zXZ\x00", "xz data: unxz it first"),
+    (b"\x28\xb5\x2f\xfd", "zstd data: unzstd it first"),
+)
+
+
+def _other_format(head: bytes) -> str:
+    """``"; it is ..."`` when ``head`` starts a known compressed format that is not gzip or zlib."""
+    for magic, what in _OTHER_FORMATS:
+        if head.startswith(magic):
+            return f"; it is {what}"
+    return ""
 
 
 def inflate(
@@ -699,6 +719,7 @@ def inflate(
                 if members and src.only_padding_left():
                     break
                 skip = _Skip("junk", start, numbers.next, None)
+                skip.head = bytes(src.peek(10))
                 yield _GAP
             src.skip_to_member()
             continue

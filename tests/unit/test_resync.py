@@ -561,3 +561,24 @@ def test_given_a_hostile_line_between_ndjson_documents_then_every_other_document
     out, errors = _decode(b"\n".join(lines[:2] + [hostile] + lines[2:]))
     assert out == docs
     assert [e.line for e in errors] == [3]
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b"BZh91AY&SY" + bytes(40), "bzip2 data: bunzip2 it first"),
+        (b"\xfd7zXZ\x00" + bytes(40), "xz data: unxz it first"),
+        (b"\x28\xb5\x2f\xfd" + bytes(40), "zstd data: unzstd it first"),
+        (b"PK\x03\x04" + bytes(40), "a ZIP archive (Firehose's ZIP compression): unzip it first"),
+    ],
+)
+def test_given_another_compressed_format_then_the_error_names_it(data, what):
+    out, errors = _decode(data)
+    assert out == []
+    expected = f"decompress: not gzip or zlib data (no gzip/zlib header); it is {what}"
+    assert [str(e) for e in errors] == [expected]
+
+
+def test_given_bytes_of_no_known_format_then_the_error_names_none():
+    out, errors = _decode(b"\x01\x02 plain binary")
+    assert [str(e) for e in errors] == ["decompress: not gzip or zlib data (no gzip/zlib header)"]
