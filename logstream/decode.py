@@ -30,6 +30,7 @@ import re
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
 import msgspec
@@ -258,6 +259,17 @@ class _Verdict:
         self.keep = keep
 
 
+class _Gap:
+    """Marker: bytes that are not compressed data were skipped between two members here. A JSON
+    value open at this point lost its middle: it is dropped, never glued to what follows (the
+    error for the skipped bytes says so)."""
+
+    __slots__ = ()
+
+
+_GAP: Final = _Gap()
+
+
 class _End:
     """Marker: the JSON text so far ends here (a nested layer or payload follows); a value still
     open is reported as truncated."""
@@ -277,7 +289,7 @@ class _Member:
         self.found = found
 
 
-Piece = bytes | _Cut | _Member | _Verdict | _End
+Piece = bytes | _Cut | _Member | _Verdict | _End | _Gap
 Report = Callable[[DecodeError], None]
 
 
@@ -330,9 +342,15 @@ class _Input:
                 return True
         return False
 
-    def peek(self, n: int) -> bytes:
+    def have(self, n: int) -> int:
+        """Hold at least ``n`` bytes from the cursor (fewer when the input ends first) and say
+        how many are held; ``buf`` and ``pos`` may move (nothing is copied for the caller)."""
         while len(self.buf) - self.pos < n and self._fill():
             pass
+        return len(self.buf) - self.pos
+
+    def peek(self, n: int) -> bytes:
+        self.have(n)
         return self.buf[self.pos : self.pos + n]
 
     def take(self, n: int) -> bytes:
@@ -358,27 +376,46 @@ class _Input:
         """Go back to absolute ``offset``, or as far back as the bytes still held."""
         self.pos = max(0, offset - self.base)
 
-    def skip_to_member(self, known: set[bytes] | frozenset[bytes] = frozenset()) -> None:
-        """Move to the next gzip header that starts a plausible member (its header and first
-        block inflate, or it is like the headers in ``known``), or to the end of the input when
-        there is none."""
+    def skip_to_member(self, known: AbstractSet[bytes] = frozenset(), limit: int = -1) -> bool:
+        """Move to the next header that starts a plausible member, or to the end of the input
+        when there is none: a gzip header that is valid with a first block after it that
+        inflates (or like the headers in ``known``), or a zlib header whose first bytes inflate
+        to what a member holds (see :func:`_plausible_zlib`). With ``limit`` (an absolute
+        offset), only headers starting before it count: the cursor stops at ``limit`` when
+        there is none. True when a header was found."""
         while True:
-            found = self.buf.find(_GZIP_MAGIC, self.pos)
-            if found >= 0:
-                self.pos = found
-                head = self.peek(_PROBE_BYTES)
-                if _signature(head) in known or _plausible_member(head):
-                    return
-                self.pos += 1  # the magic bytes inside other data (peek may have moved the buffer)
+            held = (
+                len(self.buf) if limit < 0 else min(len(self.buf), limit - self.base + len(_GZIP_MAGIC) - 1)
+            )
+            found = self.buf.find(_GZIP_MAGIC, self.pos, held)
+            gzip_at = found + self.base if found >= 0 else -1
+            # a zlib stream before it (bytes found and buf may move while probing: absolute offsets)
+            zlib_end = self.base + (
+                found if found >= 0 else held if limit < 0 else min(held, limit - self.base + 1)
+            )
+            while (z := _ZLIB_HEAD.search(self.buf, self.pos, zlib_end - self.base)) is not None:
+                self.pos = z.start()
+                if _plausible_zlib(self):
+                    return True
+                self.pos += 1
+            if gzip_at >= 0:
+                self.pos = gzip_at - self.base
+                if (known and _signature(self.peek(10)) in known) or _plausible_at(self):
+                    return True
+                self.pos += 1  # the magic bytes inside other data (the buffer may have moved)
                 continue
+            if limit >= 0 and limit - self.base <= len(self.buf):
+                self.pos = max(self.pos, limit - self.base)
+                return False
             self.pos = max(self.pos, len(self.buf) - (len(_GZIP_MAGIC) - 1))  # a header across chunks
             if not self._fill():
                 self.pos = len(self.buf)
-                return
+                return False
 
     def only_padding_left(self) -> bool:
-        """True when the rest of the input is NUL bytes (tape-style padding is tolerated)."""
-        while not self.buf[self.pos :].strip(b"\x00"):
+        """True when the rest of the input is padding: NUL bytes (tape-style) or whitespace (a
+        line break after the last member: ``cat object.gz; echo``, a text-mode transfer)."""
+        while not self.buf[self.pos :].strip(_PADDING):
             self.pos = len(self.buf)
             if not self._fill():
                 return True
@@ -386,6 +423,10 @@ class _Input:
 
 
 _PROBE_BYTES: Final = 1024
+#: What may follow the last member without an error: NUL bytes and ASCII whitespace.
+_PADDING: Final = b"\x00 \t\r\n"
+#: zlib headers found by scanning: a 32 KiB window (what zlib writes), no preset dictionary
+_ZLIB_HEAD: Final = re.compile(rb"\x78[\x01\x5e\x9c\xda]")
 _NAME_LIMIT: Final = 4096  # a gzip header's file name or comment longer than this is not a header
 _CANDIDATE_PIECE: Final = 4096  # first piece fed to a member found by scanning (see inflate)
 
@@ -400,40 +441,87 @@ def _plausible_member(data: bytes, wbits: int = 31) -> bool:
 
 def _header_length(src: _Input) -> int:
     """The length of the gzip or zlib header at the cursor: 0 when the input ends inside it, -1
-    when it is not a valid header (reserved flags, a preset dictionary, a bad header CRC)."""
-    head = src.peek(10)
-    if head[:1] != b"\x1f":  # zlib (is_compressed checked the first two bytes)
-        if len(head) < 2:
-            return 0
-        return -1 if head[1] & 0x20 else 2  # FDICT: a preset dictionary nobody sent
-    if len(head) < 10:
+    when it is not a valid header (reserved flags, a preset dictionary, a file name or comment
+    of :data:`_NAME_LIMIT` bytes or more, a bad header CRC). Read in place (a false header may
+    claim 64 KiB of extra field at every few bytes: nothing is copied)."""
+    held = src.have(10)
+    buf, p = src.buf, src.pos
+    if held < 2:
         return 0
-    flags = head[3]
-    if flags == 0 and head[2] == 8:  # the usual header: no optional fields
+    if buf[p] != 0x1F:  # zlib (is_compressed checked the first two bytes)
+        return -1 if buf[p + 1] & 0x20 else 2  # FDICT: a preset dictionary nobody sent
+    if held < 10:
+        return 0
+    flags = buf[p + 3]
+    if flags == 0 and buf[p + 2] == 8:  # the usual header: no optional fields
         return 10
-    if head[2] != 8 or flags & 0xE0:
+    if buf[p + 2] != 8 or flags & 0xE0:
         return -1
     n = 10
     if flags & 4:  # FEXTRA
-        extra = src.peek(n + 2)
-        if len(extra) < n + 2:
+        if src.have(n + 2) < n + 2:
             return 0
-        n += 2 + int.from_bytes(extra[n : n + 2], "little")
+        buf, p = src.buf, src.pos
+        n += 2 + int.from_bytes(buf[p + n : p + n + 2], "little")
     for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
         if flags & bit:
-            field = src.peek(n + _NAME_LIMIT)
-            nul = field.find(b"\x00", n)
+            held = src.have(n + _NAME_LIMIT)
+            buf, p = src.buf, src.pos
+            nul = buf.find(b"\x00", p + n, p + min(held, n + _NAME_LIMIT))
             if nul < 0:
-                return 0 if len(field) < n + _NAME_LIMIT else -1
-            n = nul + 1
+                return 0 if held < n + _NAME_LIMIT else -1
+            n = nul + 1 - p
     if flags & 2:  # FHCRC: the low 16 bits of the header's CRC-32
         n += 2
-    whole = src.peek(n)
-    if len(whole) < n:
+    if src.have(n) < n:
         return 0
-    if flags & 2 and zlib.crc32(whole[: n - 2]) & 0xFFFF != int.from_bytes(whole[n - 2 : n], "little"):
-        return -1
+    buf, p = src.buf, src.pos
+    if flags & 2:
+        with memoryview(buf) as view:
+            crc = zlib.crc32(view[p : p + n - 2]) & 0xFFFF
+        if crc != int.from_bytes(buf[p + n - 2 : p + n], "little"):
+            return -1
     return n
+
+
+def _plausible_at(src: _Input) -> bool:
+    """Whether the gzip header at the cursor may start a member: it is valid and the first
+    :data:`_PROBE_BYTES` after it inflate (or the input ends before that can be told). The
+    extra field, name and comment are stepped over, not fed to the inflater: a false header
+    claiming a long extra field is judged by the bytes after it, in constant time."""
+    n = _header_length(src)
+    if n <= 0:
+        return n == 0
+    held = src.have(n + _PROBE_BYTES)
+    if held <= n:
+        return True
+    buf, p = src.buf, src.pos
+    with memoryview(buf) as view:
+        try:
+            zlib.decompressobj(-15).decompress(view[p + n : p + min(held, n + _PROBE_BYTES)], 64)
+        except zlib.error:
+            return False
+    return True
+
+
+def _plausible_zlib(src: _Input) -> bool:
+    """Whether the zlib header at the cursor (found by scanning) may start a member: its first
+    :data:`_PROBE_BYTES` inflate, to the start of what a member holds (JSON, base64 text,
+    another gzip or zlib layer). Two bytes are a zlib header by chance at every few hundred
+    bytes of other data; its output gives it away."""
+    held = src.have(_PROBE_BYTES)
+    buf, p = src.buf, src.pos
+    with memoryview(buf) as view:
+        try:
+            out = zlib.decompressobj(15).decompress(view[p : p + min(held, _PROBE_BYTES)], 64)
+        except zlib.error:
+            return False
+    return (
+        out[:3] == _GZIP_MAGIC
+        or _ZLIB_HEAD.match(out) is not None
+        or _DOCUMENT_START.match(out) is not None
+        or _base64_start(out)
+    )
 
 
 def _read_again(src: _Input, start: int, limit: int) -> str | None:
@@ -484,10 +572,10 @@ def _read_again(src: _Input, start: int, limit: int) -> str | None:
 
 
 def _boundary(rest: bytes) -> bool:
-    """True when ``rest`` (what follows a member) is the end of the input, NUL padding, or what
+    """True when ``rest`` (what follows a member) is the end of the input, padding, or what
     starts a member: gzip magic bytes (even one bit off), or a zlib stream that inflates."""
     return (
-        not rest.strip(b"\x00")
+        not rest.strip(_PADDING)
         or rest[:2] == b"\x1f\x8b"
         or _damaged_magic(rest[:3])
         or (is_compressed(rest) and _plausible_member(rest, 47))
@@ -521,7 +609,7 @@ class _Skip:
     """A bad stretch being skipped (a member that broke where its end is unknown, or bytes that
     are not gzip data), with the error that reports it once the stretch ends."""
 
-    __slots__ = ("kind", "start", "label", "error", "consumed", "inner")
+    __slots__ = ("kind", "start", "label", "error", "consumed", "inner", "head")
 
     def __init__(
         self, kind: str, start: int, label: int, error: DecodeError | None, consumed: int = 0
@@ -532,6 +620,7 @@ class _Skip:
         self.error = error
         self.consumed = consumed
         self.inner: set[bytes] = set()  # (ran_out) the first bytes of members in its output
+        self.head = b""  # (junk) its first bytes, to name a format that is not gzip
 
     def close(
         self, end: int, member_follows: bool, members: int
@@ -554,7 +643,7 @@ class _Skip:
             err = DecompressError(
                 f"{end - self.start} bytes that are not gzip data after member {self.label}"
                 if members
-                else "not gzip or zlib data (no gzip/zlib header)"
+                else "not gzip or zlib data (no gzip/zlib header)" + _other_format(self.head)
             )
         if err is not None:
             if self.kind != "junk" and (member_follows or self.kind != "ran_out"):
@@ -562,6 +651,25 @@ class _Skip:
             if self.label:
                 err.locate(member=self.label)
         return verdict, err
+
+
+# compressed formats that are not gzip, by their first bytes (S3 delivery from Firehose offers
+# ZIP and Snappy besides gzip): (magic, what to tell the user)
+_OTHER_FORMATS: Final = (
+    (b"PK\x03\x04", "a ZIP archive (Firehose's ZIP compression): unzip it first"),
+    (b"\xff\x06\x00\x00sNaPpY", "Snappy framed data (Firehose's Snappy compression): not read here"),
+    (b"BZh", "bzip2 data: bunzip2 it first"),
+    (b"\xfd7zXZ\x00", "xz data: unxz it first"),
+    (b"\x28\xb5\x2f\xfd", "zstd data: unzstd it first"),
+)
+
+
+def _other_format(head: bytes) -> str:
+    """``"; it is ..."`` when ``head`` starts a known compressed format that is not gzip or zlib."""
+    for magic, what in _OTHER_FORMATS:
+        if head.startswith(magic):
+            return f"; it is {what}"
+    return ""
 
 
 def inflate(
@@ -611,6 +719,8 @@ def inflate(
                 if members and src.only_padding_left():
                     break
                 skip = _Skip("junk", start, numbers.next, None)
+                skip.head = bytes(src.peek(10))
+                yield _GAP
             src.skip_to_member()
             continue
         if (
@@ -632,6 +742,9 @@ def inflate(
         # a header at a member's start is the writer's: the stream's first, and (below) one that
         # fails; one found by scanning is compared with them
         signature = _signature(src.peek(10)) if skip is not None or not members else b""
+        # where the header of a member found by scanning ends (its extra field, name and
+        # comment may prove to be other bytes, holding members)
+        header_end = start + max(_header_length(src), 10) if skip is not None else start
         if skip is None and signature:
             known.add(signature)
         index = numbers.claim()
@@ -645,8 +758,17 @@ def inflate(
         detail = ""
         error: SizeLimitError | None = None
         last_piece = pieces = 0  # where the last piece fed to the inflater starts; how many
-        d = _zlib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
         step = _CANDIDATE_PIECE if skip else piece_size
+        lib = _zlib
+        if lib is not zlib and src.have(4) >= 4 and src.buf[src.pos] == 0x1F and src.buf[src.pos + 3]:
+            # isal misreads a gzip header with optional fields split across calls: it gets the
+            # whole header in the first piece (or zlib inflates this member)
+            n = _header_length(src)
+            if n > 0:
+                step = max(step, n)
+            else:
+                lib = zlib
+        d = lib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
         inner: set[bytes] = set()  # the first bytes of gzip members in its output
         nested: bool | None = None  # its output is itself gzip (gzip on top), from its first bytes
         try:
@@ -699,8 +821,14 @@ def inflate(
             # like the stream's own is taken for the next member, damaged too.)
             numbers.release()
             yield _Cut(keep=False)
-            src.rewind(last_piece if pieces > 1 else start + 1)
-            src.skip_to_member(known if skip.kind == "broken" else frozenset())
+            scan: AbstractSet[bytes] = known if skip.kind == "broken" else frozenset()
+            src.rewind(start + 1)
+            if pieces > 1:  # resume after what it inflated (linear time), but first look in the
+                # fields its header claimed: the inflater stepped over them unchecked
+                if header_end > start + 10 and src.skip_to_member(scan, header_end):
+                    continue
+                src.rewind(max(last_piece, header_end))
+            src.skip_to_member(scan)
             continue
         if (
             skip is not None
@@ -841,11 +969,12 @@ class Feed:
     across members). :func:`inflate` tells it whether it is ``inside`` a member; it tells
     :func:`inflate` when the outer member broke off (``cut``)."""
 
-    __slots__ = ("src", "numbers", "inside", "cut", "done")
+    __slots__ = ("src", "numbers", "budget", "inside", "cut", "done")
 
-    def __init__(self, src: _Ahead, numbers: Numbers) -> None:
+    def __init__(self, src: _Ahead, numbers: Numbers, budget: Budget) -> None:
         self.src = src
         self.numbers = numbers
+        self.budget = budget
         self.inside = False
         self.cut: _Cut | None = None
         self.done = False
@@ -859,7 +988,11 @@ class Feed:
                 continue
             if type(piece) is _Member and piece.end and self.inside:
                 following = src.next()
-                if type(following) is _Member and not following.end and _continues(src.head(16)):
+                if (
+                    type(following) is _Member
+                    and not following.end
+                    and _rest_of_member(src, self.budget.left)
+                ):
                     self.numbers.release()  # that member is the rest of this one's inner member
                     continue
                 if following is not None:
@@ -885,6 +1018,40 @@ def _continues(head: bytes) -> bool:
     """True when a member whose output begins with ``head`` can be the rest of a compressed
     member split across members: it starts neither a gzip member nor a JSON document."""
     return bool(head) and head[:2] != b"\x1f\x8b" and _DOCUMENT_START.match(head) is None
+
+
+def _rest_of_member(src: _Ahead, limit: int) -> bool:
+    """Whether the member starting in ``src`` is the rest of a compressed member split across
+    members (see :func:`_continues`). One whose text looks like base64 or a zlib header is so
+    only when it is not a payload of its own as a whole: base64 text of payloads, or a zlib
+    stream inflating to its end with its checksum (by chance, the rest of deflate data is
+    neither; one expanding past ``limit`` is refused as a payload of its own)."""
+    head = src.head(16)
+    if not _continues(head):
+        return False
+    if not (is_compressed(head) or _base64_start(head)):
+        return True
+    whole = src.head(_WHOLE_MEMBER)  # looked at, not consumed
+    if is_compressed(whole):
+        return not _whole_zlib(whole, limit)
+    return _payloads(whole) is None
+
+
+def _whole_zlib(data: bytes, limit: int) -> bool:
+    """True when ``data`` starts with a zlib stream that inflates to its end, checksum right, or
+    expands past ``limit`` bytes (the output is not kept)."""
+    d = zlib.decompressobj(15)
+    size = 0
+    try:
+        while data and not d.eof and size <= limit:
+            size += len(d.decompress(data, _STEP))
+            data = d.unconsumed_tail
+    except zlib.error:
+        return False
+    return d.eof or size > limit
+
+
+_WHOLE_MEMBER: Final = 1 << 62
 
 
 def _json_start(head: bytes) -> bool:
@@ -980,7 +1147,7 @@ def flatten(
                 end = src.collect(_NOTHING)[1]
                 _too_deep(inner_report, numbers)
             else:
-                feed = Feed(src, numbers)
+                feed = Feed(src, numbers, budget)
                 yield from expand(
                     feed,
                     splitter=splitter,
@@ -1318,7 +1485,14 @@ class Splitter:
         elif isinstance(piece, _Cut):
             broken, self.open = self.open, None
             if piece.keep is None:  # the input ended inside it: complete values wait for the verdict
-                values = list(self._parse(final=False))
+                self.open = broken  # (values ending before it go out now, in their order)
+                values = []
+                for member, place, value, after in self._parse(final=False):
+                    if after:
+                        values.append((member, place, value))
+                    else:
+                        yield place, value
+                self.open = None
                 self.suspended += [(broken, *h) for h in self.held + values]
                 self.held = []
                 self._drop_from(0)
@@ -1326,12 +1500,7 @@ class Splitter:
                 self.held = [h for h in self.held if h[0] is None or h[0] != broken]
                 yield from self._release()
                 self._drop_from(self.members[-1][0] if self.members else 0)
-                if self._join().strip():  # a value begun before it: the complete ones go out,
-                    yield from self._out(self._parse(final=False))
-                    if not self.resyncing and self._join().strip():
-                        # and one that went on into it lost its middle: never glued to what follows
-                        self._drop_from(0)
-                        self.resyncing = True
+                yield from self._gap()
         elif isinstance(piece, _Verdict):
             suspended, self.suspended = self.suspended, []
             for broken, member, place, value in suspended:
@@ -1341,6 +1510,8 @@ class Splitter:
             yield from self._out(self._parse(final=True))
             self.resyncing = False
             yield from self._release()
+        elif isinstance(piece, _Gap):
+            yield from self._gap()
 
     def mid_value(self) -> bool:
         """True when the bytes fed so far end inside a value (the next bytes continue it)."""
@@ -1353,10 +1524,10 @@ class Splitter:
 
     # ------------------------------------------------------------------------------ internals
     def _out(
-        self, values: Iterator[tuple[int | None, dict[str, int], Value]]
+        self, values: Iterator[tuple[int | None, dict[str, int], Value, bool]]
     ) -> Iterator[tuple[dict[str, int], Value]]:
-        for member, place, value in values:
-            if self.open is None:
+        for member, place, value, after in values:
+            if not after:  # (no member open, or the value ends before the open member starts)
                 yield place, value
             else:
                 self.held.append((member, place, value))
@@ -1365,6 +1536,16 @@ class Splitter:
         held, self.held = self.held, []
         for _, place, value in held:
             yield place, value
+
+    def _gap(self) -> Iterator[tuple[dict[str, int], Value]]:
+        """Bytes are missing here (a broken member, bytes that were not compressed data): the
+        complete values before go out, and one that went on past the gap lost its middle: it is
+        dropped and the scan resumes at the next document, never gluing its two ends."""
+        if self._join().strip():
+            yield from self._out(self._parse(final=False))
+            if not self.resyncing and self._join().strip():
+                self._drop_from(0)
+                self.resyncing = True
 
     def _join(self) -> bytes:
         if self.parts:
@@ -1418,9 +1599,19 @@ class Splitter:
             pos += 1
         return pos
 
-    def _parse(self, *, final: bool) -> Iterator[tuple[int | None, dict[str, int], Value]]:
+    def _parse(self, *, final: bool) -> Iterator[tuple[int | None, dict[str, int], Value, bool]]:
+        """``(member, place, value, after)`` for each value complete (or bad) in what is
+        pending; ``after``: the value reaches into the member being inflated (its fate hangs on
+        that member's checksum)."""
         buf = self._join()
         n = len(buf)
+        open_at = n + 1  # where the open member's output starts in buf
+        if self.open is not None:
+            open_at = 0
+            for at, idx in reversed(self.members):
+                if idx == self.open:
+                    open_at = at
+                    break
         lines = b"\n" in buf
         pos = 0
         if self.resyncing:
@@ -1452,7 +1643,7 @@ class Splitter:
                 else:
                     self.bad_line = 0
                 if not quiet:
-                    yield self._member_at(pos), place, value
+                    yield self._member_at(pos), place, value, end > open_at
                     self.index += 1
                 self.line += buf.count(b"\n", pos, end)
                 pos = end if self.resyncing else self._skip_ws(buf, end)
@@ -1466,7 +1657,7 @@ class Splitter:
                 else JSONError("truncated: the input ends inside this value")
             )
             place = self._place(pos, lines)
-            yield self._member_at(pos), place, err.locate(**place)
+            yield self._member_at(pos), place, err.locate(**place), n > open_at
             self.index += 1
             self.line += rest.count(b"\n")
             rest = b""

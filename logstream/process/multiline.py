@@ -22,6 +22,11 @@ Lambda's platform lines (``START``/``END``/``REPORT``/``INIT_START``..., timeout
 JSON) are
 never joined to anything and nothing is joined to them. A stack trace cut by the end of a batch
 stays cut: joining never waits for the next batch.
+
+A joined event holds at most :data:`MAX_JOINED_BYTES` (256 KiB, CloudWatch's own limit for one
+event) of message and joined ids, in UTF-8: a continuation that would take it over starts the
+next joined event instead (it keeps joining what follows it), so a start pattern that rarely
+matches never makes one event of a whole batch.
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ import re
 
 from .events import ProcessedEvent
 
-__all__ = ["join_multiline", "is_platform_line"]
+__all__ = ["join_multiline", "is_platform_line", "MAX_JOINED_BYTES"]
+
+#: The most message and joined ids (UTF-8 bytes) one joined event holds.
+MAX_JOINED_BYTES = 256 * 1024
 
 _PLATFORM_PREFIXES = (
     "START RequestId: ",
@@ -84,6 +92,10 @@ _PY_EXCEPTION = re.compile(r"[A-Za-z_][\w.]*(?::|\r?\n?\Z)")
 _GO_FRAME = re.compile(r"[\w./*()-]+\(.*\)\r?\n?\Z")
 
 
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
 def join_multiline(
     events: list[ProcessedEvent], start: re.Pattern[str] | None = None
 ) -> list[ProcessedEvent]:
@@ -126,6 +138,7 @@ def _join(
     parts: list[str] = []
     ids: list[str] = []
     traceback = chained = goroutine = False  # what the lines joined so far were in the middle of
+    size = 0  # of the joined event so far (counted from its first joined line)
 
     def close() -> None:
         if head is not None and ids:
@@ -167,12 +180,22 @@ def _join(
             joins = True
         else:
             joins = goroutine and _GO_FRAME.match(msg) is not None
+        full = False
         if joins:
             assert head is not None
+            if not ids:  # the first line joined to this head: from here its size counts
+                size = _utf8_len(parts[0]) + sum(len(j) + 3 for j in head.joined_ids or ())
+            size += _utf8_len(msg) + len(ev.id) + 4  # the line, a newline, its quoted id and a comma
+            full = size > MAX_JOINED_BYTES
+        if joins and not full:
             if not parts[-1].endswith("\n"):
                 parts.append("\n")
             parts.append(msg)
             ids.append(ev.id)
+        elif full:  # this continuation starts the next joined event, in the same traceback
+            close()
+            out.append(ev)
+            head, parts, ids = ev, [msg], []
         else:
             close()
             out.append(ev)

@@ -159,6 +159,32 @@ def test_given_binary_data_that_is_not_gzip_then_one_error_naming_the_file_and_t
         ), command
 
 
+def test_given_a_firehose_object_compressed_as_zip_or_snappy_then_the_error_names_the_format(tmp_path):
+    """Firehose's S3 delivery offers ZIP and Snappy besides gzip: the user is told which it is."""
+    import io
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("part-0000", t.document_json(_docs(1)[0]))
+    cases = {
+        "object.zip": (archive.getvalue(), "a ZIP archive (Firehose's ZIP compression): unzip it first"),
+        "object.snappy": (
+            b"\xff\x06\x00\x00sNaPpY" + bytes(range(64)),
+            "Snappy framed data (Firehose's Snappy compression): not read here",
+        ),
+    }
+    for name, (data, what) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        done = run_cli("decode", str(path))
+        assert done.returncode == 1, name
+        assert done.stdout == b"", name
+        assert done.stderr.decode() == (
+            f"logstream: {path}: decompress: not gzip or zlib data (no gzip/zlib header); it is {what}\n"
+        ), name
+
+
 def test_given_encode_of_an_object_with_a_damaged_first_member_then_the_other_members_encoded(tmp_path):
     docs = _docs(3)
     m = _members(docs)

@@ -69,6 +69,53 @@ def test_given_java_stack_trace_split_per_line_then_one_event_with_joined_ids():
     ]
 
 
+def _joined_size(message, ids):
+    """What the cap counts, written out: the message and each joined id with its quotes and comma."""
+    return len(message.encode()) + sum(len(i) + 3 for i in ids)
+
+
+def test_given_a_start_pattern_that_never_matches_again_then_joined_events_stay_under_the_cap():
+    """A MULTILINE_START that matched once would make one event of the whole batch: joined events
+    stop at MAX_JOINED_BYTES (message and ids), the next continuation starting the next one;
+    nothing is lost and the order stays."""
+    from logstream.process.multiline import MAX_JOINED_BYTES
+
+    lines = ["BEGIN"] + [f"line {i} {'é' * 100}" for i in range(3000)]  # ~600 KB of UTF-8
+    out = join_multiline(events_of(lines), re.compile("BEGIN"))
+    assert len(out) > 1
+    for e, after in zip(out, [*out[1:], None], strict=True):
+        assert _joined_size(e.message, e.joined_ids or []) <= MAX_JOINED_BYTES
+        if after is not None:  # full: the next line would have taken it over
+            first = after.message.split("\n", 1)[0]
+            ids = [*(e.joined_ids or []), after.id]
+            assert _joined_size(e.message + "\n" + first, ids) > MAX_JOINED_BYTES
+    assert [e.id for e in out][0] == eid(0)
+    assert "\n".join(e.message for e in out) == "\n".join(lines)
+    ids = [i for e in out for i in [e.id, *(e.joined_ids or [])]]
+    assert ids == [eid(i) for i in range(len(lines))]
+
+
+def test_given_a_python_traceback_over_the_cap_then_its_exception_line_still_joins_the_last_part(monkeypatch):
+    from logstream.process import multiline
+
+    monkeypatch.setattr(multiline, "MAX_JOINED_BYTES", 200)
+    frames = [f'  File "/var/task/app.py", line {i}, in f{i}' for i in range(8)]
+    lines = ["Traceback (most recent call last):", *frames, "ValueError: boom", "next"]
+    out = join_multiline(events_of(lines))
+    assert [e.message for e in out][-1] == "next"
+    assert out[-2].message.endswith("\nValueError: boom")  # joined: the traceback is still in progress
+    assert all(_joined_size(e.message, e.joined_ids or []) <= 200 for e in out)
+    assert "\n".join(e.message for e in out) == "\n".join(lines)
+    assert len(out) > 2
+
+
+def test_given_a_head_over_the_cap_on_its_own_then_the_continuation_is_an_event_of_its_own():
+    from logstream.process.multiline import MAX_JOINED_BYTES
+
+    lines = ["x" * MAX_JOINED_BYTES, "\tat Handler.handle(Handler.java:12)"]
+    assert joined(lines) == [(eid(0), lines[0], None), (eid(1), lines[1], None)]
+
+
 def test_given_python_chained_traceback_then_joined_up_to_the_last_exception_line():
     lines = [
         "Traceback (most recent call last):\n",

@@ -228,6 +228,23 @@ def test_given_nul_padding_after_the_last_member_then_no_error():
     assert out == docs and errors == []
 
 
+@pytest.mark.parametrize("tail", [b"\n", b"\r\n", b" \n\0\0", b"\n" * 4096 + b"\t"])
+def test_given_whitespace_after_the_last_member_then_no_error(tail):
+    """``cat object.gz; echo``, an editor or a transfer in text mode: a line break after the last
+    member is padding, as NUL bytes are."""
+    docs = _docs(2)
+    out, errors = _decode(b"".join(gzip_member(document_json(d)) for d in docs) + tail)
+    assert out == docs and errors == []
+
+
+def test_given_whitespace_then_junk_after_the_last_member_then_the_junk_is_reported():
+    docs = _docs(2)
+    out, errors = _decode(b"".join(gzip_member(document_json(d)) for d in docs) + b"\n \nJUNK")
+    assert out == docs
+    assert [(e.step, e.member) for e in errors] == [("decompress", 2)]
+    assert "7 bytes that are not gzip data" in str(errors[0])
+
+
 def test_given_file_object_then_streamed_with_the_same_result(tmp_path):
     docs = _docs(50)
     members = [gzip_member(document_json(d)) for d in docs]
@@ -544,3 +561,24 @@ def test_given_a_hostile_line_between_ndjson_documents_then_every_other_document
     out, errors = _decode(b"\n".join(lines[:2] + [hostile] + lines[2:]))
     assert out == docs
     assert [e.line for e in errors] == [3]
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b"BZh91AY&SY" + bytes(40), "bzip2 data: bunzip2 it first"),
+        (b"\xfd7zXZ\x00" + bytes(40), "xz data: unxz it first"),
+        (b"\x28\xb5\x2f\xfd" + bytes(40), "zstd data: unzstd it first"),
+        (b"PK\x03\x04" + bytes(40), "a ZIP archive (Firehose's ZIP compression): unzip it first"),
+    ],
+)
+def test_given_another_compressed_format_then_the_error_names_it(data, what):
+    out, errors = _decode(data)
+    assert out == []
+    expected = f"decompress: not gzip or zlib data (no gzip/zlib header); it is {what}"
+    assert [str(e) for e in errors] == [expected]
+
+
+def test_given_bytes_of_no_known_format_then_the_error_names_none():
+    out, errors = _decode(b"\x01\x02 plain binary")
+    assert [str(e) for e in errors] == ["decompress: not gzip or zlib data (no gzip/zlib header)"]
