@@ -162,10 +162,38 @@ def test_given_a_joined_stack_trace_when_its_record_overflows_then_the_reingeste
 
 
 # ------------------------------------------------------------------------------ the forwarder
-def test_given_a_stack_trace_of_20000_lines_joined_then_its_parts_arrive_with_every_joined_id(modules, aws):
-    """JOIN_MULTILINE turns 20,001 events into one whose joinedIds alone (1.2 MB) fill a Kinesis
-    record: splitting it by its message only left no room, and the event was dead-lettered
-    instead of delivered. The parts share out joinedIds as they share out the message."""
+def test_given_a_stack_trace_of_20000_lines_then_it_arrives_as_joined_events_of_at_most_256_kib(modules, aws):
+    """Joining stops at 256 KiB of message and ids: 20,001 events become a few joined events,
+    each a whole record, every id once and in order."""
+    from logstream.process.multiline import MAX_JOINED_BYTES
+
+    name, arn = new_stream(aws)
+    lines = ["Exception in thread main java.lang.StackOverflowError\n"] + [
+        f"\tat com.example.Recursive.call(Recursive.java:{i})\n" for i in range(20_000)
+    ]
+    doc = t.make_document(lines, log_group=GROUP, log_stream=STREAM, start_ms=int(time.time() * 1000) - 1000)
+    config = Config.load({"AWS_REGION": "us-east-1", "DESTINATION_ARN": arn, "JOIN_MULTILINE": "true"})
+    answer, own = run(modules["forward"].build(config, dead_letters=None), t.kinesis_event([doc]))
+    assert answer == {"batchItemFailures": []}
+    events = [json.loads(x) for r in stream_records(aws("kinesis"), name) for x in r.splitlines()]
+    assert len(events) > 1 and not any("part" in e for e in events)
+    assert all(len(e["message"]) + 59 * len(e["joinedIds"]) <= MAX_JOINED_BYTES for e in events)
+    assert "".join(e["message"] for e in events) == "".join(lines)
+    assert [i for e in events for i in [e["id"], *e["joinedIds"]]] == [e["id"] for e in doc["logEvents"]]
+    assert (own["EventsIn"], own["EventsOut"], own["FailedEntries"]) == (20_001, len(events), 0)
+
+
+def test_given_a_joined_event_over_a_record_then_its_parts_arrive_with_every_joined_id(
+    modules, aws, monkeypatch
+):
+    """A joined event whose joinedIds alone (1.2 MB) fill a Kinesis record: splitting it by its
+    message only left no room, and the event was dead-lettered instead of delivered. The parts
+    share out joinedIds as they share out the message. (Joining stops at 256 KiB, but escapes
+    can still make a joined event's line larger than a record: the cap is lifted here to make
+    one.)"""
+    from logstream.process import multiline
+
+    monkeypatch.setattr(multiline, "MAX_JOINED_BYTES", 1 << 30)
     name, arn = new_stream(aws)
     lines = ["Exception in thread main java.lang.StackOverflowError\n"] + [
         f"\tat com.example.Recursive.call(Recursive.java:{i})\n" for i in range(20_000)
@@ -186,8 +214,11 @@ def test_given_a_stack_trace_of_20000_lines_joined_then_its_parts_arrive_with_ev
 
 
 def test_given_ndjson_gzip_and_a_joined_trace_over_a_record_then_each_record_gunzips_to_its_parts(
-    modules, aws
+    modules, aws, monkeypatch
 ):
+    from logstream.process import multiline
+
+    monkeypatch.setattr(multiline, "MAX_JOINED_BYTES", 1 << 30)  # one joined event over a record
     s3, firehose = aws("s3"), aws("firehose")
     name, bucket = firehose_to_s3(s3, firehose)
     arn = f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/{name}"
