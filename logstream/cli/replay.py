@@ -1,10 +1,12 @@
 """``logstream replay SOURCE --to ARN``: re-drive what failed back through the forwarder's path.
 
 Sources: the failure queue (an SQS queue URL: Lambda's on-failure records carry the original
-event under ``requestPayload``) and anything ``decode`` reads, such as Firehose's error output
-in S3 (``s3://bucket/processing-failed/...``: ``rawData`` lines). Events go out as the
-forwarder sends them (NDJSON event lines, batched, failed entries retried). A queue message is
-deleted only after every one of its events was delivered; S3 objects are never deleted.
+event under ``requestPayload``, the handlers' dead letters their data, split ones in parts joined
+here; event source mapping records carry no data and are named, kept) and anything ``decode``
+reads, such as Firehose's error output in S3 (``s3://bucket/processing-failed/...``: ``rawData``
+lines). Events go out as the forwarder sends them (NDJSON event lines, batched, failed entries
+retried). A queue message is deleted only after every one of its events was delivered; what is
+left is made visible again when the run ends. S3 objects are never deleted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import argparse
 import re
 from collections.abc import Iterator
 from typing import Any
+
+import msgspec
 
 from ..envelopes import iter_log_streams
 from ..errors import ConfigError, DecodeError
@@ -25,7 +29,8 @@ __all__ = ["cmd_replay", "is_queue_url"]
 _QUEUE_URL = re.compile(r"^https?://[^/]+/\d{12}/[\w.-]+$")
 _SQS_REGION = re.compile(r"^https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 _BATCH_STREAMS = 100  # documents sent per sink call when replaying files (bounded memory)
-_RECEIVE_HIDE_S = 300  # a received message stays hidden this long: each is seen once per run
+_RECEIVE_HIDE_S = 300  # a received message stays hidden this long (each is handled once per run)
+_WAIT_S = 1  # long poll: every SQS server is asked, so an empty answer means an empty queue
 
 
 def is_queue_url(text: str) -> bool:
@@ -85,11 +90,14 @@ def _replay_streams(source: str, streams: Iterator[LogStream], sink: Any, report
     return totals
 
 
-def _replay_queue(url: str, sink: Any, args: argparse.Namespace, report: Any) -> dict[str, Any]:
+def _sqs_client(url: str) -> Any:
     import boto3  # only for a queue source
 
     m = _SQS_REGION.match(url)
-    sqs = boto3.client("sqs", region_name=m.group(1) if m else None)
+    return boto3.client("sqs", region_name=m.group(1) if m else None)
+
+
+def _replay_queue(url: str, sink: Any, args: argparse.Namespace, report: Any) -> dict[str, Any]:
     totals: dict[str, Any] = {
         "source": url,
         "messages": 0,
@@ -98,48 +106,213 @@ def _replay_queue(url: str, sink: Any, args: argparse.Namespace, report: Any) ->
         "deleted": 0,
         "kept": 0,
     }
-    seen: set[str] = set()
-    while True:
-        received = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=_RECEIVE_HIDE_S, WaitTimeSeconds=0
-        ).get("Messages", [])
-        fresh = [msg for msg in received if msg["MessageId"] not in seen]
-        if not fresh:
-            break
-        for msg in fresh:
-            seen.add(msg["MessageId"])
-            totals["messages"] += 1
-            if _replay_message(url, msg, sink, max_size=args.max_size, report=report, totals=totals):
-                if sink is not None:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
-                    totals["deleted"] += 1
-            else:
-                totals["kept"] += 1
+    run = _QueueRun(url, sink, args.max_size, report, totals)
+    try:
+        run.sqs = _sqs_client(url)
+        run.drain()
+    except Exception as exc:  # noqa: BLE001 - botocore's errors (no queue, no endpoint, no region): one line
+        report(f"{url}: {_reason(exc)}")
+    finally:
+        run.release()
     if sink is None:
         totals["dryRun"] = True
     return totals
 
 
-def _replay_message(
-    url: str, msg: dict[str, Any], sink: Any, *, max_size: int, report: Any, totals: dict[str, Any]
-) -> bool:
-    """Decode and deliver one message's events; True when all of them went out (or would)."""
-    name = f"{url}: message {msg['MessageId']}"
-    errors: list[DecodeError] = []
-    streams = [
-        s
-        for s in iter_log_streams(msg.get("Body", ""), max_size=max_size, source=name, on_error=errors.append)
-        if not s.is_control
-    ]
-    for err in errors:
-        report(f"{err} (kept in the queue)")
-    if errors:
-        return False
-    totals["events"] += sum(len(s.log_events) for s in streams)
-    if sink is None or not streams:
-        return True
-    result = sink.send(streams)
-    totals["records"] += result.delivered
-    for failure in result.failed:
-        report(f"{name}: not delivered: {failure.error_code}: {failure.error_message} (kept in the queue)")
-    return not result.failed
+class _DeadLetterBody(msgspec.Struct):
+    """A message of the handlers' dead-letter queue (``logstream.sinks.sqs``)."""
+
+    reason: str
+    source: dict[str, Any]
+    part: int
+    parts: int
+    data: str
+
+
+_dead_letter = msgspec.json.Decoder(_DeadLetterBody)
+_BATCH_INFO = ("KinesisBatchInfo", "DDBStreamBatchInfo", "SQSBatchInfo")
+
+
+class _QueueRun:
+    """One pass over a queue: each message is handled once; a message not deleted is held
+    (hidden) until the pass ends, then made visible again for the next run."""
+
+    def __init__(self, url: str, sink: Any, max_size: int, report: Any, totals: dict[str, Any]) -> None:
+        self.url, self.sink, self.max_size, self.report, self.totals = url, sink, max_size, report, totals
+        self.sqs: Any = None
+        self.seen: set[str] = set()
+        self.held: dict[str, str] = {}  # message id -> latest receipt handle, for messages left
+        self.parts: dict[tuple[str, str, int], dict[int, list[dict[str, Any]]]] = {}
+
+    def drain(self) -> None:
+        while True:
+            received = self.sqs.receive_message(
+                QueueUrl=self.url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=_RECEIVE_HIDE_S,
+                WaitTimeSeconds=_WAIT_S,  # a long poll: a short one may answer nothing while messages wait
+            ).get("Messages", [])
+            if not received:
+                break
+            for msg in received:
+                mid = msg["MessageId"]
+                if mid in self.seen:  # back after its visibility timeout ran out: handled already
+                    if mid in self.held:
+                        self.held[mid] = msg["ReceiptHandle"]
+                    continue
+                self.seen.add(mid)
+                self.totals["messages"] += 1
+                self.message(msg)
+        self.incomplete_parts()
+
+    def message(self, msg: dict[str, Any]) -> None:
+        name = f"{self.url}: message {msg['MessageId']}"
+        body = msg.get("Body", "")
+        letter = _as_dead_letter(body)
+        if letter is not None and letter.parts > 1:
+            self.dead_letter_part(msg, letter)
+            return
+        if letter is not None:
+            body = letter.data
+        else:
+            no_data = _batch_info(body)
+            if no_data is not None:
+                self.keep([msg], f"{name}: {no_data} (kept in the queue)")
+                return
+        self.deliver([msg], name, body)
+
+    def deliver(self, msgs: list[dict[str, Any]], name: str, body: str) -> None:
+        """Decode ``body`` and send its events; delete ``msgs`` when all of them went out."""
+        errors: list[DecodeError] = []
+        streams = [
+            s
+            for s in iter_log_streams(body, max_size=self.max_size, source=name, on_error=errors.append)
+            if not s.is_control
+        ]
+        if errors:
+            self.keep(msgs, *(f"{err} (kept in the queue)" for err in errors))
+            return
+        self.totals["events"] += sum(len(s.log_events) for s in streams)
+        if self.sink is None:
+            for msg in msgs:  # a dry run: left as found, not counted as kept
+                self.held[msg["MessageId"]] = msg["ReceiptHandle"]
+            return
+        if streams:
+            result = self.sink.send(streams)
+            self.totals["records"] += result.delivered
+            if result.failed:
+                self.keep(
+                    msgs,
+                    *(
+                        f"{name}: not delivered: {f.error_code}: {f.error_message} (kept in the queue)"
+                        for f in result.failed
+                    ),
+                )
+                return
+        for msg in msgs:
+            self.delete(msg)
+
+    def delete(self, msg: dict[str, Any]) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=msg["ReceiptHandle"])
+        except Exception as exc:  # noqa: BLE001 - botocore's errors: reported, the run goes on
+            self.keep(
+                [msg],
+                f"{self.url}: message {msg['MessageId']}: delivered but not deleted: {_reason(exc)}"
+                " (a later run sends its events again)",
+            )
+            return
+        self.totals["deleted"] += 1
+
+    def keep(self, msgs: list[dict[str, Any]], *why: str) -> None:
+        for line in why:
+            self.report(line)
+        for msg in msgs:
+            self.held[msg["MessageId"]] = msg["ReceiptHandle"]
+            self.totals["kept"] += 1
+
+    def dead_letter_part(self, msg: dict[str, Any], letter: _DeadLetterBody) -> None:
+        key = (letter.reason, msgspec.json.encode(letter.source).decode(), letter.parts)
+        group = self.parts.setdefault(key, {})
+        group.setdefault(letter.part, []).append({**msg, "_data": letter.data})
+        if len(group) < letter.parts or not all(1 <= p <= letter.parts for p in group):
+            return
+        del self.parts[key]
+        msgs = [m for p in sorted(group) for m in group[p]]
+        name = f"{self.url}: dead letter {letter.reason!r} ({letter.parts} parts)"
+        if any(len(v) > 1 for v in group.values()):
+            self.keep(
+                msgs,
+                f"{name}: several dead letters with this reason and source are split the same way:"
+                " their parts cannot be told apart (kept in the queue)",
+            )
+            return
+        self.deliver(msgs, name, "".join(group[p][0]["_data"] for p in sorted(group)))
+
+    def incomplete_parts(self) -> None:
+        for (reason, _, parts), group in self.parts.items():
+            missing = [str(p) for p in range(1, parts + 1) if p not in group]
+            msgs = [m for v in group.values() for m in v]
+            self.keep(
+                msgs,
+                f"{self.url}: dead letter {reason!r}: missing part {', '.join(missing)} of {parts}"
+                f" (the {len(msgs)} present are kept in the queue)",
+            )
+        self.parts.clear()
+
+    def release(self) -> None:
+        """Make the messages left in the queue visible again, for the next run."""
+        if self.sqs is None:
+            return
+        for mid, handle in self.held.items():
+            try:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.url, ReceiptHandle=handle, VisibilityTimeout=0
+                )
+            except Exception as exc:  # noqa: BLE001 - it shows again when its timeout runs out
+                self.report(
+                    f"{self.url}: message {mid}: kept, but hidden for up to {_RECEIVE_HIDE_S} s:"
+                    f" {_reason(exc)}"
+                )
+                break
+
+
+def _as_dead_letter(body: str) -> _DeadLetterBody | None:
+    if not body.startswith('{"reason":'):
+        return None
+    try:
+        return _dead_letter.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _batch_info(body: str) -> str | None:
+    """What an event source mapping's on-failure record says about where its batch was (it
+    holds no data), or ``None`` for any other body."""
+    if not any(k in body for k in _BATCH_INFO):
+        return None
+    try:
+        record = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(record, dict) or "requestPayload" in record:
+        return None
+    for key in _BATCH_INFO:
+        info = record.get(key)
+        if isinstance(info, dict):
+            where = ", ".join(f"{k} {v}" for k, v in info.items())
+            hint = ""
+            if key == "KinesisBatchInfo":
+                hint = (
+                    ": read those records from the stream while it retains them"
+                    " (aws kinesis get-shard-iterator --shard-iterator-type AT_SEQUENCE_NUMBER, then"
+                    " get-records) and replay that output"
+                )
+            return f"an event source mapping on-failure record ({key}) holds no log data, only {where}{hint}"
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    from .s3 import _reason as reason
+
+    return reason(exc)
