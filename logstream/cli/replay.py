@@ -2,16 +2,18 @@
 
 Sources: the failure queue (an SQS queue URL: Lambda's on-failure records carry the original
 event under ``requestPayload``, the handlers' dead letters their data, split ones in parts joined
-here; event source mapping records carry no data and are named, kept) and anything ``decode``
-reads, such as Firehose's error output in S3 (``s3://bucket/processing-failed/...``: ``rawData``
-lines). Events go out as the forwarder sends them (NDJSON event lines, batched, failed entries
-retried). A queue message is deleted only after every one of its events was delivered; what is
-left is made visible again when the run ends. S3 objects are never deleted.
+here; a Kinesis event source mapping record carries no data: its batch is read again from the
+stream) and anything ``decode`` reads, such as Firehose's error output in S3
+(``s3://bucket/processing-failed/...``: ``rawData`` lines). Events go out as the forwarder sends
+them (NDJSON event lines, batched, failed entries retried). A queue message is deleted only after
+every one of its events was delivered; what is left is made visible again when the run ends. S3
+objects are never deleted.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +32,7 @@ _QUEUE_URL = re.compile(r"^https?://[^/]+/\d{12}/[\w.-]+$")
 _SQS_REGION = re.compile(r"^https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 _BATCH_STREAMS = 100  # documents sent per sink call when replaying files (bounded memory)
 _RECEIVE_HIDE_S = 300  # a received message stays hidden this long (each is handled once per run)
+_EMPTY_READS = 5  # GetRecords answers in a row with no record behind the tip: the range is read
 _WAIT_S = 1  # long poll: every SQS server is asked, so an empty answer means an empty queue
 
 
@@ -175,13 +178,13 @@ class _QueueRun:
         if letter is not None:
             body = letter.data
         else:
-            no_data = _batch_info(body)
-            if no_data is not None:
-                self.keep([msg], f"{name}: {no_data} (kept in the queue)")
+            batch = _batch_info(body)
+            if batch is not None:
+                self.batch_record(msg, name, *batch)
                 return
         self.deliver([msg], name, body)
 
-    def deliver(self, msgs: list[dict[str, Any]], name: str, body: str) -> None:
+    def deliver(self, msgs: list[dict[str, Any]], name: str, body: Any) -> None:
         """Decode ``body`` and send its events; delete ``msgs`` when all of them went out."""
         errors: list[DecodeError] = []
         streams = [
@@ -230,6 +233,29 @@ class _QueueRun:
         for msg in msgs:
             self.held[msg["MessageId"]] = msg["ReceiptHandle"]
             self.totals["kept"] += 1
+
+    def batch_record(self, msg: dict[str, Any], name: str, key: str, info: dict[str, Any]) -> None:
+        """An event source mapping's on-failure record: a Kinesis batch is read again from its
+        stream and replayed; any other holds nothing to replay (kept, named)."""
+        where = ", ".join(f"{k} {v}" for k, v in info.items())
+        what = f"{name}: an event source mapping on-failure record ({key}: {where})"
+        if key != "KinesisBatchInfo":
+            self.keep(
+                [msg], f"{what} holds no log data and names no stream logstream reads (kept in the queue)"
+            )
+            return
+        try:
+            records = _read_kinesis_batch(info)
+        except Exception as exc:  # noqa: BLE001 - botocore's errors, a trimmed range: one line
+            self.keep(
+                [msg],
+                f"{what}: its records cannot be read again from the stream: {_reason(exc)}"
+                " (kept in the queue)",
+            )
+            return
+        self.totals["kinesisRecords"] = self.totals.get("kinesisRecords", 0) + len(records)
+        records_b64 = [{"Data": base64.b64encode(data).decode()} for data in records]
+        self.deliver([msg], what, {"Records": records_b64})  # as `aws kinesis get-records` prints them
 
     def dead_letter_part(self, msg: dict[str, Any], letter: _DeadLetterBody) -> None:
         key = (letter.reason, msgspec.json.encode(letter.source).decode(), letter.parts)
@@ -286,9 +312,9 @@ def _as_dead_letter(body: str) -> _DeadLetterBody | None:
         return None
 
 
-def _batch_info(body: str) -> str | None:
-    """What an event source mapping's on-failure record says about where its batch was (it
-    holds no data), or ``None`` for any other body."""
+def _batch_info(body: str) -> tuple[str, dict[str, Any]] | None:
+    """``(key, info)`` of an event source mapping's on-failure record (``KinesisBatchInfo``
+    ...: where its batch was, never its data), or ``None`` for any other body."""
     if not any(k in body for k in _BATCH_INFO):
         return None
     try:
@@ -300,16 +326,49 @@ def _batch_info(body: str) -> str | None:
     for key in _BATCH_INFO:
         info = record.get(key)
         if isinstance(info, dict):
-            where = ", ".join(f"{k} {v}" for k, v in info.items())
-            hint = ""
-            if key == "KinesisBatchInfo":
-                hint = (
-                    ": read those records from the stream while it retains them"
-                    " (aws kinesis get-shard-iterator --shard-iterator-type AT_SEQUENCE_NUMBER, then"
-                    " get-records) and replay that output"
-                )
-            return f"an event source mapping on-failure record ({key}) holds no log data, only {where}{hint}"
+            return key, info
     return None
+
+
+def _read_kinesis_batch(info: dict[str, Any]) -> list[bytes]:
+    """The data of the records ``startSequenceNumber`` to ``endSequenceNumber`` of a shard, read
+    again from the stream (they are there for its retention period, 24 hours by default)."""
+    import boto3
+
+    arn, shard = str(info.get("streamArn", "")), str(info.get("shardId", ""))
+    start, end = str(info.get("startSequenceNumber", "")), str(info.get("endSequenceNumber", ""))
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("stream/") or not shard or not start.isdigit():
+        raise ValueError("the record does not name a stream, a shard and a first sequence number")
+    last = int(end) if end.isdigit() else None
+    kinesis = boto3.client("kinesis", region_name=parts[3] or None)
+    name = parts[5].split("/", 1)[1]
+    iterator = kinesis.get_shard_iterator(
+        StreamName=name, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=start
+    )["ShardIterator"]
+    out: list[bytes] = []
+    empty = 0
+    while iterator and empty < _EMPTY_READS:
+        got = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+        records = got.get("Records", [])
+        if out == [] and records and records[0]["SequenceNumber"] != start:
+            raise ValueError(
+                f"record {start} is no longer in the stream (the first one there is"
+                f" {records[0]['SequenceNumber']}): past the stream's retention"
+            )
+        for rec in records:
+            if last is not None and int(rec["SequenceNumber"]) > last:
+                return out
+            out.append(rec["Data"])
+        if last is not None and out and records and int(records[-1]["SequenceNumber"]) == last:
+            return out
+        empty = 0 if records else empty + 1
+        if not records and not got.get("MillisBehindLatest"):
+            break  # at the tip of the shard
+        iterator = got.get("NextShardIterator")
+    if not out:
+        raise ValueError(f"record {start} is no longer in the stream: past the stream's retention")
+    return out
 
 
 def _reason(exc: Exception) -> str:

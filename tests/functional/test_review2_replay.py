@@ -176,18 +176,76 @@ def test_given_a_dead_letter_of_an_event_line_the_sink_refused_then_the_event_is
 
 
 # ------------------------------------------------------ event source mapping on-failure records
-def test_given_a_kinesis_event_source_on_failure_record_then_kept_and_the_user_told_where_the_data_is(aws):
+def _source_stream(aws, payloads: list[bytes]) -> tuple[str, list[str]]:
+    """A stream holding ``payloads`` as records (one shard): ``(ARN, sequence numbers)``."""
+    name, arn = new_stream(aws)
+    kinesis = aws("kinesis")
+    seqs = [kinesis.put_record(StreamName=name, Data=p, PartitionKey="k")["SequenceNumber"] for p in payloads]
+    return arn, seqs
+
+
+def _gzip_doc(messages: list[str]) -> bytes:
+    return gzip.compress(t.document_json(t.make_document(messages)))
+
+
+def test_given_a_kinesis_event_source_on_failure_record_then_its_batch_is_read_again_and_replayed(aws):
+    src, seqs = _source_stream(aws, [_gzip_doc([f"r{i}\n"]) for i in range(5)])
+    name, arn = new_stream(aws)
+    url = _queue(aws, [_kinesis_esm_record(src, seqs[1], seqs[3], 3)])  # records 1 to 3
+    res = run_cli("replay", url, "--to", arn)
+    assert res.returncode == 0, res.stderr
+    assert _messages(stream_records(aws("kinesis"), name)) == ["r1\n", "r2\n", "r3\n"]
+    summary = json.loads(res.stdout)
+    assert (summary["messages"], summary["events"], summary["deleted"], summary["kinesisRecords"]) == (
+        1,
+        3,
+        1,
+        3,
+    )
+    assert _left(aws("sqs"), url) == 0
+
+
+def test_given_a_kinesis_batch_record_in_a_dry_run_then_read_and_counted_but_not_sent(aws):
+    src, seqs = _source_stream(aws, [_gzip_doc(["a\n", "b\n"]), _gzip_doc(["c\n"])])
+    name, arn = new_stream(aws)
+    url = _queue(aws, [_kinesis_esm_record(src, seqs[0], seqs[1], 2)])
+    res = run_cli("replay", url, "--to", arn, "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["events"] == 3
+    assert stream_records(aws("kinesis"), name) == []
+    assert _visible(aws("sqs"), url) == 1
+
+
+def test_given_a_kinesis_batch_record_whose_stream_is_gone_then_kept_and_the_user_told_where_the_data_was(
+    aws,
+):
     name, arn = new_stream(aws)
     start, end = "49601189658422359378836298521827638475320189012309704722", "4960118965842235937883629852"
-    url = _queue(
-        aws, [_kinesis_esm_record(f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/src", start, end, 500)]
-    )
+    src = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/gone-{uuid.uuid4().hex[:6]}"
+    url = _queue(aws, [_kinesis_esm_record(src, start, end, 500)])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 1
     err = _no_traceback(res)
-    assert "holds no log data" in err and "shardId-000000000000" in err and start in err and end in err, err
-    assert f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/src" in err
-    assert "kept in the queue" in err
+    assert "shardId-000000000000" in err and start in err and end in err and src in err, err
+    assert "cannot be read again" in err and "ResourceNotFound" in err and "kept in the queue" in err, err
+    assert _left(aws("sqs"), url) == 1
+
+
+def test_given_an_sqs_event_source_on_failure_record_then_kept_and_named(aws):
+    name, arn = new_stream(aws)
+    body = json.dumps(
+        {
+            "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 3},
+            "version": "1.0",
+            "timestamp": "2026-11-23T10:00:00.000Z",
+            "SQSBatchInfo": {"eventSourceArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:q", "batchSize": 10},
+        }
+    )
+    url = _queue(aws, [body])
+    res = run_cli("replay", url, "--to", arn)
+    assert res.returncode == 1
+    err = _no_traceback(res)
+    assert "SQSBatchInfo" in err and "holds no log data" in err and "kept in the queue" in err, err
     assert _left(aws("sqs"), url) == 1
 
 
