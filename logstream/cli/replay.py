@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ _SQS_REGION = re.compile(r"^https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 _BATCH_STREAMS = 100  # documents sent per sink call when replaying files (bounded memory)
 _RECEIVE_HIDE_S = 300  # a received message stays hidden this long (each is handled once per run)
 _EMPTY_READS = 5  # GetRecords answers in a row with no record behind the tip: the range is read
+_STOP_AFTER = 5  # messages in a row delivering nothing: stop (each would wait out the retries)
 _WAIT_S = 1  # long poll: every SQS server is asked, so an empty answer means an empty queue
 
 
@@ -146,6 +148,8 @@ class _QueueRun:
         self.seen: set[str] = set()
         self.held: dict[str, str] = {}  # message id -> latest receipt handle, for messages left
         self.parts: dict[tuple[str, str, int], dict[int, list[dict[str, Any]]]] = {}
+        self.failing = 0  # messages in a row that delivered nothing: the destination is down
+        self.last_error = ""
 
     def drain(self) -> None:
         while True:
@@ -157,7 +161,15 @@ class _QueueRun:
             ).get("Messages", [])
             if not received:
                 break
-            for msg in received:
+            for i, msg in enumerate(received):
+                if self.failing >= _STOP_AFTER:
+                    for rest in received[i:]:  # not handled: visible again at the end
+                        self.held.setdefault(rest["MessageId"], rest["ReceiptHandle"])
+                    self.report(
+                        f"{self.url}: stopped: the last {self.failing} messages delivered nothing"
+                        f" (last error: {self.last_error}); the messages not read stay in the queue"
+                    )
+                    return
                 mid = msg["MessageId"]
                 if mid in self.seen:  # back after its visibility timeout ran out: handled already
                     if mid in self.held:
@@ -203,12 +215,15 @@ class _QueueRun:
         if streams:
             result = self.sink.send(streams)
             self.totals["records"] += result.delivered
+            self.failing = self.failing + 1 if result.failed and not result.delivered else 0
             if result.failed:
+                why = Counter((f.error_code, f.error_message) for f in result.failed)
+                self.last_error = ": ".join(next(iter(why)))
                 self.keep(
                     msgs,
                     *(
-                        f"{name}: not delivered: {f.error_code}: {f.error_message} (kept in the queue)"
-                        for f in result.failed
+                        f"{name}: {n} record{'s' * (n > 1)} not delivered: {code}: {text} (kept in the queue)"
+                        for (code, text), n in why.items()
                     ),
                 )
                 return

@@ -313,6 +313,20 @@ def test_given_the_stream_refusing_every_request_then_nothing_deleted_and_each_m
     assert _left(aws("sqs"), url) == 2
 
 
+def test_given_a_destination_that_delivers_nothing_then_the_run_stops_after_five_messages(aws, aws_endpoint):
+    # each message would otherwise wait out every retry: hours for a large queue
+    name, arn = new_stream(aws)
+    url = _queue(aws, [_on_failure_record([f"m{i}\n"]) for i in range(12)])
+    with FaultProxy(aws_endpoint, request_failure=0.0, entry_failure=0.0, deny=1.0, only={"PutRecords"}) as p:
+        res = run_cli("replay", url, "--to", arn, env={"AWS_ENDPOINT_URL": p.url})
+    assert res.returncode == 1
+    err = _no_traceback(res)
+    summary = json.loads(res.stdout)
+    assert (summary["messages"], summary["kept"], summary["deleted"]) == (5, 5, 0)
+    assert "stopped: the last 5 messages delivered nothing" in err and "AccessDenied" in err, err
+    assert _visible(aws("sqs"), url) == 12  # the five kept and the seven not read, all visible again
+
+
 def test_given_deleting_a_message_refused_then_reported_as_delivered_but_not_deleted(aws, aws_endpoint):
     name, arn = new_stream(aws)
     url = _queue(aws, [_on_failure_record(["a\n"])])
