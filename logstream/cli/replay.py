@@ -191,6 +191,14 @@ class _QueueRun:
             body = letter.data
         else:
             batch = _batch_info(body)
+            if batch is not None and batch[0] == "requestContext":
+                self.keep(
+                    [msg],
+                    f"{name}: a Lambda on-failure record without its requestPayload ({_context(batch[1])}):"
+                    " Lambda leaves the event out of a record too large for the destination, so it"
+                    " holds nothing to replay; the events are still in their log group (kept in the queue)",
+                )
+                return
             if batch is not None:
                 self.batch_record(msg, name, *batch)
                 return
@@ -330,7 +338,7 @@ def _as_dead_letter(body: str) -> _DeadLetterBody | None:
 def _batch_info(body: str) -> tuple[str, dict[str, Any]] | None:
     """``(key, info)`` of an event source mapping's on-failure record (``KinesisBatchInfo``
     ...: where its batch was, never its data), or ``None`` for any other body."""
-    if not any(k in body for k in _BATCH_INFO):
+    if not any(k in body for k in _BATCH_INFO) and '"requestContext"' not in body:
         return None
     try:
         record = msgspec.json.decode(body)
@@ -342,7 +350,14 @@ def _batch_info(body: str) -> tuple[str, dict[str, Any]] | None:
         info = record.get(key)
         if isinstance(info, dict):
             return key, info
+    context = record.get("requestContext")
+    if isinstance(context, dict) and "version" in record:  # an async invocation's record
+        return "requestContext", context
     return None
+
+
+def _context(context: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {context[k]}" for k in ("functionArn", "requestId", "condition") if k in context)
 
 
 def _read_kinesis_batch(info: dict[str, Any]) -> list[bytes]:

@@ -249,6 +249,22 @@ def test_given_an_sqs_event_source_on_failure_record_then_kept_and_named(aws):
     assert _left(aws("sqs"), url) == 1
 
 
+def test_given_an_async_on_failure_record_without_its_payload_then_kept_and_the_user_told_why(aws):
+    # Lambda leaves requestPayload out when the record would exceed the destination's size limit
+    name, arn = new_stream(aws)
+    record = json.loads(_on_failure_record(["x\n"]))
+    del record["requestPayload"]
+    url = _queue(aws, [json.dumps(record)])
+    res = run_cli("replay", url, "--to", arn)
+    assert res.returncode == 1
+    err = _no_traceback(res)
+    assert "without its requestPayload" in err and "logstream-forward" in err and "RetriesExhausted" in err, (
+        err
+    )
+    assert "kept in the queue" in err
+    assert _left(aws("sqs"), url) == 1
+
+
 # ------------------------------------------------------------------------ dry run, visibility
 def test_given_a_dry_run_then_a_real_run_right_after_replays_every_message(aws):
     name, arn = new_stream(aws)
