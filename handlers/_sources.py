@@ -2,7 +2,8 @@
 
 A Kinesis batch is decoded record by record and answered with ``batchItemFailures`` built here
 (never an exception for records that failed). A subscription event is decoded whole. What can
-never be decoded is not retried: it goes to the dead-letter queue with its data
+never be decoded (or, in the forwarder, processed) is not retried: it goes to the dead-letter
+queue with its data
 (``DEAD_LETTER_QUEUE_URL``), or to the log with its data when there is none or the queue refuses
 it, and is acknowledged. Every send ends before the Lambda deadline (less a safety margin).
 
@@ -14,7 +15,9 @@ an exception (Lambda retries, then the on-failure destination keeps the event).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import gzip
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,14 +31,15 @@ from logstream import DecodeError, DeliveryError, LogEvent, LogStream, iter_log_
 from logstream.decode import fast_payload
 from logstream.envelopes import kinesis_batch
 from logstream.process import Pipeline
-from logstream.sinks import DeadLetter, Deadline, DeliveryResult
-from logstream.sinks.base import RECORD_TOO_LARGE
+from logstream.sinks import DeadLetter, Deadline, DeliveryResult, FailedEntry
+from logstream.sinks.base import DEADLINE_EXCEEDED, RECORD_TOO_LARGE, SEND_RESERVE_S
 from logstream.sinks.records import CLOUDWATCH
 from logstream.sinks.sqs import dead_letter_messages
 
 DEFAULT: Any = object()  # "build it from the configuration"
 _LOG_PART_BYTES = 200_000  # a log line stays under CloudWatch Logs' event size
 _enc = msgspec.json.Encoder()
+_dec = msgspec.json.Decoder()
 
 
 def with_lambda_context(logger: Any, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -145,7 +149,14 @@ class Runtime:
         return [(seq, s) for seq, s in streams if self.wanted(s)], letters
 
     def subscription(self, event: Any) -> tuple[list[LogStream], list[DeadLetter]]:
-        """The data messages of a subscription event, or a dead letter when it cannot be decoded.
+        """The data messages of a subscription event, or a dead letter when it cannot be decoded."""
+        documents, _, letters = self.subscription_documents(event)
+        return [s for _, s in documents], letters
+
+    def subscription_documents(self, event: Any) -> tuple[list[tuple[int, LogStream]], int, list[DeadLetter]]:
+        """``(document number, LogStream)`` for the data messages of a subscription event (1-based
+        among all its documents), how many documents it holds, and a dead letter when it cannot
+        be decoded.
 
         The usual event (base64 of one gzip member holding one document) is decoded in one pass
         (``decode_log_stream``'s fast path); anything else takes the general path."""
@@ -153,15 +164,16 @@ class Runtime:
             awslogs = event.get("awslogs")
             data = awslogs.get("data") if isinstance(awslogs, dict) else None
             if isinstance(data, str) and (stream := fast_payload(data)) is not None:
-                return ([stream] if self.wanted(stream) else []), []
+                return ([(1, stream)] if self.wanted(stream) else []), 1, []
         try:
-            return [s for s in iter_log_streams(event) if self.wanted(s)], []
+            streams = list(iter_log_streams(event))
         except DecodeError as err:
             self.tally.decode_errors += 1
             awslogs = event.get("awslogs") if isinstance(event, dict) else None
             data = awslogs.get("data") if isinstance(awslogs, dict) else None
             data = data if isinstance(data, str) else repr(event)
-            return [], [DeadLetter(data, str(err), {"source": "subscription", "step": err.step})]
+            return [], 0, [DeadLetter(data, str(err), {"source": "subscription", "step": err.step})]
+        return [(n, s) for n, s in enumerate(streams, 1) if self.wanted(s)], len(streams), []
 
     # ------------------------------------------------------------------------- dead letters
     def dead_letter(self, letters: list[DeadLetter], deadline: Deadline) -> None:
@@ -259,8 +271,31 @@ class MetricsHandler:
         }
 
 
+@dataclasses.dataclass(slots=True)
+class Unit:
+    """What the forwarder processes as one and what a failure costs: a Kinesis record, or one
+    document of a subscription event. ``data`` is it as received (for its dead letter),
+    ``place`` names it in messages (``record 3``, ``document 2``; empty for an event of one
+    document) and ``seq`` is the Kinesis sequence number to report."""
+
+    streams: list[LogStream]
+    data: str
+    place: str
+    source: dict[str, Any]
+    seq: str | None = None
+
+    def where(self, text: str) -> str:
+        return f"{self.place}: {text}" if self.place else text
+
+
 class ForwardHandler:
-    """The forwarder: streams -> records -> Kinesis or Firehose; undelivered records reported."""
+    """The forwarder: streams -> records -> Kinesis or Firehose; undelivered records reported.
+
+    Each unit (a Kinesis record, a document of a subscription event) is processed on its own:
+    an exception while processing one (a failing stage, a bug) dead-letters that unit with its
+    data as received, logs it with the traceback and counts it (``DecodeErrors``); the others
+    go on. Processing stops in time to send before the deadline: the units not processed are
+    reported for retry (``batchItemFailures``, or a raised ``DeliveryError``)."""
 
     def __init__(self, runtime: Runtime, sink: Any, pipeline: Pipeline | None = None) -> None:
         self.runtime = runtime
@@ -278,57 +313,195 @@ class ForwardHandler:
     def run(self, event: Any, context: Any) -> dict[str, Any]:
         rt = self.runtime
         deadline = rt.deadline(context)
-        if is_kinesis_batch(event):
+        kinesis = is_kinesis_batch(event)
+        if kinesis:
             tagged, letters = rt.kinesis(event["Records"])
-            rt.dead_letter(letters, deadline)
-            result = self.send(tagged, deadline)
-            failed = {f.entry.tag for f in result.failed}
+            units = kinesis_units(event["Records"], tagged)
+        else:
+            documents, count, letters = rt.subscription_documents(event)
+            units = subscription_units(event, documents, count)
+        rt.dead_letter(letters, deadline)
+        result, late, dead = self.forward(units, deadline)
+        dead_lettered = len(letters) + dead
+        if kinesis:
+            failed = {units[f.entry.tag[0]].seq for f in result.failed} | {u.seq for u in late}
             order = [_seq(r, i) for i, r in enumerate(event["Records"])]
             return batch_response(seq for seq in order if seq in failed)
-        streams, letters = rt.subscription(event)
-        rt.dead_letter(letters, deadline)
-        result = self.send(streams, deadline)
-        if result.failed:
-            raise DeliveryError(
-                f"{len(result.failed)} records not delivered to {self.sink.destination}: "
-                f"{sorted({f.error_code for f in result.failed})}",
-                result.failed,
+        if result.failed or late:
+            failures = [*result.failed, *(FailedEntry(u, DEADLINE_EXCEEDED, "not processed") for u in late)]
+            message = f"{len(result.failed)} records not delivered to {self.sink.destination}: " + (
+                f"{sorted({f.error_code for f in result.failed})}" if result.failed else "none"
             )
-        return {"delivered": result.delivered, "requests": result.requests, "deadLettered": len(letters)}
+            if late:
+                message += f"; {len(late)} documents not processed before the deadline ({DEADLINE_EXCEEDED})"
+            raise DeliveryError(message, failures)
+        return {"delivered": result.delivered, "requests": result.requests, "deadLettered": dead_lettered}
 
-    def send(self, streams: list[Any], deadline: Deadline) -> DeliveryResult:
-        """Send through the pipeline (when on); an event that can never fit a record is
-        dead-lettered with its data, not reported."""
-        tally = self.runtime.tally
-        tally.took(s[1] if isinstance(s, tuple) else s for s in streams)
-        pipeline = self.pipeline
-        if pipeline is None:
-            result: DeliveryResult = self.sink.send(streams, deadline)
-        elif self.documents:
-            kept = [(s[0], kept_document(pipeline, s[1], tally.stages)) for s in _tagged(streams)]
-            result = self.sink.send(kept, deadline)  # (None, stream) pairs: untagged, as before
-        else:
-            result = self.sink.send(streams, deadline, lines=lambda s: pipeline.lines(s, tally.stages))
+    def forward(self, units: list[Unit], deadline: Deadline) -> tuple[DeliveryResult, list[Unit], int]:
+        """Process each unit, send what they make; ``(result, units not processed in time,
+        dead letters sent)``. ``result.failed`` holds only what Lambda should retry."""
+        rt = self.runtime
+        tally = rt.tally
+        tally.took(s for u in units for s in u.streams)
+        made, late, letters = self.process(units, deadline)
+        result: DeliveryResult = self.sink.send_records(made, deadline)
         tally.sent(result)
+        tally.failed_entries += len(late)
         tally.events_out += result.events
         tally.bytes_out += result.bytes
         too_large = [f for f in result.failed if f.error_code == RECORD_TOO_LARGE]
         if too_large:
             result.failed = [f for f in result.failed if f.error_code != RECORD_TOO_LARGE]
-            self.runtime.dead_letter(
-                [
-                    DeadLetter(
-                        f.entry.line.decode("utf-8", "replace"),
-                        f"{RECORD_TOO_LARGE}: one log event over the record limit of {self.sink.destination}",
-                        {"partitionKey": f.entry.partition_key, "sequenceNumber": f.entry.tag},
-                    )
-                    for f in too_large
-                ],
-                deadline,
-            )
+            letters += [self.too_large(units, f.entry) for f in too_large]
         if result.failed:
-            self.runtime.log_failures(result, self.sink, "records")
-        return result
+            rt.log_failures(result, self.sink, "records")
+        rt.dead_letter(letters, deadline)
+        return result, late, len(letters)
+
+    def process(
+        self, units: list[Unit], deadline: Deadline
+    ) -> tuple[list[Any], list[Unit], list[DeadLetter]]:
+        """The records the units make, the units left for lack of time, a dead letter per unit
+        whose processing raised.
+
+        Processing keeps time for sending (``SEND_RESERVE_S``, at most half of what is left) and
+        starts no unit when less time is left than the slowest unit so far took."""
+        rt = self.runtime
+        budget = deadline.sooner(min(SEND_RESERVE_S, max(0.0, deadline.remaining()) / 2))
+        made: list[Any] = []
+        letters: list[DeadLetter] = []
+        slowest = 0.0
+        for u, unit in enumerate(units):
+            left = budget.remaining()
+            if left <= 0 or left < slowest:
+                what = "records" if unit.seq is not None else "documents"
+                rt.logger.warning(
+                    f"{len(units) - u} of {len(units)} {what} not processed before the deadline "
+                    f"(slowest took {slowest:.3f} s, {max(0.0, left):.3f} s left for processing): "
+                    "reported for retry",
+                    extra={"notProcessed": len(units) - u, "slowestSeconds": round(slowest, 3)},
+                )
+                return made, units[u:], letters
+            started = rt.clock()
+            counts: dict[str, int] = {}
+            try:
+                made += self.records(u, unit, counts)
+            except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
+                letters.append(self.poisoned(unit, exc))
+            else:
+                for stage, n in counts.items():
+                    rt.tally.stages[stage] = rt.tally.stages.get(stage, 0) + n
+            slowest = max(slowest, rt.clock() - started)
+        return made, [], letters
+
+    def records(self, u: int, unit: Unit, counts: dict[str, int]) -> list[Any]:
+        """The records one unit makes, through the pipeline when on; tagged ``(unit, stream)``."""
+        tagged = [((u, k), s) for k, s in enumerate(unit.streams)]
+        pipeline = self.pipeline
+        if pipeline is None:
+            made = self.sink.records(tagged)
+        elif self.documents:
+            made = self.sink.records([(tag, kept_document(pipeline, s, counts)) for tag, s in tagged])
+        else:
+            made = self.sink.records(tagged, lines=lambda s: pipeline.lines(s, counts))
+        return list(made)
+
+    def poisoned(self, unit: Unit, exc: Exception) -> DeadLetter:
+        """The dead letter of a unit whose processing raised, logged with the traceback."""
+        self.runtime.tally.decode_errors += 1
+        what = f"{type(exc).__name__}: {exc}"[:1000]
+        self.runtime.logger.exception(
+            f"{unit.place or 'the event'}"
+            + (f" (sequenceNumber {unit.seq})" if unit.seq is not None else "")
+            + f": processing raised {what}; dead-lettered with its data, the other "
+            + ("records" if unit.seq is not None else "documents")
+            + " go on",
+            extra={"deadLetter": {**unit.source, "step": "process"}},
+        )
+        return DeadLetter(unit.data, unit.where(f"process: {what}"), {**unit.source, "step": "process"})
+
+    def too_large(self, units: list[Unit], entry: Any) -> DeadLetter:
+        """The dead letter of an event that fits no record even in parts: the event (with those
+        joined into it) as received, in a document of its own with its document's other keys."""
+        u, k = entry.tag
+        unit = units[u]
+        ids = _event_ids(entry.line)
+        doc = unit.streams[k].to_document()
+        events = doc.get("logEvents")
+        if isinstance(events, list) and ids:
+            kept = [e for e in events if isinstance(e, dict) and e.get("id") in ids]
+            doc["logEvents"] = kept or events
+        first = next(iter(ids), "?")
+        joined = f" (and {len(ids) - 1} joined into it)" if len(ids) > 1 else ""
+        reason = (
+            f"record limit: {RECORD_TOO_LARGE}: event {first}{joined} does not fit one record of "
+            f"{self.sink.destination}, even in parts"
+        )
+        return DeadLetter(
+            _payload(_enc.encode(doc)), unit.where(reason), {**unit.source, "step": "record limit"}
+        )
+
+
+def kinesis_units(records: list[Any], tagged: list[tuple[str, LogStream]]) -> list[Unit]:
+    """One unit per Kinesis record holding streams to act on, in record order."""
+    by_seq: dict[str, list[LogStream]] = {}
+    for seq, stream in tagged:
+        by_seq.setdefault(seq, []).append(stream)
+    units = []
+    for i, record in enumerate(records):
+        seq = _seq(record, i)
+        if (streams := by_seq.pop(seq, None)) is None:
+            continue
+        kin = record.get("kinesis") if isinstance(record, dict) else None
+        kin = kin if isinstance(kin, dict) else {}
+        data = kin.get("data")
+        source = {
+            "eventSourceARN": record.get("eventSourceARN") if isinstance(record, dict) else None,
+            "sequenceNumber": seq,
+            "partitionKey": kin.get("partitionKey"),
+        }
+        units.append(
+            Unit(streams, data if isinstance(data, str) else repr(record), f"record {i + 1}", source, seq)
+        )
+    return units
+
+
+def subscription_units(event: Any, documents: list[tuple[int, LogStream]], count: int) -> list[Unit]:
+    """One unit per document to act on; its data is ``awslogs.data`` when the event holds that
+    one document, else the document in a payload of its own (base64 of gzip)."""
+    awslogs = event.get("awslogs") if isinstance(event, dict) else None
+    whole = awslogs.get("data") if isinstance(awslogs, dict) else None
+    units = []
+    for n, stream in documents:
+        if count == 1 and isinstance(whole, str):
+            data, place = whole, ""
+        else:
+            data, place = (
+                _payload(stream.raw if stream.raw is not None else _enc.encode(stream.to_document())),
+                f"document {n}",
+            )
+        units.append(Unit([stream], data, place, {"source": "subscription"}))
+    return units
+
+
+def _payload(document: bytes) -> str:
+    """base64 of gzip of a document, as CloudWatch Logs sends one."""
+    return base64.b64encode(gzip.compress(document, mtime=0)).decode("ascii")
+
+
+def _event_ids(line: bytes) -> list[str]:
+    """The CloudWatch ids behind an event line (``id`` then ``joinedIds``) or a one-event document."""
+    try:
+        obj = _dec.decode(line)
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return []
+    if not isinstance(obj, dict):
+        return []
+    events = obj.get("logEvents")
+    if isinstance(events, list):
+        return [e["id"] for e in events if isinstance(e, dict) and isinstance(e.get("id"), str)]
+    ids = [obj.get("id"), *(obj.get("joinedIds") or [])]
+    return [i for i in ids if isinstance(i, str)]
 
 
 def kept_document(pipeline: Pipeline, stream: LogStream, counts: dict[str, int]) -> LogStream:
@@ -339,10 +512,6 @@ def kept_document(pipeline: Pipeline, stream: LogStream, counts: dict[str, int])
     doc = stream.to_document()
     doc["logEvents"] = [e.to_dict() for e in kept]
     return dataclasses.replace(stream, log_events=kept, raw=_enc.encode(doc))
-
-
-def _tagged(streams: list[Any]) -> list[tuple[Any, LogStream]]:
-    return [s if isinstance(s, tuple) else (None, s) for s in streams]
 
 
 def _seq(record: Any, index: int) -> str:

@@ -3,7 +3,10 @@
 Subscription (async): anything still undelivered after the retries raises, so Lambda retries
 and the on-failure destination keeps the event. Kinesis event source: the whole batch goes out
 in as few requests as the limits allow, and batchItemFailures names exactly the records whose
-events were not delivered. Undecodable input is dead-lettered with its data, never retried.
+events were not delivered. Undecodable input, a record (or document) whose processing raised
+and an event too big for any record are dead-lettered with their data as received, never
+retried. Processing stops in time to send before the deadline; what it did not reach is
+reported for retry.
 
 Every event goes through the processing pipeline (PARSE_MESSAGES ... TAGS, off unless set) and
 leaves in RECORD_FORMAT (ndjson, ndjson-gzip or cloudwatch).

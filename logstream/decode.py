@@ -643,6 +643,8 @@ class _Skip:
             err = DecompressError(
                 f"{end - self.start} bytes that are not gzip data after member {self.label}"
                 if members
+                else f"{end - self.start} bytes that are not gzip or zlib data before member {self.label + 1}"
+                if member_follows
                 else "not gzip or zlib data (no gzip/zlib header)" + _other_format(self.head)
             )
         if err is not None:

@@ -35,6 +35,9 @@ OUT_OF_RANGE = "OutOfRange"  # a metric datum the service would refuse
 
 #: Shortest request worth starting (connect + read), in seconds.
 MIN_REQUEST_S = 1.0
+#: Time a handler keeps for sending when it stops processing (at most half of what is left):
+#: one request and one retry.
+SEND_RESERVE_S = 2 * MIN_REQUEST_S
 
 _TRANSIENT_CODES = frozenset(
     {
@@ -251,6 +254,16 @@ class Deadline:
 
     def remaining(self) -> float:
         return self.expires - self.clock()
+
+    def sooner(self, seconds: float) -> Deadline:
+        """The deadline ``seconds`` earlier, on the same clock (time kept for what follows).
+
+        Example
+        -------
+        >>> Deadline(10.0, clock=lambda: 0.0).sooner(2.0).remaining()
+        8.0
+        """
+        return Deadline(self.expires - seconds, self.clock)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from .base import (
     entry_failures,
     send_with_retry,
 )
-from .records import NDJSON, RECORD_FORMATS, LinesOf, Record, event_records
+from .records import NDJSON, RECORD_FORMATS, LinesOf, Oversize, Record, event_records
 
 
 class KinesisSink(LazyClient):
@@ -78,11 +78,29 @@ class KinesisSink(LazyClient):
         ``lines(stream)`` makes each stream's event lines (a processing pipeline's), for the
         NDJSON formats.
         """
+        return self.send_records(self.records(streams, lines=lines, lazy=True), deadline)
+
+    def records(
+        self,
+        streams: Iterable[LogStream | tuple[Hashable, LogStream]],
+        *,
+        lines: LinesOf | None = None,
+        lazy: bool = False,
+    ) -> Iterable[Record | Oversize]:
+        """The records (and :class:`Oversize` events) ``streams`` make in this sink's format and
+        limit, without sending them: a list, so whatever making them raises is raised here
+        (``lazy=True``: made as they are sent)."""
+        made = event_records(streams, self.max_record_bytes, record_format=self.record_format, lines=lines)
+        return made if lazy else list(made)
+
+    def send_records(
+        self, items: Iterable[Record | Oversize], deadline: Deadline | None = None
+    ) -> DeliveryResult:
+        """Send records made by :meth:`records`; each :class:`Oversize` is a failed entry
+        (``RecordTooLarge``, fatal)."""
         result = DeliveryResult()
         records: list[Record] = []
-        for item in event_records(
-            streams, self.max_record_bytes, record_format=self.record_format, lines=lines
-        ):
+        for item in items:
             if isinstance(item, Record):
                 records.append(item)
             else:

@@ -5,10 +5,10 @@ Each dead letter becomes one message, a JSON object::
     {"reason": "record 1: decompress: ...", "source": {"eventSourceARN": ..., "sequenceNumber": ...},
      "part": 1, "parts": 1, "data": "H4sIAAAA..."}
 
-``data`` is the input exactly as received (for Kinesis and subscription events, the base64
-text). Data too large for one message (256 KiB) is split over several messages with the same
-``reason`` and ``source`` and ``part``/``parts``; concatenating their ``data`` in part order
-gives it back.
+``data`` is the input as received, base64 text (a Kinesis record's data, ``awslogs.data``, or a
+document cut down to what failed, gzip like them: the README's "Dead letters"). Data too large
+for one message (256 KiB) is split over several messages with the same ``reason`` and
+``source`` and ``part``/``parts``; concatenating their ``data`` in part order gives it back.
 """
 
 from __future__ import annotations
