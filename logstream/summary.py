@@ -8,6 +8,7 @@ reports, so a summary over any amount of input stays small and its percentiles s
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -46,7 +47,8 @@ class FunctionSummary:
 
     def add(self, report: InvocationReport, pricing: Pricing) -> None:
         self.invocations += 1
-        self.durations[report.duration_ms] += 1
+        if math.isfinite(report.duration_ms):  # "Duration: nan ms" loses its duration only
+            self.durations[report.duration_ms] += 1
         if report.max_memory_used_mb is not None:
             self.max_memory_mb = max(self.max_memory_mb or 0, report.max_memory_used_mb)
         util = report.memory_utilization
@@ -60,10 +62,11 @@ class FunctionSummary:
             self.cost = (self.cost or 0.0) + cost
 
     def percentiles(self, *qs: float) -> list[float]:
-        """Nearest-rank percentiles of the durations (exact)."""
-        import math
-
-        ranks = [max(1, math.ceil(q / 100 * self.invocations)) for q in qs]
+        """Nearest-rank percentiles of the durations (exact); empty when no duration was a number."""
+        total = sum(self.durations.values())
+        if not total:
+            return []
+        ranks = [max(1, math.ceil(q / 100 * total)) for q in qs]
         out: list[float | None] = [None] * len(qs)
         seen = 0
         for value in sorted(self.durations):
@@ -109,14 +112,12 @@ class Summary:
         rows: list[tuple[str, ...]] = []
         for fn in sorted(self.functions):
             fs = self.functions[fn]
-            p50, p95, p99 = fs.percentiles(50, 95, 99)
+            pct = [f"{v:.2f}" for v in fs.percentiles(50, 95, 99)] or ["-"] * 3
             rows.append(
                 (
                     fn,
                     str(fs.invocations),
-                    f"{p50:.2f}",
-                    f"{p95:.2f}",
-                    f"{p99:.2f}",
+                    *pct,
                     "-" if fs.max_memory_mb is None else str(fs.max_memory_mb),
                     "-" if fs.max_utilization is None else f"{fs.max_utilization:.0f}",
                     str(fs.cold_starts),

@@ -1,18 +1,25 @@
 """``logstream replay SOURCE --to ARN``: re-drive what failed back through the forwarder's path.
 
 Sources: the failure queue (an SQS queue URL: Lambda's on-failure records carry the original
-event under ``requestPayload``) and anything ``decode`` reads, such as Firehose's error output
-in S3 (``s3://bucket/processing-failed/...``: ``rawData`` lines). Events go out as the
-forwarder sends them (NDJSON event lines, batched, failed entries retried). A queue message is
-deleted only after every one of its events was delivered; S3 objects are never deleted.
+event under ``requestPayload``, the handlers' dead letters their data, split ones in parts joined
+here; a Kinesis event source mapping record carries no data: its batch is read again from the
+stream) and anything ``decode`` reads, such as Firehose's error output in S3
+(``s3://bucket/processing-failed/...``: ``rawData`` lines). Events go out as the forwarder sends
+them (NDJSON event lines, batched, failed entries retried). A queue message is deleted only after
+every one of its events was delivered; what is left is made visible again when the run ends. S3
+objects are never deleted.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+
+import msgspec
 
 from ..envelopes import iter_log_streams
 from ..errors import ConfigError, DecodeError
@@ -25,7 +32,10 @@ __all__ = ["cmd_replay", "is_queue_url"]
 _QUEUE_URL = re.compile(r"^https?://[^/]+/\d{12}/[\w.-]+$")
 _SQS_REGION = re.compile(r"^https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 _BATCH_STREAMS = 100  # documents sent per sink call when replaying files (bounded memory)
-_RECEIVE_HIDE_S = 300  # a received message stays hidden this long: each is seen once per run
+_RECEIVE_HIDE_S = 300  # a received message stays hidden this long (each is handled once per run)
+_EMPTY_READS = 5  # GetRecords answers in a row with no record behind the tip: the range is read
+_STOP_AFTER = 5  # messages in a row delivering nothing: stop (each would wait out the retries)
+_WAIT_S = 1  # long poll: every SQS server is asked, so an empty answer means an empty queue
 
 
 def is_queue_url(text: str) -> bool:
@@ -85,11 +95,14 @@ def _replay_streams(source: str, streams: Iterator[LogStream], sink: Any, report
     return totals
 
 
-def _replay_queue(url: str, sink: Any, args: argparse.Namespace, report: Any) -> dict[str, Any]:
+def _sqs_client(url: str) -> Any:
     import boto3  # only for a queue source
 
     m = _SQS_REGION.match(url)
-    sqs = boto3.client("sqs", region_name=m.group(1) if m else None)
+    return boto3.client("sqs", region_name=m.group(1) if m else None)
+
+
+def _replay_queue(url: str, sink: Any, args: argparse.Namespace, report: Any) -> dict[str, Any]:
     totals: dict[str, Any] = {
         "source": url,
         "messages": 0,
@@ -98,48 +111,297 @@ def _replay_queue(url: str, sink: Any, args: argparse.Namespace, report: Any) ->
         "deleted": 0,
         "kept": 0,
     }
-    seen: set[str] = set()
-    while True:
-        received = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=_RECEIVE_HIDE_S, WaitTimeSeconds=0
-        ).get("Messages", [])
-        fresh = [msg for msg in received if msg["MessageId"] not in seen]
-        if not fresh:
-            break
-        for msg in fresh:
-            seen.add(msg["MessageId"])
-            totals["messages"] += 1
-            if _replay_message(url, msg, sink, max_size=args.max_size, report=report, totals=totals):
-                if sink is not None:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
-                    totals["deleted"] += 1
-            else:
-                totals["kept"] += 1
+    run = _QueueRun(url, sink, args.max_size, report, totals)
+    try:
+        run.sqs = _sqs_client(url)
+        run.drain()
+    except Exception as exc:  # noqa: BLE001 - botocore's errors (no queue, no endpoint, no region): one line
+        report(f"{url}: {_reason(exc)}")
+    finally:
+        run.release()
     if sink is None:
         totals["dryRun"] = True
     return totals
 
 
-def _replay_message(
-    url: str, msg: dict[str, Any], sink: Any, *, max_size: int, report: Any, totals: dict[str, Any]
-) -> bool:
-    """Decode and deliver one message's events; True when all of them went out (or would)."""
-    name = f"{url}: message {msg['MessageId']}"
-    errors: list[DecodeError] = []
-    streams = [
-        s
-        for s in iter_log_streams(msg.get("Body", ""), max_size=max_size, source=name, on_error=errors.append)
-        if not s.is_control
-    ]
-    for err in errors:
-        report(f"{err} (kept in the queue)")
-    if errors:
-        return False
-    totals["events"] += sum(len(s.log_events) for s in streams)
-    if sink is None or not streams:
-        return True
-    result = sink.send(streams)
-    totals["records"] += result.delivered
-    for failure in result.failed:
-        report(f"{name}: not delivered: {failure.error_code}: {failure.error_message} (kept in the queue)")
-    return not result.failed
+class _DeadLetterBody(msgspec.Struct):
+    """A message of the handlers' dead-letter queue (``logstream.sinks.sqs``)."""
+
+    reason: str
+    source: dict[str, Any]
+    part: int
+    parts: int
+    data: str
+
+
+_dead_letter = msgspec.json.Decoder(_DeadLetterBody)
+_BATCH_INFO = ("KinesisBatchInfo", "DDBStreamBatchInfo", "SQSBatchInfo")
+
+
+class _QueueRun:
+    """One pass over a queue: each message is handled once; a message not deleted is held
+    (hidden) until the pass ends, then made visible again for the next run."""
+
+    def __init__(self, url: str, sink: Any, max_size: int, report: Any, totals: dict[str, Any]) -> None:
+        self.url, self.sink, self.max_size, self.report, self.totals = url, sink, max_size, report, totals
+        self.sqs: Any = None
+        self.seen: set[str] = set()
+        self.held: dict[str, str] = {}  # message id -> latest receipt handle, for messages left
+        self.parts: dict[tuple[str, str, int], dict[int, list[dict[str, Any]]]] = {}
+        self.failing = 0  # messages in a row that delivered nothing: the destination is down
+        self.last_error = ""
+
+    def drain(self) -> None:
+        while True:
+            received = self.sqs.receive_message(
+                QueueUrl=self.url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=_RECEIVE_HIDE_S,
+                WaitTimeSeconds=_WAIT_S,  # a long poll: a short one may answer nothing while messages wait
+            ).get("Messages", [])
+            if not received:
+                break
+            for i, msg in enumerate(received):
+                if self.failing >= _STOP_AFTER:
+                    for rest in received[i:]:  # not handled: visible again at the end
+                        self.held.setdefault(rest["MessageId"], rest["ReceiptHandle"])
+                    self.report(
+                        f"{self.url}: stopped: the last {self.failing} messages delivered nothing"
+                        f" (last error: {self.last_error}); the messages not read stay in the queue"
+                    )
+                    return
+                mid = msg["MessageId"]
+                if mid in self.seen:  # back after its visibility timeout ran out: handled already
+                    if mid in self.held:
+                        self.held[mid] = msg["ReceiptHandle"]
+                    continue
+                self.seen.add(mid)
+                self.totals["messages"] += 1
+                self.message(msg)
+        self.incomplete_parts()
+
+    def message(self, msg: dict[str, Any]) -> None:
+        name = f"{self.url}: message {msg['MessageId']}"
+        body = msg.get("Body", "")
+        letter = _as_dead_letter(body)
+        if letter is not None and letter.parts > 1:
+            self.dead_letter_part(msg, letter)
+            return
+        if letter is not None:
+            body = letter.data
+        else:
+            batch = _batch_info(body)
+            if batch is not None and batch[0] == "requestContext":
+                self.keep(
+                    [msg],
+                    f"{name}: a Lambda on-failure record without its requestPayload ({_context(batch[1])}):"
+                    " Lambda leaves the event out of a record too large for the destination, so it"
+                    " holds nothing to replay; the events are still in their log group (kept in the queue)",
+                )
+                return
+            if batch is not None:
+                self.batch_record(msg, name, *batch)
+                return
+        self.deliver([msg], name, body)
+
+    def deliver(self, msgs: list[dict[str, Any]], name: str, body: Any) -> None:
+        """Decode ``body`` and send its events; delete ``msgs`` when all of them went out."""
+        errors: list[DecodeError] = []
+        streams = [
+            s
+            for s in iter_log_streams(body, max_size=self.max_size, source=name, on_error=errors.append)
+            if not s.is_control
+        ]
+        if errors:
+            self.keep(msgs, *(f"{err} (kept in the queue)" for err in errors))
+            return
+        self.totals["events"] += sum(len(s.log_events) for s in streams)
+        if self.sink is None:
+            for msg in msgs:  # a dry run: left as found, not counted as kept
+                self.held[msg["MessageId"]] = msg["ReceiptHandle"]
+            return
+        if streams:
+            result = self.sink.send(streams)
+            self.totals["records"] += result.delivered
+            self.failing = self.failing + 1 if result.failed and not result.delivered else 0
+            if result.failed:
+                why = Counter((f.error_code, f.error_message) for f in result.failed)
+                self.last_error = ": ".join(next(iter(why)))
+                self.keep(
+                    msgs,
+                    *(
+                        f"{name}: {n} record{'s' * (n > 1)} not delivered: {code}: {text} (kept in the queue)"
+                        for (code, text), n in why.items()
+                    ),
+                )
+                return
+        for msg in msgs:
+            self.delete(msg)
+
+    def delete(self, msg: dict[str, Any]) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=msg["ReceiptHandle"])
+        except Exception as exc:  # noqa: BLE001 - botocore's errors: reported, the run goes on
+            self.keep(
+                [msg],
+                f"{self.url}: message {msg['MessageId']}: delivered but not deleted: {_reason(exc)}"
+                " (a later run sends its events again)",
+            )
+            return
+        self.totals["deleted"] += 1
+
+    def keep(self, msgs: list[dict[str, Any]], *why: str) -> None:
+        for line in why:
+            self.report(line)
+        for msg in msgs:
+            self.held[msg["MessageId"]] = msg["ReceiptHandle"]
+            self.totals["kept"] += 1
+
+    def batch_record(self, msg: dict[str, Any], name: str, key: str, info: dict[str, Any]) -> None:
+        """An event source mapping's on-failure record: a Kinesis batch is read again from its
+        stream and replayed; any other holds nothing to replay (kept, named)."""
+        where = ", ".join(f"{k} {v}" for k, v in info.items())
+        what = f"{name}: an event source mapping on-failure record ({key}: {where})"
+        if key != "KinesisBatchInfo":
+            self.keep(
+                [msg], f"{what} holds no log data and names no stream logstream reads (kept in the queue)"
+            )
+            return
+        try:
+            records = _read_kinesis_batch(info)
+        except Exception as exc:  # noqa: BLE001 - botocore's errors, a trimmed range: one line
+            self.keep(
+                [msg],
+                f"{what}: its records cannot be read again from the stream: {_reason(exc)}"
+                " (kept in the queue)",
+            )
+            return
+        self.totals["kinesisRecords"] = self.totals.get("kinesisRecords", 0) + len(records)
+        records_b64 = [{"Data": base64.b64encode(data).decode()} for data in records]
+        self.deliver([msg], what, {"Records": records_b64})  # as `aws kinesis get-records` prints them
+
+    def dead_letter_part(self, msg: dict[str, Any], letter: _DeadLetterBody) -> None:
+        key = (letter.reason, msgspec.json.encode(letter.source).decode(), letter.parts)
+        group = self.parts.setdefault(key, {})
+        group.setdefault(letter.part, []).append({**msg, "_data": letter.data})
+        if len(group) < letter.parts or not all(1 <= p <= letter.parts for p in group):
+            return
+        del self.parts[key]
+        msgs = [m for p in sorted(group) for m in group[p]]
+        name = f"{self.url}: dead letter {letter.reason!r} ({letter.parts} parts)"
+        if any(len(v) > 1 for v in group.values()):
+            self.keep(
+                msgs,
+                f"{name}: several dead letters with this reason and source are split the same way:"
+                " their parts cannot be told apart (kept in the queue)",
+            )
+            return
+        self.deliver(msgs, name, "".join(group[p][0]["_data"] for p in sorted(group)))
+
+    def incomplete_parts(self) -> None:
+        for (reason, _, parts), group in self.parts.items():
+            missing = [str(p) for p in range(1, parts + 1) if p not in group]
+            msgs = [m for v in group.values() for m in v]
+            self.keep(
+                msgs,
+                f"{self.url}: dead letter {reason!r}: missing part {', '.join(missing)} of {parts}"
+                f" (the {len(msgs)} present are kept in the queue)",
+            )
+        self.parts.clear()
+
+    def release(self) -> None:
+        """Make the messages left in the queue visible again, for the next run."""
+        if self.sqs is None:
+            return
+        for mid, handle in self.held.items():
+            try:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.url, ReceiptHandle=handle, VisibilityTimeout=0
+                )
+            except Exception as exc:  # noqa: BLE001 - it shows again when its timeout runs out
+                self.report(
+                    f"{self.url}: message {mid}: kept, but hidden for up to {_RECEIVE_HIDE_S} s:"
+                    f" {_reason(exc)}"
+                )
+                break
+
+
+def _as_dead_letter(body: str) -> _DeadLetterBody | None:
+    if not body.startswith('{"reason":'):
+        return None
+    try:
+        return _dead_letter.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _batch_info(body: str) -> tuple[str, dict[str, Any]] | None:
+    """``(key, info)`` of an event source mapping's on-failure record (``KinesisBatchInfo``
+    ...: where its batch was, never its data), or ``None`` for any other body."""
+    if not any(k in body for k in _BATCH_INFO) and '"requestContext"' not in body:
+        return None
+    try:
+        record = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(record, dict) or "requestPayload" in record:
+        return None
+    for key in _BATCH_INFO:
+        info = record.get(key)
+        if isinstance(info, dict):
+            return key, info
+    context = record.get("requestContext")
+    if isinstance(context, dict) and "version" in record:  # an async invocation's record
+        return "requestContext", context
+    return None
+
+
+def _context(context: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {context[k]}" for k in ("functionArn", "requestId", "condition") if k in context)
+
+
+def _read_kinesis_batch(info: dict[str, Any]) -> list[bytes]:
+    """The data of the records ``startSequenceNumber`` to ``endSequenceNumber`` of a shard, read
+    again from the stream (they are there for its retention period, 24 hours by default)."""
+    import boto3
+
+    arn, shard = str(info.get("streamArn", "")), str(info.get("shardId", ""))
+    start, end = str(info.get("startSequenceNumber", "")), str(info.get("endSequenceNumber", ""))
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("stream/") or not shard or not start.isdigit():
+        raise ValueError("the record does not name a stream, a shard and a first sequence number")
+    last = int(end) if end.isdigit() else None
+    kinesis = boto3.client("kinesis", region_name=parts[3] or None)
+    name = parts[5].split("/", 1)[1]
+    iterator = kinesis.get_shard_iterator(
+        StreamName=name, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=start
+    )["ShardIterator"]
+    out: list[bytes] = []
+    empty = 0
+    while iterator and empty < _EMPTY_READS:
+        got = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+        records = got.get("Records", [])
+        if out == [] and records and records[0]["SequenceNumber"] != start:
+            raise ValueError(
+                f"record {start} is no longer in the stream (the first one there is"
+                f" {records[0]['SequenceNumber']}): past the stream's retention"
+            )
+        for rec in records:
+            if last is not None and int(rec["SequenceNumber"]) > last:
+                return out
+            out.append(rec["Data"])
+        if last is not None and out and records and int(records[-1]["SequenceNumber"]) == last:
+            return out
+        empty = 0 if records else empty + 1
+        if not records and not got.get("MillisBehindLatest"):
+            break  # at the tip of the shard
+        iterator = got.get("NextShardIterator")
+    if not out:
+        raise ValueError(f"record {start} is no longer in the stream: past the stream's retention")
+    return out
+
+
+def _reason(exc: Exception) -> str:
+    from .s3 import _reason as reason
+
+    return reason(exc)
