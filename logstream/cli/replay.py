@@ -132,6 +132,7 @@ class _DeadLetterBody(msgspec.Struct):
     part: int
     parts: int
     data: str
+    letter: str | None = None  # which letter a part belongs to (split letters)
 
 
 _dead_letter = msgspec.json.Decoder(_DeadLetterBody)
@@ -147,7 +148,7 @@ class _QueueRun:
         self.sqs: Any = None
         self.seen: set[str] = set()
         self.held: dict[str, str] = {}  # message id -> latest receipt handle, for messages left
-        self.parts: dict[tuple[str, str, int], dict[int, list[dict[str, Any]]]] = {}
+        self.parts: dict[tuple[str, str, int, str | None], dict[int, list[dict[str, Any]]]] = {}
         self.failing = 0  # messages in a row that delivered nothing: the destination is down
         self.last_error = ""
 
@@ -281,7 +282,7 @@ class _QueueRun:
         self.deliver([msg], what, {"Records": records_b64})  # as `aws kinesis get-records` prints them
 
     def dead_letter_part(self, msg: dict[str, Any], letter: _DeadLetterBody) -> None:
-        key = (letter.reason, msgspec.json.encode(letter.source).decode(), letter.parts)
+        key = (letter.reason, msgspec.json.encode(letter.source).decode(), letter.parts, letter.letter)
         group = self.parts.setdefault(key, {})
         group.setdefault(letter.part, []).append({**msg, "_data": letter.data})
         if len(group) < letter.parts or not all(1 <= p <= letter.parts for p in group):
@@ -299,7 +300,7 @@ class _QueueRun:
         self.deliver(msgs, name, "".join(group[p][0]["_data"] for p in sorted(group)))
 
     def incomplete_parts(self) -> None:
-        for (reason, _, parts), group in self.parts.items():
+        for (reason, _, parts, _), group in self.parts.items():
             missing = [str(p) for p in range(1, parts + 1) if p not in group]
             msgs = [m for v in group.values() for m in v]
             self.keep(

@@ -14,6 +14,7 @@ for one message (256 KiB) is split over several messages with the same ``reason`
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any
@@ -53,13 +54,23 @@ def dead_letter_messages(letter: DeadLetter, max_bytes: int = _MAX_BODY) -> list
     >>> "".join(json.loads(b)["data"] for b in bodies) == "x" * 500
     True
     """
-    overhead = len(_body(letter, "", 99_999, 99_999))
+    overhead = len(_body(letter, "", 99_999, 99_999, "0" * 16))
     chunks = split_escaped(_enc.encode(letter.data)[1:-1], max(64, max_bytes - overhead)) or [""]
-    return [_body(letter, chunk, i, len(chunks)) for i, chunk in enumerate(chunks, 1)]
+    # the parts of one letter say which letter they belong to: two letters with the same reason
+    # and source, split alike, are told apart by it
+    key = (
+        hashlib.sha256(letter.data.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        if len(chunks) > 1
+        else None
+    )
+    return [_body(letter, chunk, i, len(chunks), key) for i, chunk in enumerate(chunks, 1)]
 
 
-def _body(letter: DeadLetter, data: str, part: int, parts: int) -> str:
-    body = {"reason": letter.reason, "source": letter.source, "part": part, "parts": parts, "data": data}
+def _body(letter: DeadLetter, data: str, part: int, parts: int, key: str | None = None) -> str:
+    body: dict[str, Any] = {"reason": letter.reason, "source": letter.source, "part": part, "parts": parts}
+    if key is not None:
+        body["letter"] = key
+    body["data"] = data
     # SQS refuses U+FFFE and U+FFFF even inside JSON strings: send their escapes
     return _enc.encode(body).decode().replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
 

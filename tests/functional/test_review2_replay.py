@@ -121,6 +121,39 @@ def test_given_a_dead_letter_of_a_subscription_payload_then_its_events_replayed_
     assert _left(aws("sqs"), url) == 0
 
 
+def test_given_two_split_dead_letters_with_the_same_reason_and_source_then_both_replayed(aws):
+    """Two big payloads failing the same way: their parts are told apart by the letter they
+    belong to, interleaved in the queue as they may be."""
+    name, arn = new_stream(aws)
+    source = {"source": "subscription", "step": "process"}
+    docs = [
+        t.make_document([uuid.uuid4().hex * 10 + "\n" for _ in range(10)], log_stream=f"s{i}")
+        for i in range(2)
+    ]
+    letters = [
+        DeadLetter(t.encode_payload(d), "document 1: process: RuntimeError: boom", source) for d in docs
+    ]
+    split = [dead_letter_messages(x, max_bytes=len(x.data) // 2 + 400) for x in letters]
+    assert len(split[0]) == len(split[1]) > 1  # split alike
+    url = _queue(aws, [b for pair in zip(*split, strict=True) for b in pair])
+    res = run_cli("replay", url, "--to", arn)
+    assert res.returncode == 0, res.stderr
+    expected = [e["message"] for d in docs for e in d["logEvents"]]
+    assert sorted(_messages(stream_records(aws("kinesis"), name))) == sorted(expected)
+    assert _left(aws("sqs"), url) == 0
+
+
+def test_given_a_dead_letter_of_one_part_then_its_body_has_no_letter_key():
+    (body,) = dead_letter_messages(DeadLetter("abc", "json: bad", {"source": "subscription"}))
+    assert json.loads(body) == {
+        "reason": "json: bad",
+        "source": {"source": "subscription"},
+        "part": 1,
+        "parts": 1,
+        "data": "abc",
+    }
+
+
 def test_given_a_dead_letter_split_over_three_messages_then_joined_replayed_once_and_all_deleted(aws):
     name, arn = new_stream(aws)
     lines = [f"line {i} " + uuid.uuid4().hex * 8 + "\n" for i in range(40)]  # does not compress much
