@@ -7,8 +7,10 @@ queue with its data
 (``DEAD_LETTER_QUEUE_URL``), or to the log with its data when there is none or the queue refuses
 it, and is acknowledged. Every send ends before the Lambda deadline (less a safety margin).
 
-Metrics handlers never ask for a batch to be run again (that would count it twice): odd data
-are dropped per datum by the sinks, PutMetricData refusals fall back to EMF on stdout. The
+Metrics handlers never ask for anything whose metrics went out to be run again (that would
+count it twice): odd data are dropped per datum by the sinks, PutMetricData refusals fall back
+to EMF on stdout, a record whose processing raises is dead-lettered, and only records not
+processed before the deadline (none of their metrics sent) are reported for retry. The
 forwarder reports what it could not deliver: Kinesis -> ``batchItemFailures``, subscription ->
 an exception (Lambda retries, then the on-failure destination keeps the event).
 """
@@ -25,6 +27,7 @@ from typing import Any
 import msgspec
 
 from handlers._config import Config
+from handlers._pace import Pace
 from handlers._selfmetrics import SelfMetrics, Tally
 from handlers._transform import reingested
 from logstream import DecodeError, DeliveryError, LogEvent, LogStream, iter_log_streams
@@ -32,7 +35,7 @@ from logstream.decode import fast_payload
 from logstream.envelopes import kinesis_batch
 from logstream.process import Pipeline
 from logstream.sinks import DeadLetter, Deadline, DeliveryResult, FailedEntry
-from logstream.sinks.base import DEADLINE_EXCEEDED, RECORD_TOO_LARGE, SEND_RESERVE_S
+from logstream.sinks.base import DEADLINE_EXCEEDED, RECORD_TOO_LARGE
 from logstream.sinks.records import CLOUDWATCH
 from logstream.sinks.sqs import dead_letter_messages
 
@@ -223,18 +226,36 @@ class Runtime:
             )
 
 
+#: One unit's metric data: ``(unit number, its streams) -> (data, reports or statuses found)``.
+UnitData = Callable[[int, list[LogStream]], tuple[list[Any], int]]
+
+
 class MetricsHandler:
-    """A metrics handler: streams -> metric data -> sink; never asks for a batch to run again."""
+    """A metrics handler: streams -> metric data -> sink, one unit at a time (a Kinesis record,
+    a document of a subscription event), never counting anything twice.
+
+    ``metric_data(batch)`` is called once per invocation with every unit's streams and returns
+    the function that makes one unit's metric data: ``(unit number, streams) -> (data, how
+    many reports or statuses)`` (what a unit needs from the rest of the batch, it takes from
+    ``batch``). A unit whose processing raises is dead-lettered with its data as received,
+    logged with its traceback and counted (``DecodeErrors``); the others' metrics go out.
+    Processing stops in time to send before the deadline, and what it did not reach never had
+    its metrics sent: Kinesis reports those records for retry (``batchItemFailures``: the batch
+    from the first of them on, so Lambda's retry counts nothing twice); a subscription event
+    raises when no document was processed yet (a retry counts nothing twice), else its late
+    documents are dead-lettered (a retry of the event would count the others twice)."""
 
     def __init__(
         self,
         runtime: Runtime,
         sink: Any,
-        metric_data: Callable[[list[LogStream]], tuple[list[Any], dict[str, int]]],
+        metric_data: Callable[[list[list[LogStream]]], UnitData],
+        counted: str = "reports",
     ) -> None:
         self.runtime = runtime
         self.sink = sink
         self.metric_data = metric_data
+        self.counted = counted
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         rt = self.runtime
@@ -248,27 +269,112 @@ class MetricsHandler:
         rt = self.runtime
         deadline = rt.deadline(context)
         kinesis = is_kinesis_batch(event)
+        units: list[Unit] = []
         if kinesis:
             tagged, letters = rt.kinesis(event["Records"])
-            streams = [s for _, s in tagged]
+            units = kinesis_units(event["Records"], tagged)
+            batch = [u.streams for u in units]
         else:
-            streams, letters = rt.subscription(event)
-        tally.took(streams)
-        rt.dead_letter(letters, deadline)
-        data, counts = self.metric_data(streams)
+            documents, count, letters = rt.subscription_documents(event)
+            batch = [[s] for _, s in documents]  # its units are made only when one is needed
+        if letters:
+            rt.dead_letter(letters, deadline)
+        for streams in batch:
+            tally.took(streams)
+        per_unit = self.metric_data(batch)
+        data: list[Any] = []
+        found = 0
+        poisoned: list[DeadLetter] = []
+        late = 0  # how many units at the end were not processed for lack of time
+        pace = None
+        if len(batch) == 1:  # the usual subscription event: the pacing rule reduces to this
+            if deadline.remaining() > 0:
+                try:
+                    data, found = per_unit(0, batch[0])
+                except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
+                    units = units or subscription_units(event, documents, count)
+                    poisoned.append(poisoned_unit(rt, units[0], exc))
+            else:
+                late = 1
+        elif batch:
+            pace = Pace(deadline)
+            for u, streams in enumerate(batch):
+                if not pace.start():
+                    late = len(batch) - u
+                    break
+                try:
+                    made, n = per_unit(u, streams)
+                except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
+                    units = units or subscription_units(event, documents, count)
+                    poisoned.append(poisoned_unit(rt, units[u], exc))
+                else:
+                    data += made
+                    found += n
+                pace.done()
+        if late:
+            units = units or subscription_units(event, documents, count)
+            late_units = units[len(units) - late :]
+            _log_late(rt.logger, pace or Pace(deadline), late_units, len(units), kinesis)
+            tally.failed_entries += late
+            if not kinesis and late == len(units):  # nothing sent: Lambda's retry counts nothing twice
+                raise DeliveryError(
+                    f"{late} documents not processed before the deadline ({DEADLINE_EXCEEDED}): "
+                    "no metric data sent, so Lambda's retry counts nothing twice",
+                    [FailedEntry(u, DEADLINE_EXCEEDED, "not processed") for u in late_units],
+                )
         result = self.sink.send(data, deadline)
         tally.sent(result)
         tally.events_out = result.delivered
         if result.failed or result.dropped or result.rerouted:
             rt.log_failures(result, self.sink, "metric data")
+        if late and not kinesis:  # the others' metrics went out: a retry would count them twice
+            poisoned += [_late_letter(u) for u in units[len(units) - late :]]
+        if poisoned:
+            rt.dead_letter(poisoned, deadline)
         if kinesis:
-            return batch_response(())
+            return batch_response(u.seq for u in units[len(units) - late :] if late and u.seq is not None)
         return {
-            **counts,
+            self.counted: found,
             "metrics": result.delivered,
             "dropped": sum(result.dropped.values()),
-            "deadLettered": len(letters),
+            "deadLettered": len(letters) + len(poisoned),
         }
+
+
+def _log_late(logger: Any, pace: Pace, late: list[Unit], total: int, kinesis: bool) -> None:
+    what = "records" if kinesis else "documents"
+    left = pace.left()
+    logger.warning(
+        f"{len(late)} of {total} {what} not processed before the deadline "
+        f"(slowest took {pace.slowest:.3f} s, {max(0.0, left):.3f} s left for processing): "
+        + ("reported for retry" if kinesis or len(late) == total else "dead-lettered"),
+        extra={"notProcessed": len(late), "slowestSeconds": round(pace.slowest, 3)},
+    )
+
+
+def _late_letter(unit: Unit) -> DeadLetter:
+    """The dead letter of a document of a subscription event not processed before the deadline
+    when the others' metrics went out (Lambda's retry of the event would count them twice)."""
+    reason = (
+        f"deadline: not processed before the deadline ({DEADLINE_EXCEEDED}); the event's other "
+        "documents were counted, so it is not retried"
+    )
+    return DeadLetter(unit.received(), unit.where(reason), {**unit.source, "step": "deadline"})
+
+
+def poisoned_unit(rt: Runtime, unit: Unit, exc: Exception) -> DeadLetter:
+    """The dead letter of a unit whose processing raised, logged with the traceback and counted."""
+    rt.tally.decode_errors += 1
+    text = f"{type(exc).__name__}: {exc}"[:1000]
+    rt.logger.exception(
+        f"{unit.place or 'the event'}"
+        + (f" (sequenceNumber {unit.seq})" if unit.seq is not None else "")
+        + f": processing raised {text}; dead-lettered with its data, the other "
+        + ("records" if unit.seq is not None else "documents")
+        + " go on",
+        extra={"deadLetter": {**unit.source, "step": "process"}},
+    )
+    return DeadLetter(unit.received(), unit.where(f"process: {text}"), {**unit.source, "step": "process"})
 
 
 @dataclasses.dataclass(slots=True)
@@ -276,16 +382,24 @@ class Unit:
     """What the forwarder processes as one and what a failure costs: a Kinesis record, or one
     document of a subscription event. ``data`` is it as received (for its dead letter),
     ``place`` names it in messages (``record 3``, ``document 2``; empty for an event of one
-    document) and ``seq`` is the Kinesis sequence number to report."""
+    document) and ``seq`` is the Kinesis sequence number to report. ``data`` is ``None`` for a
+    document of a subscription event of several: it is made (base64 of gzip) only when needed."""
 
     streams: list[LogStream]
-    data: str
+    data: str | None
     place: str
     source: dict[str, Any]
     seq: str | None = None
 
     def where(self, text: str) -> str:
         return f"{self.place}: {text}" if self.place else text
+
+    def received(self) -> str:
+        """The unit as received, for its dead letter."""
+        if self.data is None:
+            stream = self.streams[0]
+            self.data = _payload(stream.raw if stream.raw is not None else _enc.encode(stream.to_document()))
+        return self.data
 
 
 class ForwardHandler:
@@ -367,31 +481,22 @@ class ForwardHandler:
         Processing keeps time for sending (``SEND_RESERVE_S``, at most half of what is left) and
         starts no unit when less time is left than the slowest unit so far took."""
         rt = self.runtime
-        budget = deadline.sooner(min(SEND_RESERVE_S, max(0.0, deadline.remaining()) / 2))
+        pace = Pace(deadline)
         made: list[Any] = []
         letters: list[DeadLetter] = []
-        slowest = 0.0
         for u, unit in enumerate(units):
-            left = budget.remaining()
-            if left <= 0 or left < slowest:
-                what = "records" if unit.seq is not None else "documents"
-                rt.logger.warning(
-                    f"{len(units) - u} of {len(units)} {what} not processed before the deadline "
-                    f"(slowest took {slowest:.3f} s, {max(0.0, left):.3f} s left for processing): "
-                    "reported for retry",
-                    extra={"notProcessed": len(units) - u, "slowestSeconds": round(slowest, 3)},
-                )
+            if not pace.start():
+                _log_late(rt.logger, pace, units[u:], len(units), unit.seq is not None)
                 return made, units[u:], letters
-            started = rt.clock()
             counts: dict[str, int] = {}
             try:
                 made += self.records(u, unit, counts)
             except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
-                letters.append(self.poisoned(unit, exc))
+                letters.append(poisoned_unit(rt, unit, exc))
             else:
                 for stage, n in counts.items():
                     rt.tally.stages[stage] = rt.tally.stages.get(stage, 0) + n
-            slowest = max(slowest, rt.clock() - started)
+            pace.done()
         return made, [], letters
 
     def records(self, u: int, unit: Unit, counts: dict[str, int]) -> list[Any]:
@@ -405,20 +510,6 @@ class ForwardHandler:
         else:
             made = self.sink.records(tagged, lines=lambda s: pipeline.lines(s, counts))
         return list(made)
-
-    def poisoned(self, unit: Unit, exc: Exception) -> DeadLetter:
-        """The dead letter of a unit whose processing raised, logged with the traceback."""
-        self.runtime.tally.decode_errors += 1
-        what = f"{type(exc).__name__}: {exc}"[:1000]
-        self.runtime.logger.exception(
-            f"{unit.place or 'the event'}"
-            + (f" (sequenceNumber {unit.seq})" if unit.seq is not None else "")
-            + f": processing raised {what}; dead-lettered with its data, the other "
-            + ("records" if unit.seq is not None else "documents")
-            + " go on",
-            extra={"deadLetter": {**unit.source, "step": "process"}},
-        )
-        return DeadLetter(unit.data, unit.where(f"process: {what}"), {**unit.source, "step": "process"})
 
     def too_large(self, units: list[Unit], entry: Any) -> DeadLetter:
         """The dead letter of an event that fits no record even in parts: the event (with those
@@ -476,10 +567,7 @@ def subscription_units(event: Any, documents: list[tuple[int, LogStream]], count
         if count == 1 and isinstance(whole, str):
             data, place = whole, ""
         else:
-            data, place = (
-                _payload(stream.raw if stream.raw is not None else _enc.encode(stream.to_document())),
-                f"document {n}",
-            )
+            data, place = None, f"document {n}"  # its own payload, made only for a dead letter
         units.append(Unit([stream], data, place, {"source": "subscription"}))
     return units
 

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from handlers._pace import Pace
 from handlers._selfmetrics import Tally
 from logstream import DecodeError, LogEvent, LogStream, limits
 from logstream.envelopes import payload_streams
@@ -59,6 +60,8 @@ def transform_response(
     on_error: Callable[[DecodeError], None] | None = None,
     pipeline: Pipeline | None = None,
     tally: Tally | None = None,
+    on_raise: Callable[[int, str, Exception], None] | None = None,
+    on_late: Callable[[int, int, Pace], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """``(response, counts)`` for a Firehose transformation event.
 
@@ -66,6 +69,12 @@ def transform_response(
     records that do not fit are answered ``ProcessingFailed``. ``pipeline`` (when on) makes the
     event lines; ``tally`` receives the self-metrics (a re-ingested record's pipeline counts are
     left out: they are counted when it is answered ``Ok``).
+
+    A record whose processing raises (``on_raise(index, recordId, exception)``, called while it
+    is handled, so a logger can take the traceback) and the records not processed before the
+    deadline (``on_late(first index, how many, pace)``; processing keeps time for re-ingesting
+    as the other handlers keep it for sending) are answered ``ProcessingFailed`` with their
+    data as received: Firehose keeps them in its error output. The others go on.
     """
     tally = tally if tally is not None else Tally()
     pipeline = pipeline if pipeline is not None and pipeline.enabled else None
@@ -73,30 +82,58 @@ def transform_response(
     answers: list[dict[str, Any] | None] = [None] * len(records)
     size = 64 + sum(len(str(r.get("recordId", ""))) + _ANSWER_BYTES for r in records)
     decoded: list[tuple[int, list[Part], int, bytes, dict[str, int]]] = []
+    pace = Pace(deadline) if deadline is not None else None
+
+    def fail(index: int) -> None:  # Firehose keeps the record, as received, in its error output
+        nonlocal size
+        record = records[index]
+        data = record.get("data")
+        answer = {"recordId": record.get("recordId", ""), "result": "ProcessingFailed"}
+        if isinstance(data, str):
+            answer["data"] = data  # every answer holds data (Firehose's response rules)
+            size += len(data) + 10
+        answers[index] = answer
+
     for index, record in enumerate(records):
-        rid = record.get("recordId", "")
+        if pace is not None and not pace.start():
+            late = len(records) - index
+            tally.failed_entries += late
+            for i in range(index, len(records)):
+                fail(i)
+            if on_late is not None:
+                on_late(index, late, pace)
+            break
         try:
             streams = payload_streams(record.get("data"))
+            tally.control_messages += sum(s.is_control for s in streams)
+            wanted = [s for s in streams if not s.is_control and s.log_group not in skip_log_groups]
+            stages: dict[str, int] = {}
+            if pipeline is None:
+                parts = [Part(s, None, event_lines(s)) for s in wanted]
+            else:
+                parts = []
+                for s in wanted:
+                    events = pipeline.process(s, stages)
+                    parts.append(Part(s, events, encode_lines(events)))
         except DecodeError as err:
             tally.decode_errors += 1
             err.locate(record=index)
             if on_error is not None:
                 on_error(err)
-            answers[index] = {"recordId": rid, "result": "ProcessingFailed"}
+            fail(index)
             continue
-        tally.control_messages += sum(s.is_control for s in streams)
-        wanted = [s for s in streams if not s.is_control and s.log_group not in skip_log_groups]
-        stages: dict[str, int] = {}
-        if pipeline is None:
-            parts = [Part(s, None, event_lines(s)) for s in wanted]
-        else:
-            parts = []
-            for s in wanted:
-                events = pipeline.process(s, stages)
-                parts.append(Part(s, events, encode_lines(events)))
+        except Exception as exc:  # noqa: BLE001 - one record's failure costs only that record
+            tally.decode_errors += 1
+            if on_raise is not None:
+                on_raise(index, str(record.get("recordId", "")), exc)
+            fail(index)
+            continue
+        finally:
+            if pace is not None:
+                pace.done()
         data = b"".join(p.lines for p in parts)
         if not data:
-            answers[index] = {"recordId": rid, "result": "Dropped"}
+            answers[index] = {"recordId": record.get("recordId", ""), "result": "Dropped"}
             tally.took(wanted)
             _add(tally.stages, stages)
             continue

@@ -1,7 +1,8 @@
 """Firehose data transformation: CloudWatch Logs documents -> NDJSON events.
 
 Every recordId is answered: data Ok, control messages and the deployment's log groups Dropped,
-undecodable ProcessingFailed (kept in Firehose's error output). What does not fit in the 6 MB
+undecodable records, records whose processing raised and records not processed before the
+deadline ProcessingFailed with their data (kept in Firehose's error output). What does not fit in the 6 MB
 response is re-ingested into the delivery stream (handlers/_transform.py), never failed for size.
 
 Configuration: handlers/_config.py (SKIP_LOG_GROUPS, SELF_METRICS, the pipeline's variables:
@@ -16,11 +17,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers._config import Config
+from handlers._pace import Pace
 from handlers._selfmetrics import SelfMetrics, Tally
 from handlers._sources import with_lambda_context
 from handlers._transform import transform_response
 from logstream.process import Pipeline
 from logstream.sinks import Deadline, FirehoseSink, KinesisSink
+from logstream.sinks.base import DEADLINE_EXCEEDED
 
 CONFIG = Config.load()  # a bad variable is an init error, not a failure of every invocation
 logger = Logger(service="logstream-firehose-transform")
@@ -48,6 +51,22 @@ def build(
     pipeline = Pipeline(config.pipeline)
     metrics = self_metrics or SelfMetrics(config.self_metrics, config.function_name)
 
+    def raised(index: int, record_id: str, exc: Exception) -> None:
+        what = f"{type(exc).__name__}: {exc}"[:1000]
+        logger.exception(
+            f"record {index + 1} (recordId {record_id}): processing raised {what}; answered "
+            "ProcessingFailed with its data (Firehose's error output keeps it), the other records go on",
+            extra={"step": "process", "recordId": record_id},
+        )
+
+    def late(index: int, count: int, pace: Pace) -> None:
+        logger.warning(
+            f"records {index + 1}-{index + count} ({count}) not processed before the deadline "
+            f"(slowest took {pace.slowest:.3f} s, {max(0.0, pace.left()):.3f} s left for processing): "
+            f"answered ProcessingFailed ({DEADLINE_EXCEEDED})",
+            extra={"notProcessed": count, "slowestSeconds": round(pace.slowest, 3)},
+        )
+
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         tally = Tally()
         try:
@@ -59,6 +78,8 @@ def build(
                 on_error=lambda err: logger.error(f"record not decodable: {err}", extra={"step": err.step}),
                 pipeline=pipeline,
                 tally=tally,
+                on_raise=raised,
+                on_late=late,
             )
         finally:
             metrics.emit(tally, context)

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers._config import Config
-from handlers._sources import DEFAULT, MetricsHandler, Runtime, with_lambda_context
+from handlers._sources import DEFAULT, MetricsHandler, Runtime, UnitData, with_lambda_context
 from logstream import LogStream, ParseError
 from logstream.metrics import DEFAULT_FLUENTD_NAMESPACE, Datum, fluentd_data
 from logstream.parsers.fluentd import iter_statuses
@@ -33,15 +33,18 @@ def build(
     def unreadable(err: ParseError) -> None:
         logger.warning("unreadable status line", extra={"error": str(err)})
 
-    def metric_data(streams: list[LogStream]) -> tuple[list[Datum], dict[str, int]]:
+    def unit_data(u: int, streams: list[LogStream]) -> tuple[list[Datum], int]:
         statuses = list(iter_statuses(streams, on_error=unreadable))
-        data = [d for s in statuses for d in fluentd_data(s, config.metrics_dimension)]
-        return data, {"statuses": len(statuses)}
+        return [d for s in statuses for d in fluentd_data(s, config.metrics_dimension)], len(statuses)
+
+    def metric_data(batch: list[list[LogStream]]) -> UnitData:
+        return unit_data  # each unit's statuses stand alone
 
     app = MetricsHandler(
         Runtime(config, logger, dead_letters=dead_letters, clock=clock),
         sink or config.metrics_sink(DEFAULT_FLUENTD_NAMESPACE),
         metric_data,
+        "statuses",
     )
 
     return with_lambda_context(logger, app)
