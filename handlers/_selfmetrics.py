@@ -72,12 +72,13 @@ class Tally:
 
     def values(self, now_ms: int) -> dict[str, float]:
         latency = now_ms - self.oldest_ms if self.oldest_ms is not None and self.events_out else None
+        stages = self.stages
         values: dict[str, float] = {
             "EventsIn": self.events_in,
             "EventsOut": self.events_out,
             "ControlMessages": self.control_messages,
-            "DroppedFiltered": sum(self.stages.get(s, 0) for s in FILTER_STAGES),
-            "DroppedSampled": sum(self.stages.get(s, 0) for s in SAMPLE_STAGES),
+            "DroppedFiltered": sum(stages.get(s, 0) for s in FILTER_STAGES) if stages else 0,
+            "DroppedSampled": sum(stages.get(s, 0) for s in SAMPLE_STAGES) if stages else 0,
             "DecodeErrors": self.decode_errors,
             "Retries": self.retries,
             "FailedEntries": self.failed_entries,

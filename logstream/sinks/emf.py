@@ -16,6 +16,8 @@ from .metric_data import groups, valid_data
 
 __all__ = ["EmfSink", "emf_documents"]
 
+_enc = msgspec.json.Encoder()
+
 #: Dropped-datum reason for a metric whose name is a key the document needs for itself.
 RESERVED_NAME = "metric name clashes with _aws or a dimension"
 
@@ -103,8 +105,7 @@ class EmfSink:
         good = list(valid_data(data, int(self.clock() * 1000), result.dropped))
         docs = emf_documents(self.namespace, good, result.dropped)
         out = self.stream or sys.stdout
-        enc = msgspec.json.Encoder()
-        out.write("".join(enc.encode(doc).decode() + "\n" for doc in docs))
+        out.write(_enc.encode_lines(docs).decode())  # one line per document
         out.flush()
         result.delivered = len(good) - sum(n for k, n in result.dropped.items() if k == RESERVED_NAME)
         result.requests = len(docs)
