@@ -136,19 +136,8 @@ class Runtime:
         if failures:
             by_seq = {_seq(r, i): r for i, r in enumerate(records)}
             for seq, err in failures.items():
-                record = by_seq.get(seq, {})
-                kin = record.get("kinesis") if isinstance(record, dict) else None
-                kin = kin if isinstance(kin, dict) else {}
-                data = kin.get("data")
-                source = {
-                    "eventSourceARN": record.get("eventSourceARN") if isinstance(record, dict) else None,
-                    "sequenceNumber": seq,
-                    "partitionKey": kin.get("partitionKey"),
-                    "step": err.step,
-                }
-                letters.append(
-                    DeadLetter(data if isinstance(data, str) else repr(record), str(err), source, seq)
-                )
+                data, source = _record_origin(by_seq.get(seq, {}), seq)
+                letters.append(DeadLetter(data, str(err), {**source, "step": err.step}, seq))
         return [(seq, s) for seq, s in streams if self.wanted(s)], letters
 
     def subscription(self, event: Any) -> tuple[list[LogStream], list[DeadLetter]]:
@@ -543,18 +532,23 @@ def kinesis_units(records: list[Any], tagged: list[tuple[str, LogStream]]) -> li
         seq = _seq(record, i)
         if (streams := by_seq.pop(seq, None)) is None:
             continue
-        kin = record.get("kinesis") if isinstance(record, dict) else None
-        kin = kin if isinstance(kin, dict) else {}
-        data = kin.get("data")
-        source = {
-            "eventSourceARN": record.get("eventSourceARN") if isinstance(record, dict) else None,
-            "sequenceNumber": seq,
-            "partitionKey": kin.get("partitionKey"),
-        }
-        units.append(
-            Unit(streams, data if isinstance(data, str) else repr(record), f"record {i + 1}", source, seq)
-        )
+        data, source = _record_origin(record, seq)
+        units.append(Unit(streams, data, f"record {i + 1}", source, seq))
     return units
+
+
+def _record_origin(record: Any, seq: str) -> tuple[str, dict[str, Any]]:
+    """A Kinesis record's data as received (its ``data``, else the record's repr) and where it
+    came from, for a dead letter: ``eventSourceARN``, ``sequenceNumber``, ``partitionKey``."""
+    kin = record.get("kinesis") if isinstance(record, dict) else None
+    kin = kin if isinstance(kin, dict) else {}
+    data = kin.get("data")
+    source = {
+        "eventSourceARN": record.get("eventSourceARN") if isinstance(record, dict) else None,
+        "sequenceNumber": seq,
+        "partitionKey": kin.get("partitionKey"),
+    }
+    return (data if isinstance(data, str) else repr(record)), source
 
 
 def subscription_units(event: Any, documents: list[tuple[int, LogStream]], count: int) -> list[Unit]:
