@@ -10,6 +10,7 @@ import msgspec
 
 from logstream import testing as t
 from tests.conftest import run_cli
+from tests.functional.wire import messages_left, queue_with
 
 ACCOUNT = "123456789012"
 
@@ -41,24 +42,9 @@ def _on_failure_record(messages: list[str]) -> str:
     return msgspec.json.encode(record).decode()
 
 
-def _queue(aws, bodies: list[str]) -> str:
-    sqs = aws("sqs")
-    url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    for body in bodies:
-        sqs.send_message(QueueUrl=url, MessageBody=body)
-    return url
-
-
-def _left(sqs, url) -> int:
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-
 def test_given_failure_queue_then_events_delivered_and_only_delivered_messages_deleted(aws):
     name, arn = _stream(aws)
-    url = _queue(
+    url = queue_with(
         aws, [_on_failure_record(["one\n", "two\n"]), "not an event", _on_failure_record(["three\n"])]
     )
     res = run_cli("replay", url, "--to", arn)
@@ -68,12 +54,12 @@ def test_given_failure_queue_then_events_delivered_and_only_delivered_messages_d
     assert summary == {"source": url, "messages": 3, "events": 3, "records": 2, "deleted": 2, "kept": 1}
     (err,) = res.stderr.decode().splitlines()
     assert "kept in the queue" in err and "message" in err
-    assert _left(aws("sqs"), url) == 1  # the undecodable one stays for a human
+    assert messages_left(aws("sqs"), url) == 1  # the undecodable one stays for a human
 
 
 def test_given_dry_run_then_nothing_sent_and_nothing_deleted(aws):
     name, arn = _stream(aws)
-    url = _queue(aws, [_on_failure_record(["one\n"])])
+    url = queue_with(aws, [_on_failure_record(["one\n"])])
     res = run_cli("replay", url, "--to", arn, "--dry-run")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == {
@@ -86,7 +72,7 @@ def test_given_dry_run_then_nothing_sent_and_nothing_deleted(aws):
         "dryRun": True,
     }
     assert _read(aws("kinesis"), name) == []
-    assert _left(aws("sqs"), url) == 1
+    assert messages_left(aws("sqs"), url) == 1
 
 
 def test_given_firehose_error_output_in_s3_then_replayed_into_the_stream(aws):
@@ -122,7 +108,7 @@ def test_given_no_source_or_a_bad_arn_then_usage_error():
 
 
 def test_given_a_destination_that_does_not_exist_then_every_message_is_kept(aws):
-    url = _queue(aws, [_on_failure_record(["one\n"]), _on_failure_record(["two\n"])])
+    url = queue_with(aws, [_on_failure_record(["one\n"]), _on_failure_record(["two\n"])])
     res = run_cli(
         "replay", url, "--to", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/missing-{uuid.uuid4().hex[:6]}"
     )
@@ -130,4 +116,4 @@ def test_given_a_destination_that_does_not_exist_then_every_message_is_kept(aws)
     summary = json.loads(res.stdout)
     assert (summary["messages"], summary["deleted"], summary["kept"]) == (2, 0, 2)
     assert all("kept in the queue" in line for line in res.stderr.decode().splitlines())
-    assert _left(aws("sqs"), url) == 2
+    assert messages_left(aws("sqs"), url) == 2

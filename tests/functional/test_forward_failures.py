@@ -18,7 +18,6 @@ import json
 import logging
 import random
 import string
-import uuid
 from contextlib import redirect_stdout
 
 import pytest
@@ -29,7 +28,15 @@ from logstream import DeliveryError, iter_log_streams
 from logstream import testing as t
 from logstream.sinks import sink_for_destination
 from tests.conftest import run_cli
-from tests.functional.wire import ACCOUNT, SELF_NAMESPACE, emf_documents, new_stream, stream_records
+from tests.functional.wire import (
+    ACCOUNT,
+    SELF_NAMESPACE,
+    emf_documents,
+    new_queue,
+    new_stream,
+    read_queue,
+    stream_records,
+)
 from tests.lambda_sim import Context, FakeClock, captured_log, run_like_event_source_mapping
 
 SELF = "/aws/lambda/logstream-self"
@@ -46,20 +53,6 @@ def forward(aws_endpoint):
 
 def config(env: dict | None = None, **kw) -> Config:
     return Config.load({"AWS_REGION": "us-east-1", **(env or {})}, skip_log_groups=frozenset({SELF}), **kw)
-
-
-def new_queue(aws) -> str:
-    return aws("sqs").create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-
-
-def read_queue(sqs, url: str) -> list[dict]:
-    """Every message body in the queue (deleted as read)."""
-    bodies = []
-    while out := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        bodies += [json.loads(m["Body"]) for m in out]
-        for m in out:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return bodies
 
 
 def run(handler, event, context):

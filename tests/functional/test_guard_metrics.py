@@ -24,8 +24,8 @@ from handlers._config import Config
 from logstream import DeliveryError, iter_log_streams
 from logstream import testing as t
 from logstream.sinks import EmfSink
-from tests.functional.test_forward_failures import log_records, multi_document_payload, new_queue, read_queue
-from tests.functional.wire import SELF_NAMESPACE, emf_documents
+from tests.functional.test_forward_failures import log_records, multi_document_payload
+from tests.functional.wire import SELF_NAMESPACE, emf_documents, new_queue, read_queue
 from tests.lambda_sim import Context, FakeClock, run_like_event_source_mapping
 
 SELF = "/aws/lambda/logstream-self"

@@ -28,6 +28,7 @@ from logstream import ConfigError, DeliveryError, iter_log_streams
 from logstream import testing as t
 from logstream.sinks import DeadLetterSink, EmfSink, KinesisSink, RetryPolicy
 from tests.conftest import ROOT, corpus_path, firehose_to_s3, s3_ndjson
+from tests.functional.wire import new_queue, read_queue
 from tests.lambda_sim import Context, captured_log, run_like_event_source_mapping
 
 ACCOUNT = "123456789012"
@@ -77,25 +78,6 @@ def read_stream(kinesis, name):
             lines += [json.loads(x) for r in out["Records"] for x in r["Data"].splitlines()]
             it = out.get("NextShardIterator") if out["Records"] else None
     return lines
-
-
-def new_queue(aws):
-    return aws("sqs").create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-
-
-def read_queue(sqs, url):
-    bodies = []
-    while True:
-        out = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-        if not out.get("Messages"):
-            return bodies
-        bodies += [json.loads(m["Body"]) for m in out["Messages"]]
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(out["Messages"])
-            ],
-        )
 
 
 def emf_lines(text, namespace=None):

@@ -21,7 +21,7 @@ from logstream.cli import replay
 from logstream.sinks.sqs import DeadLetter, dead_letter_messages
 from tests.conftest import run_cli
 from tests.faultproxy import FaultProxy
-from tests.functional.wire import ACCOUNT, new_stream, stream_records
+from tests.functional.wire import ACCOUNT, messages_left, new_stream, queue_with, stream_records
 
 
 def _messages(records: list[bytes]) -> list[str]:
@@ -82,21 +82,6 @@ def _kinesis_esm_record(stream_arn: str, start: str, end: str, batch_size: int) 
     )
 
 
-def _queue(aws, bodies: list[str]) -> str:
-    sqs = aws("sqs")
-    url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    for body in bodies:
-        sqs.send_message(QueueUrl=url, MessageBody=body)
-    return url
-
-
-def _left(sqs, url) -> int:
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-
 def _visible(sqs, url) -> int:
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
@@ -114,11 +99,11 @@ def test_given_a_dead_letter_of_a_subscription_payload_then_its_events_replayed_
     data = t.encode_payload(t.make_document(["from a dead letter\n"]))
     letter = DeadLetter(data, "subscription: decompress: data too large", {"source": "subscription"})
     (body,) = dead_letter_messages(letter)
-    url = _queue(aws, [body])
+    url = queue_with(aws, [body])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
     assert _messages(stream_records(aws("kinesis"), name)) == ["from a dead letter\n"]
-    assert _left(aws("sqs"), url) == 0
+    assert messages_left(aws("sqs"), url) == 0
 
 
 def test_given_two_split_dead_letters_with_the_same_reason_and_source_then_both_replayed(aws):
@@ -135,12 +120,12 @@ def test_given_two_split_dead_letters_with_the_same_reason_and_source_then_both_
     ]
     split = [dead_letter_messages(x, max_bytes=len(x.data) // 2 + 400) for x in letters]
     assert len(split[0]) == len(split[1]) > 1  # split alike
-    url = _queue(aws, [b for pair in zip(*split, strict=True) for b in pair])
+    url = queue_with(aws, [b for pair in zip(*split, strict=True) for b in pair])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
     expected = [e["message"] for d in docs for e in d["logEvents"]]
     assert sorted(_messages(stream_records(aws("kinesis"), name))) == sorted(expected)
-    assert _left(aws("sqs"), url) == 0
+    assert messages_left(aws("sqs"), url) == 0
 
 
 def test_given_a_dead_letter_of_one_part_then_its_body_has_no_letter_key():
@@ -161,11 +146,11 @@ def test_given_a_dead_letter_split_over_three_messages_then_joined_replayed_once
     letter = DeadLetter(data, "record 0: decompress: over the cap", {"sequenceNumber": "1"})
     bodies = dead_letter_messages(letter, max_bytes=len(data) // 3 + 400)
     assert len(bodies) == 3
-    url = _queue(aws, [bodies[2], bodies[0], bodies[1]])  # parts arrive in any order
+    url = queue_with(aws, [bodies[2], bodies[0], bodies[1]])  # parts arrive in any order
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
     assert _messages(stream_records(aws("kinesis"), name)) == lines
-    assert _left(aws("sqs"), url) == 0
+    assert messages_left(aws("sqs"), url) == 0
     summary = json.loads(res.stdout)
     assert (summary["messages"], summary["events"], summary["deleted"], summary["kept"]) == (3, 40, 3, 0)
 
@@ -175,13 +160,13 @@ def test_given_a_part_of_a_split_dead_letter_missing_then_the_parts_present_are_
     data = t.encode_payload(t.make_document([uuid.uuid4().hex * 10 + "\n" for _ in range(10)]))
     bodies = dead_letter_messages(DeadLetter(data, "r", {}), max_bytes=len(data) // 2 + 400)
     assert len(bodies) >= 2
-    url = _queue(aws, bodies[1:])
+    url = queue_with(aws, bodies[1:])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 1
     err = _no_traceback(res)
     assert f"part 1 of {len(bodies)}" in err or "missing" in err, err
     assert stream_records(aws("kinesis"), name) == []
-    assert _left(aws("sqs"), url) == len(bodies) - 1
+    assert messages_left(aws("sqs"), url) == len(bodies) - 1
 
 
 def test_given_a_dead_letter_of_an_event_line_the_sink_refused_then_the_event_is_replayed(aws):
@@ -199,13 +184,13 @@ def test_given_a_dead_letter_of_an_event_line_the_sink_refused_then_the_event_is
     letter = DeadLetter(
         json.dumps(line), "RecordTooLarge: one log event over the record limit of Kinesis stream x", {}
     )
-    url = _queue(aws, dead_letter_messages(letter))
+    url = queue_with(aws, dead_letter_messages(letter))
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
     (record,) = stream_records(aws("kinesis"), name)
     got = json.loads(record)
     assert (got["message"], got["id"], got["logGroup"]) == (line["message"], line["id"], line["logGroup"])
-    assert _left(aws("sqs"), url) == 0
+    assert messages_left(aws("sqs"), url) == 0
 
 
 # ------------------------------------------------------ event source mapping on-failure records
@@ -224,7 +209,7 @@ def _gzip_doc(messages: list[str]) -> bytes:
 def test_given_a_kinesis_event_source_on_failure_record_then_its_batch_is_read_again_and_replayed(aws):
     src, seqs = _source_stream(aws, [_gzip_doc([f"r{i}\n"]) for i in range(5)])
     name, arn = new_stream(aws)
-    url = _queue(aws, [_kinesis_esm_record(src, seqs[1], seqs[3], 3)])  # records 1 to 3
+    url = queue_with(aws, [_kinesis_esm_record(src, seqs[1], seqs[3], 3)])  # records 1 to 3
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
     assert _messages(stream_records(aws("kinesis"), name)) == ["r1\n", "r2\n", "r3\n"]
@@ -235,13 +220,13 @@ def test_given_a_kinesis_event_source_on_failure_record_then_its_batch_is_read_a
         1,
         3,
     )
-    assert _left(aws("sqs"), url) == 0
+    assert messages_left(aws("sqs"), url) == 0
 
 
 def test_given_a_kinesis_batch_record_in_a_dry_run_then_read_and_counted_but_not_sent(aws):
     src, seqs = _source_stream(aws, [_gzip_doc(["a\n", "b\n"]), _gzip_doc(["c\n"])])
     name, arn = new_stream(aws)
-    url = _queue(aws, [_kinesis_esm_record(src, seqs[0], seqs[1], 2)])
+    url = queue_with(aws, [_kinesis_esm_record(src, seqs[0], seqs[1], 2)])
     res = run_cli("replay", url, "--to", arn, "--dry-run")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["events"] == 3
@@ -255,13 +240,13 @@ def test_given_a_kinesis_batch_record_whose_stream_is_gone_then_kept_and_the_use
     name, arn = new_stream(aws)
     start, end = "49601189658422359378836298521827638475320189012309704722", "4960118965842235937883629852"
     src = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/gone-{uuid.uuid4().hex[:6]}"
-    url = _queue(aws, [_kinesis_esm_record(src, start, end, 500)])
+    url = queue_with(aws, [_kinesis_esm_record(src, start, end, 500)])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 1
     err = _no_traceback(res)
     assert "shardId-000000000000" in err and start in err and end in err and src in err, err
     assert "cannot be read again" in err and "ResourceNotFound" in err and "kept in the queue" in err, err
-    assert _left(aws("sqs"), url) == 1
+    assert messages_left(aws("sqs"), url) == 1
 
 
 def test_given_an_sqs_event_source_on_failure_record_then_kept_and_named(aws):
@@ -274,12 +259,12 @@ def test_given_an_sqs_event_source_on_failure_record_then_kept_and_named(aws):
             "SQSBatchInfo": {"eventSourceArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:q", "batchSize": 10},
         }
     )
-    url = _queue(aws, [body])
+    url = queue_with(aws, [body])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 1
     err = _no_traceback(res)
     assert "SQSBatchInfo" in err and "holds no log data" in err and "kept in the queue" in err, err
-    assert _left(aws("sqs"), url) == 1
+    assert messages_left(aws("sqs"), url) == 1
 
 
 def test_given_an_async_on_failure_record_without_its_payload_then_kept_and_the_user_told_why(aws):
@@ -287,7 +272,7 @@ def test_given_an_async_on_failure_record_without_its_payload_then_kept_and_the_
     name, arn = new_stream(aws)
     record = json.loads(_on_failure_record(["x\n"]))
     del record["requestPayload"]
-    url = _queue(aws, [json.dumps(record)])
+    url = queue_with(aws, [json.dumps(record)])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 1
     err = _no_traceback(res)
@@ -295,13 +280,13 @@ def test_given_an_async_on_failure_record_without_its_payload_then_kept_and_the_
         err
     )
     assert "kept in the queue" in err
-    assert _left(aws("sqs"), url) == 1
+    assert messages_left(aws("sqs"), url) == 1
 
 
 # ------------------------------------------------------------------------ dry run, visibility
 def test_given_a_dry_run_then_a_real_run_right_after_replays_every_message(aws):
     name, arn = new_stream(aws)
-    url = _queue(aws, [_on_failure_record([f"m{i}\n"]) for i in range(3)])
+    url = queue_with(aws, [_on_failure_record([f"m{i}\n"]) for i in range(3)])
     dry = run_cli("replay", url, "--to", arn, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["messages"] == 3
@@ -310,32 +295,32 @@ def test_given_a_dry_run_then_a_real_run_right_after_replays_every_message(aws):
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["deleted"] == 3
     assert sorted(_messages(stream_records(aws("kinesis"), name))) == ["m0\n", "m1\n", "m2\n"]
-    assert _left(aws("sqs"), url) == 0
+    assert messages_left(aws("sqs"), url) == 0
 
 
 def test_given_messages_kept_then_they_are_visible_again_for_the_next_run(aws):
     name, arn = new_stream(aws)
-    url = _queue(aws, ["not an event", _on_failure_record(["ok\n"])])
+    url = queue_with(aws, ["not an event", _on_failure_record(["ok\n"])])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 1
-    assert _left(aws("sqs"), url) == 1
+    assert messages_left(aws("sqs"), url) == 1
     assert _visible(aws("sqs"), url) == 1  # not hidden for minutes after the run ended
 
 
 # -------------------------------------------------------------------- large queues, failures
 def test_given_35_messages_then_every_one_replayed_once_over_several_receives(aws):
     name, arn = new_stream(aws)
-    url = _queue(aws, [_on_failure_record([f"m{i}\n"], log_stream=f"s{i}") for i in range(35)])
+    url = queue_with(aws, [_on_failure_record([f"m{i}\n"], log_stream=f"s{i}") for i in range(35)])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
     assert sorted(_messages(stream_records(aws("kinesis"), name))) == sorted(f"m{i}\n" for i in range(35))
     assert json.loads(res.stdout)["deleted"] == 35
-    assert _left(aws("sqs"), url) == 0
+    assert messages_left(aws("sqs"), url) == 0
 
 
 def test_given_entries_failing_half_the_time_then_every_event_arrives_exactly_once(aws, aws_endpoint):
     name, arn = new_stream(aws)
-    url = _queue(aws, [_on_failure_record([f"m{i}.{j}\n" for j in range(5)]) for i in range(6)])
+    url = queue_with(aws, [_on_failure_record([f"m{i}.{j}\n" for j in range(5)]) for i in range(6)])
     expected = sorted(f"m{i}.{j}\n" for i in range(6) for j in range(5))
     with FaultProxy(aws_endpoint, request_failure=0.0, entry_failure=0.5, only={"PutRecords"}, seed=7) as p:
         res = run_cli("replay", url, "--to", arn, env={"AWS_ENDPOINT_URL": p.url})
@@ -344,7 +329,7 @@ def test_given_entries_failing_half_the_time_then_every_event_arrives_exactly_on
     summary = json.loads(res.stdout)
     assert got == sorted(set(got))  # nothing sent twice
     assert summary["deleted"] + summary["kept"] == 6
-    assert _left(aws("sqs"), url) == summary["kept"]
+    assert messages_left(aws("sqs"), url) == summary["kept"]
     if res.returncode == 0:
         assert got == expected
 
@@ -353,19 +338,19 @@ def test_given_the_stream_refusing_every_request_then_nothing_deleted_and_each_m
     aws, aws_endpoint
 ):
     name, arn = new_stream(aws)
-    url = _queue(aws, [_on_failure_record(["a\n"]), _on_failure_record(["b\n"])])
+    url = queue_with(aws, [_on_failure_record(["a\n"]), _on_failure_record(["b\n"])])
     with FaultProxy(aws_endpoint, request_failure=0.0, entry_failure=0.0, deny=1.0, only={"PutRecords"}) as p:
         res = run_cli("replay", url, "--to", arn, env={"AWS_ENDPOINT_URL": p.url})
     assert res.returncode == 1
     err = _no_traceback(res)
     assert err.count("AccessDenied") == 2 and err.count("kept in the queue") == 2, err
-    assert _left(aws("sqs"), url) == 2
+    assert messages_left(aws("sqs"), url) == 2
 
 
 def test_given_a_destination_that_delivers_nothing_then_the_run_stops_after_five_messages(aws, aws_endpoint):
     # each message would otherwise wait out every retry: hours for a large queue
     name, arn = new_stream(aws)
-    url = _queue(aws, [_on_failure_record([f"m{i}\n"]) for i in range(12)])
+    url = queue_with(aws, [_on_failure_record([f"m{i}\n"]) for i in range(12)])
     with FaultProxy(aws_endpoint, request_failure=0.0, entry_failure=0.0, deny=1.0, only={"PutRecords"}) as p:
         res = run_cli("replay", url, "--to", arn, env={"AWS_ENDPOINT_URL": p.url})
     assert res.returncode == 1
@@ -378,7 +363,7 @@ def test_given_a_destination_that_delivers_nothing_then_the_run_stops_after_five
 
 def test_given_deleting_a_message_refused_then_reported_as_delivered_but_not_deleted(aws, aws_endpoint):
     name, arn = new_stream(aws)
-    url = _queue(aws, [_on_failure_record(["a\n"])])
+    url = queue_with(aws, [_on_failure_record(["a\n"])])
     with FaultProxy(
         aws_endpoint, request_failure=0.0, entry_failure=0.0, deny=1.0, only={"DeleteMessage"}
     ) as p:

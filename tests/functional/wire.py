@@ -43,3 +43,33 @@ def emf_documents(text: str, namespace: str) -> list[dict]:
     """The EMF documents in ``namespace`` among the lines printed on stdout."""
     docs = [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
     return [d for d in docs if d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == namespace]
+
+
+def new_queue(aws) -> str:
+    return aws("sqs").create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+
+
+def queue_with(aws, bodies: list[str]) -> str:
+    """A new queue holding ``bodies``, one message each."""
+    url = new_queue(aws)
+    for body in bodies:
+        aws("sqs").send_message(QueueUrl=url, MessageBody=body)
+    return url
+
+
+def read_queue(sqs, url: str) -> list[dict]:
+    """Every message body in the queue, decoded (deleted as read)."""
+    bodies = []
+    while out := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        bodies += [json.loads(m["Body"]) for m in out]
+        for m in out:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return bodies
+
+
+def messages_left(sqs, url: str) -> int:
+    """Messages in the queue, visible or not."""
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
