@@ -331,10 +331,20 @@ def _compressed_start(head: bytes) -> bool:
 
 
 def _binary(head: bytes) -> bool:
-    """True when ``head`` is not text: compressed data, or control bytes text does not have.
-    NUL bytes before text (a log file truncated under a writer) leave it text."""
+    """True when ``head`` is not text: compressed data, or control bytes text does not have in
+    bytes that are not UTF-8 (a damaged gzip header, junk before gzip data). NUL bytes before
+    text (a log file truncated under a writer) and UTF-8 text holding rare control characters
+    (FIX logs' SOH, record separators) leave it text."""
     head = head.lstrip(b"\x00")
-    return _compressed_start(head) or len(head.translate(None, _CONTROLS)) != len(head)
+    if _compressed_start(head):
+        return True
+    if len(head.translate(None, _CONTROLS)) == len(head):
+        return False
+    try:  # (a character cut at the end of the head is not an error)
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 _WRAP_WIDTHS = (64, 76)  # base64 wrapped by openssl and by base64(1)

@@ -242,6 +242,22 @@ def test_given_text_with_terminal_controls_or_leading_nul_bytes_then_still_read_
         assert back.stdout == (first + report).encode()
 
 
+def test_given_utf8_text_with_rare_control_characters_then_still_read_as_text():
+    """FIX engine logs separate fields with SOH (0x01), some tools write NUL or record
+    separators (0x1e) inside lines: valid UTF-8 text with such bytes is text, not binary."""
+    report = REPORT.format(id="r1")
+    for first in (
+        "8=FIX.4.4\x019=65\x0135=A\x0149=SERVER\x0156=CLIENT\x0134=177\x0110=062\x01 é\n",
+        "record\x1eseparated\x1ffields\x00inside\n",
+    ):
+        done = run_cli("report", stdin=(first + report).encode())
+        assert done.returncode == 0 and done.stderr == b"", (first, done.stderr)
+        assert [r["requestId"] for r in _documents(done.stdout)] == ["r1"]
+        enc = run_cli("encode", stdin=(first + report).encode())
+        back = run_cli("decode", "--messages", stdin=enc.stdout)
+        assert back.stdout == (first + report).encode()
+
+
 # --------------------------------------------------------------------------- wrapped base64
 def _wrapped(data: bytes, width: int, newline: str = "\n") -> bytes:
     text = base64.b64encode(data).decode()
