@@ -386,17 +386,10 @@ class Redactor:
         """:meth:`value` of many JSON values at once: every string in them goes through one
         :meth:`batch`. Containers are copied, however deep (no recursion); the given values are
         left as they are."""
-        out = list(objs)
+        out = list(objs)  # the root container: copied like every container below it
         holders: list[tuple[Any, Any]] = []  # (container, key) of each string, in order
         strings: list[str] = []
-        stack: list[Any] = []
-        for i, obj in enumerate(out):
-            if isinstance(obj, str):
-                holders.append((out, i))
-                strings.append(obj)
-            elif isinstance(obj, dict | list):
-                out[i] = copy = dict(obj) if isinstance(obj, dict) else list(obj)
-                stack.append(copy)
+        stack: list[Any] = [out]
         while stack:
             node = stack.pop()
             for key, item in node.items() if isinstance(node, dict) else enumerate(node):
