@@ -108,6 +108,24 @@ def multi_document_payload(docs: list[dict]) -> str:
 
 
 # ------------------------------------------------------------------------------ poison records
+def assert_dead_lettered_poison(letter: dict, poison: dict, log: list, bug: str) -> None:
+    """Record 3 of the batch (``poison``) raised ``RuntimeError(bug ...)`` while processed: its
+    dead letter holds it exactly as received, with where it came from, and one error line with
+    the traceback names it."""
+    assert letter["data"] == poison["kinesis"]["data"]  # the record exactly as received
+    assert letter["source"] == {
+        "eventSourceARN": poison["eventSourceARN"],
+        "sequenceNumber": poison["kinesis"]["sequenceNumber"],
+        "partitionKey": poison["kinesis"]["partitionKey"],
+        "step": "process",
+    }
+    assert letter["reason"].startswith(f"record 3: process: RuntimeError: {bug} on purpose")
+    seq = poison["kinesis"]["sequenceNumber"]
+    (logged,) = [r for r in log if r.exc_info]  # one line with the traceback, naming the record
+    assert logged.levelname == "ERROR" and isinstance(logged.exc_info[1], RuntimeError)
+    assert f"record 3 (sequenceNumber {seq}): processing raised RuntimeError: {bug}" in logged.getMessage()
+
+
 @pytest.mark.parametrize("record_format", ["ndjson", "ndjson-gzip", "cloudwatch"])
 def test_given_a_kinesis_record_whose_processing_raises_then_it_alone_is_dead_lettered_with_its_data(
     forward, aws, monkeypatch, record_format
@@ -130,21 +148,8 @@ def test_given_a_kinesis_record_whose_processing_raises_then_it_alone_is_dead_le
         f"order {i} for [REDACTED:email]" for i in (0, 1, 3, 4)
     ]
     (letter,) = read_queue(aws("sqs"), queue)
-    assert letter["data"] == poison["kinesis"]["data"]  # the record exactly as received
-    assert letter["source"] == {
-        "eventSourceARN": poison["eventSourceARN"],
-        "sequenceNumber": poison["kinesis"]["sequenceNumber"],
-        "partitionKey": poison["kinesis"]["partitionKey"],
-        "step": "process",
-    }
-    assert letter["reason"].startswith("record 3: process: RuntimeError: stage bug on purpose")
+    assert_dead_lettered_poison(letter, poison, log, "stage bug")
     assert (own["EventsIn"], own["EventsOut"], own["DecodeErrors"], own["FailedEntries"]) == (5, 4, 1, 0)
-    seq = poison["kinesis"]["sequenceNumber"]
-    (logged,) = [r for r in log if r.exc_info]  # one line with the traceback, naming the record
-    assert logged.levelname == "ERROR" and isinstance(logged.exc_info[1], RuntimeError)
-    assert (
-        f"record 3 (sequenceNumber {seq}): processing raised RuntimeError: stage bug" in logged.getMessage()
-    )
 
 
 def test_given_an_async_event_whose_one_document_raises_then_it_is_dead_lettered_and_acknowledged(

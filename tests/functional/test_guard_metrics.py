@@ -24,7 +24,11 @@ from handlers._config import Config
 from logstream import DeliveryError, iter_log_streams
 from logstream import testing as t
 from logstream.sinks import EmfSink
-from tests.functional.test_forward_failures import log_records, multi_document_payload
+from tests.functional.test_forward_failures import (
+    assert_dead_lettered_poison,
+    log_records,
+    multi_document_payload,
+)
 from tests.functional.wire import SELF_NAMESPACE, emf_documents, new_queue, read_queue
 from tests.lambda_sim import Context, FakeClock, run_like_event_source_mapping
 
@@ -107,6 +111,20 @@ def functions_in(emf_text: str) -> list[str]:
     return sorted(d["FunctionName"] for d in emf_documents(emf_text, "Logstream/Lambda"))
 
 
+def invocations_counted(cw, namespace: str, function: str, when_ms: int) -> float:
+    """The sum of the ``Invocations`` metric CloudWatch holds for ``function`` around ``when_ms``."""
+    points = cw.get_metric_statistics(
+        Namespace=namespace,
+        MetricName="Invocations",
+        Dimensions=[{"Name": "FunctionName", "Value": function}],
+        StartTime=(when_ms - 120_000) / 1000,
+        EndTime=(when_ms + 120_000) / 1000,
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(p["Sum"] for p in points)
+
+
 # ------------------------------------------------------------------------------ poison records
 def test_given_a_kinesis_record_whose_parsing_raises_then_it_alone_is_dead_lettered_and_the_rest_counted(
     mods, aws, monkeypatch
@@ -125,22 +143,9 @@ def test_given_a_kinesis_record_whose_parsing_raises_then_it_alone_is_dead_lette
     assert answer == {"batchItemFailures": []}  # dead-lettered and acknowledged, never retried
     assert functions_in(emf.getvalue()) == ["f0", "f1", "f3", "f4"]
     (letter,) = read_queue(aws("sqs"), queue)
-    assert letter["data"] == poison["kinesis"]["data"]  # the record exactly as received
-    assert letter["source"] == {
-        "eventSourceARN": poison["eventSourceARN"],
-        "sequenceNumber": poison["kinesis"]["sequenceNumber"],
-        "partitionKey": poison["kinesis"]["partitionKey"],
-        "step": "process",
-    }
-    assert letter["reason"].startswith("record 3: process: RuntimeError: parser bug on purpose")
+    assert_dead_lettered_poison(letter, poison, log, "parser bug")
     assert (own["EventsIn"], own["DecodeErrors"], own["FailedEntries"]) == (5, 1, 0)
     assert own["EventsOut"] == 4 * PER_REPORT
-    seq = poison["kinesis"]["sequenceNumber"]
-    (logged,) = [r for r in log if r.exc_info]  # one line with the traceback, naming the record
-    assert logged.levelname == "ERROR" and isinstance(logged.exc_info[1], RuntimeError)
-    assert (
-        f"record 3 (sequenceNumber {seq}): processing raised RuntimeError: parser bug" in logged.getMessage()
-    )
 
 
 def test_given_a_poisoned_record_when_run_like_the_event_source_mapping_then_each_report_counts_once(
@@ -159,18 +164,8 @@ def test_given_a_poisoned_record_when_run_like_the_event_source_mapping_then_eac
         invocations, discarded = run_like_event_source_mapping(handler, event["Records"])
 
     assert (invocations, discarded) == (1, [])
-    cw = aws("cloudwatch")
     for name in ("g0", "g1", "g3"):
-        points = cw.get_metric_statistics(
-            Namespace=ns,
-            MetricName="Invocations",
-            Dimensions=[{"Name": "FunctionName", "Value": name}],
-            StartTime=(when - 120_000) / 1000,
-            EndTime=(when + 120_000) / 1000,
-            Period=60,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        assert sum(p["Sum"] for p in points) == 1.0, name
+        assert invocations_counted(aws("cloudwatch"), ns, name, when) == 1.0, name
     assert [x["data"] for x in read_queue(aws("sqs"), queue)] == [event["Records"][2]["kinesis"]["data"]]
 
 
@@ -316,19 +311,7 @@ def test_given_a_slow_batch_when_run_like_the_event_source_mapping_then_every_re
         )
 
     assert (invocations, discarded) == (3, [])  # 4 + 4 + 2 records
-    cw = aws("cloudwatch")
-    counted = {}
-    for name in names:
-        points = cw.get_metric_statistics(
-            Namespace=ns,
-            MetricName="Invocations",
-            Dimensions=[{"Name": "FunctionName", "Value": name}],
-            StartTime=(when - 120_000) / 1000,
-            EndTime=(when + 120_000) / 1000,
-            Period=60,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        counted[name] = sum(p["Sum"] for p in points)
+    counted = {name: invocations_counted(aws("cloudwatch"), ns, name, when) for name in names}
     assert counted == {name: 1.0 for name in names}
 
 
