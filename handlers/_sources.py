@@ -10,7 +10,8 @@ it, and is acknowledged. Every send ends before the Lambda deadline (less a safe
 Metrics handlers never ask for anything whose metrics went out to be run again (that would
 count it twice): odd data are dropped per datum by the sinks, PutMetricData refusals fall back
 to EMF on stdout, a record whose processing raises is dead-lettered, and only records not
-processed before the deadline (none of their metrics sent) are reported for retry. The
+processed before the deadline (none of their metrics sent) are reported for retry. A unit
+still running when the time for processing runs out is interrupted (``handlers._pace``). The
 forwarder reports what it could not deliver: Kinesis -> ``batchItemFailures``, subscription ->
 an exception (Lambda retries, then the on-failure destination keeps the event).
 """
@@ -27,7 +28,7 @@ from typing import Any
 import msgspec
 
 from handlers._config import Config
-from handlers._pace import Pace
+from handlers._pace import Pace, TimeLimit
 from handlers._selfmetrics import SelfMetrics, Tally
 from handlers._transform import reingested
 from logstream import DecodeError, DeliveryError, LogEvent, LogStream, iter_log_streams
@@ -232,7 +233,10 @@ class MetricsHandler:
     its metrics sent: Kinesis reports those records for retry (``batchItemFailures``: the batch
     from the first of them on, so Lambda's retry counts nothing twice); a subscription event
     raises when no document was processed yet (a retry counts nothing twice), else its late
-    documents are dead-lettered (a retry of the event would count the others twice)."""
+    documents are dead-lettered (a retry of the event would count the others twice). A unit
+    still running when the time for processing runs out is interrupted: dead-lettered (step
+    ``time limit``) when it started with (nearly) the whole time, else left with those not
+    reached (``handlers._pace.Pace``)."""
 
     def __init__(
         self,
@@ -275,35 +279,37 @@ class MetricsHandler:
         found = 0
         poisoned: list[DeadLetter] = []
         late = 0  # how many units at the end were not processed for lack of time
-        pace = None
-        if len(batch) == 1:  # the usual subscription event: the pacing rule reduces to this
-            if deadline.remaining() > 0:
-                try:
-                    data, found = per_unit(0, batch[0])
-                except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
-                    units = units or subscription_units(event, documents, count)
-                    poisoned.append(poisoned_unit(rt, units[0], exc))
-            else:
-                late = 1
-        elif batch:
-            pace = Pace(deadline)
+        pace = Pace(deadline)
+        raised: list[tuple[int, BaseException]] = []
+        interrupted: TimeLimit | None = None
+        with pace:  # the alarm: armed for the loop only
             for u, streams in enumerate(batch):
                 if not pace.start():
                     late = len(batch) - u
                     break
                 try:
-                    made, n = per_unit(u, streams)
+                    made, n = pace.run(per_unit, u, streams)
+                except TimeLimit as exc:
+                    pace.done()
+                    interrupted = exc
+                    late = len(batch) - u
+                    break
                 except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
-                    units = units or subscription_units(event, documents, count)
-                    poisoned.append(poisoned_unit(rt, units[u], exc))
+                    raised.append((u, exc))
                 else:
                     data += made
                     found += n
                 pace.done()
+        if raised or interrupted is not None:
+            units = units or subscription_units(event, documents, count)
+            poisoned += [poisoned_unit(rt, units[u], exc) for u, exc in raised]
+            if interrupted is not None and pace.whole():  # the cause: never retried
+                poisoned.append(poisoned_unit(rt, units[len(units) - late], interrupted))
+                late -= 1
         if late:
             units = units or subscription_units(event, documents, count)
             late_units = units[len(units) - late :]
-            _log_late(rt.logger, pace or Pace(deadline), late_units, len(units), kinesis)
+            _log_late(rt.logger, pace, late_units, len(units), kinesis, interrupted)
             tally.failed_entries += late
             if not kinesis and late == len(units):  # nothing sent: Lambda's retry counts nothing twice
                 raise DeliveryError(
@@ -330,12 +336,18 @@ class MetricsHandler:
         }
 
 
-def _log_late(logger: Any, pace: Pace, late: list[Unit], total: int, kinesis: bool) -> None:
+def _log_late(
+    logger: Any, pace: Pace, late: list[Unit], total: int, kinesis: bool, interrupted: TimeLimit | None = None
+) -> None:
     what = "records" if kinesis else "documents"
     left = pace.left()
+    cut = ""
+    if interrupted is not None and not pace.whole():  # the first of them: it may fit with more time
+        where = late[0].place or "the event"
+        cut = f"{where} interrupted at the time limit after {interrupted.seconds:.3f} s, "
     logger.warning(
         f"{len(late)} of {total} {what} not processed before the deadline "
-        f"(slowest took {pace.slowest:.3f} s, {max(0.0, left):.3f} s left for processing): "
+        f"({cut}slowest took {pace.slowest:.3f} s, {max(0.0, left):.3f} s left for processing): "
         + ("reported for retry" if kinesis or len(late) == total else "dead-lettered"),
         extra={"notProcessed": len(late), "slowestSeconds": round(pace.slowest, 3)},
     )
@@ -343,27 +355,32 @@ def _log_late(logger: Any, pace: Pace, late: list[Unit], total: int, kinesis: bo
 
 def _late_letter(unit: Unit) -> DeadLetter:
     """The dead letter of a document of a subscription event not processed before the deadline
-    when the others' metrics went out (Lambda's retry of the event would count them twice)."""
+    when others were (Lambda's retry of the event would count their metrics twice)."""
     reason = (
         f"deadline: not processed before the deadline ({DEADLINE_EXCEEDED}); the event's other "
-        "documents were counted, so it is not retried"
+        "documents were counted or dead-lettered, so it is not retried"
     )
     return DeadLetter(unit.received(), unit.where(reason), {**unit.source, "step": "deadline"})
 
 
-def poisoned_unit(rt: Runtime, unit: Unit, exc: Exception) -> DeadLetter:
-    """The dead letter of a unit whose processing raised, logged with the traceback and counted."""
+def poisoned_unit(rt: Runtime, unit: Unit, exc: BaseException) -> DeadLetter:
+    """The dead letter of a unit whose processing raised (step ``process``) or was interrupted
+    at the time limit with the whole processing time spent on it (step ``time limit``), logged
+    with the traceback (where it was) and counted."""
     rt.tally.decode_errors += 1
-    text = f"{type(exc).__name__}: {exc}"[:1000]
+    step = "time limit" if isinstance(exc, TimeLimit) else "process"
+    text = str(exc) if isinstance(exc, TimeLimit) else f"{type(exc).__name__}: {exc}"[:1000]
     rt.logger.exception(
         f"{unit.place or 'the event'}"
         + (f" (sequenceNumber {unit.seq})" if unit.seq is not None else "")
-        + f": processing raised {text}; dead-lettered with its data, the other "
+        + (f": {step}: {text}" if step != "process" else f": processing raised {text}")
+        + "; dead-lettered with its data, the other "
         + ("records" if unit.seq is not None else "documents")
         + " go on",
-        extra={"deadLetter": {**unit.source, "step": "process"}},
+        exc_info=exc,
+        extra={"deadLetter": {**unit.source, "step": step}},
     )
-    return DeadLetter(unit.received(), unit.where(f"process: {text}"), {**unit.source, "step": "process"})
+    return DeadLetter(unit.received(), unit.where(f"{step}: {text}"), {**unit.source, "step": step})
 
 
 @dataclasses.dataclass(slots=True)
@@ -398,7 +415,10 @@ class ForwardHandler:
     an exception while processing one (a failing stage, a bug) dead-letters that unit with its
     data as received, logs it with the traceback and counts it (``DecodeErrors``); the others
     go on. Processing stops in time to send before the deadline: the units not processed are
-    reported for retry (``batchItemFailures``, or a raised ``DeliveryError``)."""
+    reported for retry (``batchItemFailures``, or a raised ``DeliveryError``). A unit still
+    running when the time for processing runs out (a catastrophic ``REDACT_PATTERNS`` regex) is
+    interrupted: dead-lettered (step ``time limit``) when it started with (nearly) the whole
+    time, else reported for retry with the units after it (the retry starts with it)."""
 
     def __init__(self, runtime: Runtime, sink: Any, pipeline: Pipeline | None = None) -> None:
         self.runtime = runtime
@@ -468,25 +488,41 @@ class ForwardHandler:
         whose processing raised.
 
         Processing keeps time for sending (``SEND_RESERVE_S``, at most half of what is left) and
-        starts no unit when less time is left than the slowest unit so far took."""
+        starts no unit when less time is left than the slowest unit so far took. A unit still
+        running when that time runs out is interrupted (:class:`~handlers._pace.Pace`): with
+        (nearly) the whole time spent on it, it is dead-lettered (step ``time limit``); started
+        later, it is left for lack of time with the units after it."""
         rt = self.runtime
         pace = Pace(deadline)
         made: list[Any] = []
-        letters: list[DeadLetter] = []
-        for u, unit in enumerate(units):
-            if not pace.start():
-                _log_late(rt.logger, pace, units[u:], len(units), unit.seq is not None)
-                return made, units[u:], letters
-            counts: dict[str, int] = {}
-            try:
-                made += self.records(u, unit, counts)
-            except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
-                letters.append(poisoned_unit(rt, unit, exc))
-            else:
-                for stage, n in counts.items():
-                    rt.tally.stages[stage] = rt.tally.stages.get(stage, 0) + n
-            pace.done()
-        return made, [], letters
+        raised: list[tuple[Unit, BaseException]] = []
+        late: list[Unit] = []
+        interrupted: TimeLimit | None = None
+        with pace:  # the alarm: armed for the loop only
+            for u, unit in enumerate(units):
+                if not pace.start():
+                    late = units[u:]
+                    break
+                counts: dict[str, int] = {}
+                try:
+                    made += pace.run(self.records, u, unit, counts)
+                except TimeLimit as exc:
+                    pace.done()
+                    interrupted, late = exc, units[u:]
+                    break
+                except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
+                    raised.append((unit, exc))
+                else:
+                    for stage, n in counts.items():
+                        rt.tally.stages[stage] = rt.tally.stages.get(stage, 0) + n
+                pace.done()
+        letters = [poisoned_unit(rt, unit, exc) for unit, exc in raised]
+        if interrupted is not None and pace.whole():  # the cause: never retried
+            letters.append(poisoned_unit(rt, late[0], interrupted))
+            late = late[1:]
+        if late:
+            _log_late(rt.logger, pace, late, len(units), late[0].seq is not None, interrupted)
+        return made, late, letters
 
     def records(self, u: int, unit: Unit, counts: dict[str, int]) -> list[Any]:
         """The records one unit makes, through the pipeline when on; tagged ``(unit, stream)``."""

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from handlers._pace import Pace
+from handlers._pace import Pace, TimeLimit
 from handlers._selfmetrics import Tally
 from logstream import DecodeError, LogEvent, LogStream, limits
 from logstream.envelopes import payload_streams
@@ -60,7 +60,7 @@ def transform_response(
     on_error: Callable[[DecodeError], None] | None = None,
     pipeline: Pipeline | None = None,
     tally: Tally | None = None,
-    on_raise: Callable[[int, str, Exception], None] | None = None,
+    on_raise: Callable[[int, str, BaseException], None] | None = None,
     on_late: Callable[[int, int, Pace], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """``(response, counts)`` for a Firehose transformation event.
@@ -70,11 +70,15 @@ def transform_response(
     event lines; ``tally`` receives the self-metrics (a re-ingested record's pipeline counts are
     left out: they are counted when it is answered ``Ok``).
 
-    A record whose processing raises (``on_raise(index, recordId, exception)``, called while it
-    is handled, so a logger can take the traceback) and the records not processed before the
-    deadline (``on_late(first index, how many, pace)``; processing keeps time for re-ingesting
-    as the other handlers keep it for sending) are answered ``ProcessingFailed`` with their
-    data as received: Firehose keeps them in its error output. The others go on.
+    A record whose processing raises (``on_raise(index, recordId, exception)``; the exception
+    holds its traceback) and the records not processed before the deadline (``on_late(first
+    index, how many, pace)``; processing keeps time for re-ingesting as the other handlers keep
+    it for sending) are answered ``ProcessingFailed`` with their data as received: Firehose
+    keeps them in its error output. The others go on. A record still being processed when that
+    time runs out is interrupted (:class:`~handlers._pace.Pace`): with (nearly) the whole time
+    spent on it, it is the cause and counts as a record that raised (``on_raise`` with a
+    :class:`~handlers._pace.TimeLimit`, ``DecodeErrors``); started later, as the first record
+    not processed before the deadline (``FailedEntries``).
     """
     tally = tally if tally is not None else Tally()
     pipeline = pipeline if pipeline is not None and pipeline.enabled else None
@@ -82,7 +86,7 @@ def transform_response(
     answers: list[dict[str, Any] | None] = [None] * len(records)
     size = 64 + sum(len(str(r.get("recordId", ""))) + _ANSWER_BYTES for r in records)
     decoded: list[tuple[int, list[Part], int, bytes, dict[str, int]]] = []
-    pace = Pace(deadline) if deadline is not None else None
+    pace = Pace(deadline if deadline is not None else Deadline.never())
 
     def fail(index: int) -> None:  # Firehose keeps the record, as received, in its error output
         nonlocal size
@@ -94,51 +98,70 @@ def transform_response(
             size += len(data) + 10
         answers[index] = answer
 
-    for index, record in enumerate(records):
-        if pace is not None and not pace.start():
-            late = len(records) - index
-            tally.failed_entries += late
-            for i in range(index, len(records)):
-                fail(i)
-            if on_late is not None:
-                on_late(index, late, pace)
-            break
-        try:
-            streams = payload_streams(record.get("data"))
-            tally.control_messages += sum(s.is_control for s in streams)
-            wanted = [s for s in streams if not s.is_control and s.log_group not in skip_log_groups]
-            stages: dict[str, int] = {}
-            if pipeline is None:
-                parts = [Part(s, None, event_lines(s)) for s in wanted]
-            else:
-                parts = []
-                for s in wanted:
-                    events = pipeline.process(s, stages)
-                    parts.append(Part(s, events, encode_lines(events)))
-        except DecodeError as err:
-            tally.decode_errors += 1
-            err.locate(record=index)
-            if on_error is not None:
-                on_error(err)
-            fail(index)
-            continue
-        except Exception as exc:  # noqa: BLE001 - one record's failure costs only that record
-            tally.decode_errors += 1
-            if on_raise is not None:
-                on_raise(index, str(record.get("recordId", "")), exc)
-            fail(index)
-            continue
-        finally:
-            if pace is not None:
+    def process(record: dict[str, Any]) -> tuple[int, list[LogStream], list[Part], dict[str, int]]:
+        streams = payload_streams(record.get("data"))
+        wanted = [s for s in streams if not s.is_control and s.log_group not in skip_log_groups]
+        stages: dict[str, int] = {}
+        if pipeline is None:
+            parts = [Part(s, None, event_lines(s)) for s in wanted]
+        else:
+            parts = []
+            for s in wanted:
+                events = pipeline.process(s, stages)
+                parts.append(Part(s, events, encode_lines(events)))
+        return sum(s.is_control for s in streams), wanted, parts, stages
+
+    late = 0
+    interrupted: TimeLimit | None = None
+    with pace:  # the alarm: armed for the loop only
+        for index, record in enumerate(records):
+            if not pace.start():
+                late = len(records) - index
+                break
+            try:
+                control, wanted, parts, stages = pace.run(process, record)
+            except TimeLimit as exc:
                 pace.done()
-        data = b"".join(p.lines for p in parts)
-        if not data:
-            answers[index] = {"recordId": record.get("recordId", ""), "result": "Dropped"}
-            tally.took(wanted)
-            _add(tally.stages, stages)
-            continue
-        again = max((reingested(s) for s in wanted), default=0)
-        decoded.append((index, parts, again, data, stages))
+                interrupted, late = exc, len(records) - index
+                break
+            except DecodeError as err:
+                pace.done()
+                tally.decode_errors += 1
+                err.locate(record=index)
+                if on_error is not None:
+                    on_error(err)
+                fail(index)
+                continue
+            except Exception as exc:  # noqa: BLE001 - one record's failure costs only that record
+                pace.done()
+                tally.decode_errors += 1
+                if on_raise is not None:
+                    on_raise(index, str(record.get("recordId", "")), exc)
+                fail(index)
+                continue
+            pace.done()
+            tally.control_messages += control
+            data = b"".join(p.lines for p in parts)
+            if not data:
+                answers[index] = {"recordId": record.get("recordId", ""), "result": "Dropped"}
+                tally.took(wanted)
+                _add(tally.stages, stages)
+                continue
+            again = max((reingested(s) for s in wanted), default=0)
+            decoded.append((index, parts, again, data, stages))
+    if interrupted is not None and pace.whole():  # the cause: answered as a record that raised
+        index = len(records) - late
+        tally.decode_errors += 1
+        if on_raise is not None:
+            on_raise(index, str(records[index].get("recordId", "")), interrupted)
+        fail(index)
+        late -= 1
+    if late:
+        tally.failed_entries += late
+        for i in range(len(records) - late, len(records)):
+            fail(i)
+        if on_late is not None:
+            on_late(len(records) - late, late, pace)
     decoded.sort(key=lambda d: -d[2])  # re-ingested data first (stable: else in order)
     overflow: list[tuple[int, list[Part], int]] = []
     for index, parts, again, data, stages in decoded:

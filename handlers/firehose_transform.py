@@ -1,9 +1,10 @@
 """Firehose data transformation: CloudWatch Logs documents -> NDJSON events.
 
 Every recordId is answered: data Ok, control messages and the deployment's log groups Dropped,
-undecodable records, records whose processing raised and records not processed before the
-deadline ProcessingFailed with their data (kept in Firehose's error output). What does not fit in the 6 MB
-response is re-ingested into the delivery stream (handlers/_transform.py), never failed for size.
+undecodable records, records whose processing raised or was interrupted at the time limit and
+records not processed before the deadline ProcessingFailed with their data (kept in Firehose's
+error output). What does not fit in the 6 MB response is re-ingested into the delivery stream
+(handlers/_transform.py), never failed for size.
 
 Configuration: handlers/_config.py (SKIP_LOG_GROUPS, SELF_METRICS, the pipeline's variables:
 PARSE_MESSAGES ... TAGS).
@@ -17,7 +18,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from handlers._config import Config
-from handlers._pace import Pace
+from handlers._pace import Pace, TimeLimit
 from handlers._selfmetrics import SelfMetrics, Tally
 from handlers._sources import with_lambda_context
 from handlers._transform import transform_response
@@ -51,12 +52,14 @@ def build(
     pipeline = Pipeline(config.pipeline)
     metrics = self_metrics or SelfMetrics(config.self_metrics, config.function_name)
 
-    def raised(index: int, record_id: str, exc: Exception) -> None:
-        what = f"{type(exc).__name__}: {exc}"[:1000]
+    def raised(index: int, record_id: str, exc: BaseException) -> None:
+        limit = isinstance(exc, TimeLimit)
+        what = f"time limit: {exc}" if limit else f"processing raised {type(exc).__name__}: {exc}"[:1000]
         logger.exception(
-            f"record {index + 1} (recordId {record_id}): processing raised {what}; answered "
-            "ProcessingFailed with its data (Firehose's error output keeps it), the other records go on",
-            extra={"step": "process", "recordId": record_id},
+            f"record {index + 1} (recordId {record_id}): {what}; answered ProcessingFailed with "
+            "its data (Firehose's error output keeps it), the other records go on",
+            exc_info=exc,
+            extra={"step": "time limit" if limit else "process", "recordId": record_id},
         )
 
     def late(index: int, count: int, pace: Pace) -> None:
