@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from logstream.sinks import Deadline
 from logstream.sinks.base import SEND_RESERVE_S
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 #: A unit interrupted at the time limit after it started with at least this share of the
 #: invocation's processing time is the cause (a retry could give it no more time): it is
@@ -27,13 +29,16 @@ REPEAT_S = 0.05
 _setitimer = getattr(signal, "setitimer", None)  # not on Windows
 _SIGALRM = getattr(signal, "SIGALRM", 0)
 _ITIMER_REAL = getattr(signal, "ITIMER_REAL", 0)
+# ``signal.signal`` converts handlers to and from enums (about 1.9 us a call); the C function it
+# wraps, ``_signal.signal``, does the same in 0.15 us (SIG_DFL and SIG_IGN as plain ints).
+_set_handler: Callable[[int, Any], Any] = getattr(sys.modules.get("_signal"), "signal", signal.signal)
 
 
-class TimeLimit(BaseException):  # noqa: N818 - it is the limit that is met, not an error of the unit
+class TimeLimit(BaseException):  # noqa: N818 - the limit is met; the unit made no error
     """Raised in a unit still being processed when the time for processing runs out.
 
     A ``BaseException``, like ``KeyboardInterrupt``, so that the unit's own ``except Exception``
-    does not swallow it; the handler's loop catches it."""
+    does not swallow it."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(seconds)
@@ -44,120 +49,117 @@ class TimeLimit(BaseException):  # noqa: N818 - it is the limit that is met, not
 
 
 class Pace:
-    """Whether the next unit may start, and the time limit of the unit running.
+    """Processes units one at a time while there is time for them (:meth:`each`).
 
     Processing keeps time for sending (``SEND_RESERVE_S``, at most half of what is left) and
     starts no unit when less time is left than the slowest unit so far took (so the one it
     starts very likely ends in time).
 
-    ``with pace:`` arms an alarm (SIGALRM, ``setitimer(ITIMER_REAL)``) for the moment
-    processing must stop, once for the whole loop; ``pace.run(work, ...)`` runs a unit, and if
-    the alarm goes off while it runs, :class:`TimeLimit` is raised in it. CPython's ``re``
-    checks for signals while it backtracks, so a catastrophic regex is interrupted; a long call
+    The time limit: an alarm (SIGALRM, ``setitimer(ITIMER_REAL)``) is armed once for the whole
+    loop, for the moment processing must stop; if it goes off while a unit runs, :class:`TimeLimit`
+    is raised in it. So it goes off only when a unit would otherwise keep the invocation past
+    its deadline: a slow unit in a batch with time for it runs to its end. CPython's ``re``
+    checks for signals while it backtracks, so a catastrophic regex (``REDACT_PATTERNS``,
+    ``INCLUDE_PATTERN``, ``MULTILINE_START`` meeting a hostile line) is interrupted; a long call
     into C that does not (a decompression, msgspec's decoder) is interrupted only when it
-    returns. The alarm goes off only when a unit would otherwise keep the invocation past its
-    deadline: a slow unit in a batch with time for it runs to its end. ``whole()`` says whether
-    the unit interrupted had (nearly) the whole processing time (the cause: a retry could give
-    it no more, so it is dead-lettered) or started later (reported for retry, where it comes
-    first and has the whole time).
+    returns. :meth:`whole` tells the cause (the unit interrupted started with (nearly) the whole
+    processing time: a retry could give it no more, so it is dead-lettered) from a unit that
+    started late (reported for retry, where it comes first and has the whole time).
 
-    The alarm is not armed (processing as before, without a time limit) where signals cannot
-    be used: outside the main thread, without ``signal.setitimer``, without a deadline, or when
-    the process's own real-time timer (someone else's alarm) goes off first. Leaving the block
-    disarms the timer and restores the previous SIGALRM handler and timer, so no alarm outlives
-    the loop: none during the sends that follow, none in a later invocation after Lambda
-    freezes and thaws the environment.
+    No alarm (processing as before, without a time limit) where signals cannot be used:
+    outside the main thread, without ``signal.setitimer``, without a deadline, or when the
+    process's real-time timer (someone else's alarm) goes off first. When the loop ends, the
+    timer is disarmed and the previous SIGALRM handler and timer restored: no alarm during the
+    sends that follow, none in a later invocation after Lambda freezes and thaws the
+    environment.
 
     Example
     -------
     >>> now = [0.0]
+    >>> def work(i, seconds):  # a unit that takes ``seconds``
+    ...     now[0] += seconds
+    ...     return i
     >>> pace = Pace(Deadline(10.0, clock=lambda: now[0]))  # 10 s left: 8 s for processing
-    >>> pace.start(), now.__setitem__(0, 3.0), pace.done(), pace.start()
-    (True, None, None, True)
-    >>> now[0] = 6.0; pace.done(); pace.start()  # 2 s left, the slowest took 3 s
-    False
+    >>> pace.each(work, [3.0, 3.0, 1.0])  # at 6 s, 2 s are left and the slowest took 3 s
+    [0, 1]
     """
 
-    __slots__ = ("clock", "stop", "slowest", "started", "begun", "running", "expired", "_saved")
+    __slots__ = ("clock", "stop", "slowest", "started", "begun", "running", "expired")
 
     def __init__(self, deadline: Deadline) -> None:
         self.clock = deadline.clock
         self.begun = self.started = now = self.clock()
         self.stop = deadline.expires - min(SEND_RESERVE_S, max(0.0, deadline.expires - now) / 2)
         self.slowest = 0.0
-        self.running = False  # a unit runs (in ``run``): the alarm interrupts it
+        self.running = False  # a unit runs: the alarm interrupts it
         self.expired = False  # the alarm went off: no unit starts
-        self._saved: tuple[Any, tuple[float, float], float] | None = None
 
     def left(self) -> float:
         """Seconds left for processing (negative: none)."""
         return self.stop - self.clock()
-
-    def start(self) -> bool:
-        """True (and the unit's time starts) when the next unit may start."""
-        now = self.clock()
-        left = self.stop - now
-        if left <= 0 or left < self.slowest or self.expired:
-            return False
-        self.started = now
-        return True
-
-    def run(self, work: Callable[..., T], *args: Any) -> T:
-        """``work(*args)``, the unit started last: raises :class:`TimeLimit` if the alarm goes off
-        before it returns (its result is then never seen)."""
-        self.running = True
-        try:
-            return work(*args)
-        finally:
-            self.running = False
-
-    def done(self) -> None:
-        """The unit started last is done (processed, raised or interrupted)."""
-        took = self.clock() - self.started
-        if took > self.slowest:
-            self.slowest = took
 
     def whole(self) -> bool:
         """Whether the unit started last had (nearly) all the processing time: it started with
         at least ``WHOLE_SHARE`` of it left."""
         return self.stop - self.started >= WHOLE_SHARE * (self.stop - self.begun)
 
-    # ------------------------------------------------------------------------- the alarm
-    def __enter__(self) -> Pace:
-        delay = self.stop - self.clock()
-        if _setitimer is None or not 0 < delay < math.inf:
-            return self
+    def each(self, work: Callable[[int, U], T], units: Sequence[U]) -> list[T | BaseException]:
+        """``work(index, unit)`` for the units in order, while there is time: what each unit
+        processed made, or the exception it raised (an ``Exception``; for the last one, a
+        :class:`TimeLimit` if it was interrupted). The units past the end of the list were not
+        started for lack of time."""
+        clock = self.clock
+        out: list[T | BaseException] = []
+        saved = None
+        delay = self.stop - clock()
+        if _setitimer is not None and 0 < delay < math.inf:  # arm the alarm
+            try:
+                previous = _set_handler(_SIGALRM, self._alarm)
+            except ValueError:  # not the main thread (of the main interpreter): no alarm
+                pass
+            else:
+                before = _setitimer(_ITIMER_REAL, delay, REPEAT_S)
+                if 0 < before[0] <= delay:  # someone else's alarm goes off first: theirs, unchanged
+                    _setitimer(_ITIMER_REAL, *before)
+                    _set_handler(_SIGALRM, signal.SIG_DFL if previous is None else previous)
+                else:
+                    saved = (previous, before, time.monotonic())
         try:
-            previous = signal.signal(_SIGALRM, self._alarm)
-        except ValueError:  # not the main thread (of the main interpreter)
-            return self
-        before = _setitimer(_ITIMER_REAL, delay, REPEAT_S)
-        if 0 < before[0] <= delay:  # someone else's alarm goes off first: theirs, unchanged
-            _setitimer(_ITIMER_REAL, *before)
-            signal.signal(_SIGALRM, _restorable(previous))
-            return self
-        self._saved = (previous, before, time.monotonic())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        saved = self._saved
-        if saved is None or _setitimer is None:  # not armed (setitimer exists when it was)
-            return
-        self._saved = None
-        _setitimer(_ITIMER_REAL, 0)
-        previous, before, armed = saved
-        # signal.signal runs an alarm still pending first (ignored here: no unit is running)
-        signal.signal(_SIGALRM, _restorable(previous))
-        if before[0] > 0:  # someone else's timer, less the time it was held
-            _setitimer(_ITIMER_REAL, max(1e-6, before[0] - (time.monotonic() - armed)), before[1])
+            for index, unit in enumerate(units):
+                now = clock()
+                left = self.stop - now
+                if left <= 0 or left < self.slowest or self.expired:
+                    break
+                self.started = now
+                try:
+                    try:
+                        self.running = True
+                        made: T | BaseException = work(index, unit)
+                    finally:  # from here on the alarm interrupts nothing
+                        self.running = False
+                except TimeLimit as exc:  # its result, if it had one, is never seen
+                    made = exc
+                except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
+                    made = exc
+                out.append(made)
+                took = clock() - now
+                if took > self.slowest:
+                    self.slowest = took
+                if made.__class__ is TimeLimit:
+                    break
+        finally:
+            if saved is not None:  # disarm; the previous handler and timer back
+                _setitimer(_ITIMER_REAL, 0)  # type: ignore[misc]  # not None when armed
+                previous, before, armed = saved
+                # setting a handler runs an alarm still pending first (ignored: no unit runs);
+                # None is a handler not installed from Python, which cannot be put back
+                _set_handler(_SIGALRM, signal.SIG_DFL if previous is None else previous)
+                if before[0] > 0:  # someone else's timer, less the time it was held
+                    rest = max(1e-6, before[0] - (time.monotonic() - armed))
+                    _setitimer(_ITIMER_REAL, rest, before[1])  # type: ignore[misc]
+        return out
 
     def _alarm(self, signum: int, frame: FrameType | None) -> None:
         self.expired = True
         if self.running:
             raise TimeLimit(self.clock() - self.started)
-
-
-def _restorable(handler: Any) -> Any:
-    """A handler ``signal.signal`` takes back: ``None`` (one not installed from Python) cannot
-    be, and the default action is the closest."""
-    return signal.SIG_DFL if handler is None else handler

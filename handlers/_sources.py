@@ -278,34 +278,20 @@ class MetricsHandler:
         data: list[Any] = []
         found = 0
         poisoned: list[DeadLetter] = []
-        late = 0  # how many units at the end were not processed for lack of time
         pace = Pace(deadline)
-        raised: list[tuple[int, BaseException]] = []
-        interrupted: TimeLimit | None = None
-        with pace:  # the alarm: armed for the loop only
-            for u, streams in enumerate(batch):
-                if not pace.start():
-                    late = len(batch) - u
-                    break
-                try:
-                    made, n = pace.run(per_unit, u, streams)
-                except TimeLimit as exc:
-                    pace.done()
-                    interrupted = exc
-                    late = len(batch) - u
-                    break
-                except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
-                    raised.append((u, exc))
-                else:
-                    data += made
-                    found += n
-                pace.done()
-        if raised or interrupted is not None:
+        outcomes = pace.each(per_unit, batch)
+        late = len(batch) - len(outcomes)  # units at the end not processed for lack of time
+        interrupted = None
+        for u, outcome in enumerate(outcomes):
+            if not isinstance(outcome, BaseException):
+                data += outcome[0]
+                found += outcome[1]
+                continue
             units = units or subscription_units(event, documents, count)
-            poisoned += [poisoned_unit(rt, units[u], exc) for u, exc in raised]
-            if interrupted is not None and pace.whole():  # the cause: never retried
-                poisoned.append(poisoned_unit(rt, units[len(units) - late], interrupted))
-                late -= 1
+            if isinstance(outcome, TimeLimit) and not pace.whole():  # may fit with the whole time
+                interrupted, late = outcome, late + 1
+            else:  # raised, or the cause of the time limit: never retried
+                poisoned.append(poisoned_unit(rt, units[u], outcome))
         if late:
             units = units or subscription_units(event, documents, count)
             late_units = units[len(units) - late :]
@@ -494,47 +480,38 @@ class ForwardHandler:
         later, it is left for lack of time with the units after it."""
         rt = self.runtime
         pace = Pace(deadline)
+        outcomes = pace.each(self.records, units)
         made: list[Any] = []
-        raised: list[tuple[Unit, BaseException]] = []
-        late: list[Unit] = []
-        interrupted: TimeLimit | None = None
-        with pace:  # the alarm: armed for the loop only
-            for u, unit in enumerate(units):
-                if not pace.start():
-                    late = units[u:]
-                    break
-                counts: dict[str, int] = {}
-                try:
-                    made += pace.run(self.records, u, unit, counts)
-                except TimeLimit as exc:
-                    pace.done()
-                    interrupted, late = exc, units[u:]
-                    break
-                except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
-                    raised.append((unit, exc))
-                else:
-                    for stage, n in counts.items():
-                        rt.tally.stages[stage] = rt.tally.stages.get(stage, 0) + n
-                pace.done()
-        letters = [poisoned_unit(rt, unit, exc) for unit, exc in raised]
-        if interrupted is not None and pace.whole():  # the cause: never retried
-            letters.append(poisoned_unit(rt, late[0], interrupted))
-            late = late[1:]
+        letters: list[DeadLetter] = []
+        late = units[len(outcomes) :]
+        interrupted = None
+        stages = rt.tally.stages
+        for unit, outcome in zip(units, outcomes, strict=False):
+            if not isinstance(outcome, BaseException):
+                made += outcome[0]
+                for stage, n in outcome[1].items():
+                    stages[stage] = stages.get(stage, 0) + n
+            elif isinstance(outcome, TimeLimit) and not pace.whole():  # may fit with the whole time
+                interrupted, late = outcome, [unit, *late]
+            else:  # raised, or the cause of the time limit: never retried
+                letters.append(poisoned_unit(rt, unit, outcome))
         if late:
             _log_late(rt.logger, pace, late, len(units), late[0].seq is not None, interrupted)
         return made, late, letters
 
-    def records(self, u: int, unit: Unit, counts: dict[str, int]) -> list[Any]:
-        """The records one unit makes, through the pipeline when on; tagged ``(unit, stream)``."""
+    def records(self, u: int, unit: Unit) -> tuple[list[Any], dict[str, int]]:
+        """The records one unit makes, through the pipeline when on, tagged ``(unit, stream)``;
+        and the pipeline's counts of events it removed, by stage."""
         tagged = [((u, k), s) for k, s in enumerate(unit.streams)]
         pipeline = self.pipeline
+        counts: dict[str, int] = {}
         if pipeline is None:
             made = self.sink.records(tagged)
         elif self.documents:
             made = self.sink.records([(tag, kept_document(pipeline, s, counts)) for tag, s in tagged])
         else:
             made = self.sink.records(tagged, lines=lambda s: pipeline.lines(s, counts))
-        return list(made)
+        return list(made), counts
 
     def too_large(self, units: list[Unit], entry: Any) -> DeadLetter:
         """The dead letter of an event that fits no record even in parts: the event (with those

@@ -98,7 +98,9 @@ def transform_response(
             size += len(data) + 10
         answers[index] = answer
 
-    def process(record: dict[str, Any]) -> tuple[int, list[LogStream], list[Part], dict[str, int]]:
+    def process(
+        index: int, record: dict[str, Any]
+    ) -> tuple[int, list[LogStream], list[Part], dict[str, int]]:
         streams = payload_streams(record.get("data"))
         wanted = [s for s in streams if not s.is_control and s.log_group not in skip_log_groups]
         stages: dict[str, int] = {}
@@ -111,35 +113,25 @@ def transform_response(
                 parts.append(Part(s, events, encode_lines(events)))
         return sum(s.is_control for s in streams), wanted, parts, stages
 
-    late = 0
-    interrupted: TimeLimit | None = None
-    with pace:  # the alarm: armed for the loop only
-        for index, record in enumerate(records):
-            if not pace.start():
-                late = len(records) - index
-                break
-            try:
-                control, wanted, parts, stages = pace.run(process, record)
-            except TimeLimit as exc:
-                pace.done()
-                interrupted, late = exc, len(records) - index
-                break
-            except DecodeError as err:
-                pace.done()
-                tally.decode_errors += 1
-                err.locate(record=index)
-                if on_error is not None:
-                    on_error(err)
-                fail(index)
-                continue
-            except Exception as exc:  # noqa: BLE001 - one record's failure costs only that record
-                pace.done()
-                tally.decode_errors += 1
-                if on_raise is not None:
-                    on_raise(index, str(record.get("recordId", "")), exc)
-                fail(index)
-                continue
-            pace.done()
+    outcomes = pace.each(process, records)
+    late = len(records) - len(outcomes)
+    for index, outcome in enumerate(outcomes):
+        record = records[index]
+        if isinstance(outcome, DecodeError):
+            tally.decode_errors += 1
+            outcome.locate(record=index)
+            if on_error is not None:
+                on_error(outcome)
+            fail(index)
+        elif isinstance(outcome, TimeLimit) and not pace.whole():  # as the records not reached
+            late += 1
+        elif isinstance(outcome, BaseException):  # raised, or the cause of the time limit
+            tally.decode_errors += 1
+            if on_raise is not None:
+                on_raise(index, str(record.get("recordId", "")), outcome)
+            fail(index)
+        else:
+            control, wanted, parts, stages = outcome
             tally.control_messages += control
             data = b"".join(p.lines for p in parts)
             if not data:
@@ -149,13 +141,6 @@ def transform_response(
                 continue
             again = max((reingested(s) for s in wanted), default=0)
             decoded.append((index, parts, again, data, stages))
-    if interrupted is not None and pace.whole():  # the cause: answered as a record that raised
-        index = len(records) - late
-        tally.decode_errors += 1
-        if on_raise is not None:
-            on_raise(index, str(records[index].get("recordId", "")), interrupted)
-        fail(index)
-        late -= 1
     if late:
         tally.failed_entries += late
         for i in range(len(records) - late, len(records)):
@@ -207,6 +192,11 @@ def transform_response(
     for a in out:
         counts[a["result"]] = counts.get(a["result"], 0) + 1
     return {"records": out}, counts
+
+
+#: A record processed: its control messages, its streams to act on, their parts, the pipeline's
+#: counts of events removed by stage.
+Processed = tuple[int, list[LogStream], list["Part"], dict[str, int]]
 
 
 def _add(into: dict[str, int], counts: dict[str, int]) -> None:
