@@ -84,12 +84,12 @@ class Pace:
     [0, 1]
     """
 
-    __slots__ = ("clock", "stop", "slowest", "started", "begun", "running", "expired")
+    __slots__ = ("clock", "expires", "stop", "slowest", "started", "begun", "running", "expired")
 
     def __init__(self, deadline: Deadline) -> None:
         self.clock = deadline.clock
-        self.begun = self.started = now = self.clock()
-        self.stop = deadline.expires - min(SEND_RESERVE_S, max(0.0, deadline.expires - now) / 2)
+        self.expires = deadline.expires
+        self.stop = self.begun = self.started = math.inf  # set when processing begins (``each``)
         self.slowest = 0.0
         self.running = False  # a unit runs: the alarm interrupts it
         self.expired = False  # the alarm went off: no unit starts
@@ -110,24 +110,29 @@ class Pace:
         started for lack of time."""
         clock = self.clock
         out: list[T | BaseException] = []
+        self.begun = now = clock()
+        expires = self.expires
+        self.stop = stop = expires - min(SEND_RESERVE_S, max(0.0, expires - now) / 2)
         saved = None
-        delay = self.stop - clock()
-        if _setitimer is not None and 0 < delay < math.inf:  # arm the alarm
+        if _setitimer is not None and 0 < stop - now < math.inf:  # arm the alarm
             try:
                 previous = _set_handler(_SIGALRM, self._alarm)
             except ValueError:  # not the main thread (of the main interpreter): no alarm
                 pass
             else:
-                before = _setitimer(_ITIMER_REAL, delay, REPEAT_S)
-                if 0 < before[0] <= delay:  # someone else's alarm goes off first: theirs, unchanged
+                before = _setitimer(_ITIMER_REAL, stop - now, REPEAT_S)
+                if before[0] <= 0:
+                    saved = (previous, before, 0.0)
+                elif before[0] > stop - now:  # someone else's timer: it goes on when ours ends
+                    saved = (previous, before, time.monotonic())
+                else:  # someone else's alarm goes off first: theirs, unchanged
                     _setitimer(_ITIMER_REAL, *before)
                     _set_handler(_SIGALRM, signal.SIG_DFL if previous is None else previous)
-                else:
-                    saved = (previous, before, time.monotonic())
         try:
             for index, unit in enumerate(units):
-                now = clock()
-                left = self.stop - now
+                if index:
+                    now = clock()
+                left = stop - now
                 if left <= 0 or left < self.slowest or self.expired:
                     break
                 self.started = now
