@@ -70,24 +70,6 @@ class Tally:
         self.retries += result.retries
         self.failed_entries += len(result.failed)
 
-    def values(self, now_ms: int) -> dict[str, float]:
-        latency = now_ms - self.oldest_ms if self.oldest_ms is not None and self.events_out else None
-        stages = self.stages
-        values: dict[str, float] = {
-            "EventsIn": self.events_in,
-            "EventsOut": self.events_out,
-            "ControlMessages": self.control_messages,
-            "DroppedFiltered": sum(stages.get(s, 0) for s in FILTER_STAGES) if stages else 0,
-            "DroppedSampled": sum(stages.get(s, 0) for s in SAMPLE_STAGES) if stages else 0,
-            "DecodeErrors": self.decode_errors,
-            "Retries": self.retries,
-            "FailedEntries": self.failed_entries,
-            "BytesOut": self.bytes_out,
-        }
-        if latency is not None:
-            values["DeliveryLatency"] = max(0, latency)
-        return values
-
 
 def _directive(with_latency: bool) -> bytes:
     names = [(n, u) for n, u in METRICS if with_latency or n != "DeliveryLatency"]
@@ -96,10 +78,18 @@ def _directive(with_latency: bool) -> bytes:
 
 
 #: The document's fixed part, encoded once (with and without DeliveryLatency).
-_DIRECTIVES = {True: _directive(True), False: _directive(False)}
+_DIRECTIVES = {True: _directive(True).decode(), False: _directive(False).decode()}
+#: The document as one %-template (its metrics in METRICS' order, DeliveryLatency apart): a
+#: dict and msgspec cost 0.5 us more an invocation.
+_TEMPLATE = (
+    '{"_aws":{"Timestamp":%d,"CloudWatchMetrics":%s},"'
+    + DIMENSION
+    + '":%s,'
+    + ",".join(f'"{name}":%d' for name, _ in METRICS if name != "DeliveryLatency")
+)
 
 
-def emf_document(tally: Tally, function_name: str, now_ms: int) -> bytes:
+def emf_document(tally: Tally, function_name: str, now_ms: int) -> str:
     """The invocation's EMF document, one line.
 
     Example
@@ -111,10 +101,25 @@ def emf_document(tally: Tally, function_name: str, now_ms: int) -> bytes:
     >>> doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     ('Logstream/Pipeline', [['FunctionName']])
     """
-    values = tally.values(now_ms)
-    body = _enc.encode({DIMENSION: function_name, **values})
-    head = b'{"_aws":{"Timestamp":%d,"CloudWatchMetrics":' % now_ms
-    return head + _DIRECTIVES["DeliveryLatency" in values] + b"}," + body[1:] + b"\n"
+    stages = tally.stages
+    oldest = tally.oldest_ms if tally.events_out else None  # DeliveryLatency: of what went out
+    doc = _TEMPLATE % (
+        now_ms,
+        _DIRECTIVES[oldest is not None],
+        _enc.encode(function_name).decode(),
+        tally.events_in,
+        tally.events_out,
+        tally.control_messages,
+        sum(stages.get(s, 0) for s in FILTER_STAGES) if stages else 0,
+        sum(stages.get(s, 0) for s in SAMPLE_STAGES) if stages else 0,
+        tally.decode_errors,
+        tally.retries,
+        tally.failed_entries,
+        tally.bytes_out,
+    )
+    if oldest is not None:
+        doc += f',"DeliveryLatency":{max(0, now_ms - oldest)}'
+    return doc + "}\n"
 
 
 class SelfMetrics:
@@ -138,5 +143,5 @@ class SelfMetrics:
             return
         name = getattr(context, "function_name", None) or self.function_name or "unknown"
         out = self.stream or sys.stdout
-        out.write(emf_document(tally, str(name), int(self.clock() * 1000)).decode())
+        out.write(emf_document(tally, str(name), int(self.clock() * 1000)))
         out.flush()
