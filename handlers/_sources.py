@@ -52,18 +52,21 @@ def with_lambda_context(logger: Any, handler: Callable[[Any, Any], Any]) -> Call
     ``cold_start``), set once per execution environment and the request id per invocation: the
     decorator rebuilds them on every call, a cost that pays nothing on invocations that log
     nothing (the self-metrics document says what each one did)."""
-    state = {"invocations": 0}
+    invocations = 0
+    formatter: Any = None  # the logger's formatter: its keys, without the properties that find it
 
     def wrapped(event: Any, context: Any) -> Any:
-        state["invocations"] += 1
-        if state["invocations"] <= 2:
+        nonlocal invocations, formatter
+        invocations += 1
+        if invocations <= 2:
             logger.append_keys(
-                cold_start=state["invocations"] == 1,
+                cold_start=invocations == 1,
                 function_name=getattr(context, "function_name", None),
                 function_memory_size=getattr(context, "memory_limit_in_mb", None),
                 function_arn=getattr(context, "invoked_function_arn", None),
             )
-        logger.append_keys(function_request_id=getattr(context, "aws_request_id", None))
+            formatter = logger.registered_formatter
+        formatter.append_keys(function_request_id=getattr(context, "aws_request_id", None))
         return handler(event, context)
 
     return wrapped
