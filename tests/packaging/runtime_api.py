@@ -28,6 +28,8 @@ class Outcome:
     request_id: str | None
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    at_ms: int = 0  # when it was posted (epoch milliseconds, as the deadline)
+    deadline_ms: int = 0  # the deadline handed out with its invocation (``RuntimeApi.deadlines``)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -39,6 +41,7 @@ class RuntimeApi:
         self.timeout_ms = timeout_ms
         self.pending: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.outcomes: queue.Queue[Outcome] = queue.Queue()
+        self.deadlines: dict[str, int] = {}  # request id -> the deadline handed out (epoch ms)
         self.stopping = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
@@ -94,6 +97,7 @@ class RuntimeApi:
                     except queue.Empty:
                         continue
                     deadline = int(time.time() * 1000) + api.timeout_ms
+                    api.deadlines[request_id] = deadline
                     return self._send(
                         200,
                         body,
@@ -109,6 +113,7 @@ class RuntimeApi:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                at_ms = int(time.time() * 1000)
                 headers = {k: v for k, v in self.headers.items()}
                 if self.path == f"{PREFIX}/init/error":
                     api.outcomes.put(Outcome("init/error", None, body, headers))
@@ -116,7 +121,7 @@ class RuntimeApi:
                 parts = self.path.removeprefix(f"{PREFIX}/invocation/").split("/")
                 if self.path.startswith(f"{PREFIX}/invocation/") and len(parts) == 2:
                     if parts[1] in ("response", "error"):
-                        api.outcomes.put(Outcome(parts[1], parts[0], body, headers))
+                        api.outcomes.put(Outcome(parts[1], parts[0], body, headers, at_ms))
                         return self._send(202, b'{"status":"OK"}')
                 self._send(404)
 

@@ -31,12 +31,9 @@ START_MS = (int(time.time()) - 60) * 1000
 FLUENTD_TIME = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(START_MS / 1000))
 
 
-def subscription_event(
-    log_group: str, messages: list[str], log_stream: str = "2025/11/23/[$LATEST]0f1e"
-) -> dict:
-    """A Lambda subscription event as CloudWatch Logs sends it: base64 of a gzip member holding
-    the JSON document (built here with the stdlib, not with logstream)."""
-    doc = {
+def log_document(log_group: str, messages: list[str], log_stream: str = "2025/11/23/[$LATEST]0f1e") -> dict:
+    """A CloudWatch Logs subscription document holding ``messages``."""
+    return {
         "messageType": "DATA_MESSAGE",
         "owner": "123456789012",
         "logGroup": log_group,
@@ -47,14 +44,28 @@ def subscription_event(
             for i, m in enumerate(messages)
         ],
     }
-    data = gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), mtime=0)
-    return {"awslogs": {"data": base64.b64encode(data).decode()}}
 
 
-def run_handler(artifact: Path, python: Path, handler: str, event: dict, **env: str):
+def payload(doc: dict) -> str:
+    """base64 of a gzip member holding the JSON document, as CloudWatch Logs sends it (built here
+    with the stdlib, not with logstream)."""
+    return base64.b64encode(gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), mtime=0)).decode()
+
+
+def subscription_event(
+    log_group: str, messages: list[str], log_stream: str = "2025/11/23/[$LATEST]0f1e"
+) -> dict:
+    """A Lambda subscription event as CloudWatch Logs sends it."""
+    return {"awslogs": {"data": payload(log_document(log_group, messages, log_stream))}}
+
+
+def run_handler(
+    artifact: Path, python: Path, handler: str, event: dict, timeout_ms: int = 60_000, **env: str
+):
     """``python -m awslambdaric HANDLER`` from ``artifact``, driven by the Runtime API stand-in
-    through one invocation. Returns (outcome, stdout lines, stderr)."""
-    with RuntimeApi(FUNCTION_ARN) as api:
+    through one invocation with ``timeout_ms`` to its deadline. Returns (outcome, stdout lines,
+    stderr); ``outcome.deadline_ms`` is the deadline the runtime was handed."""
+    with RuntimeApi(FUNCTION_ARN, timeout_ms=timeout_ms) as api:
         request_id = api.invoke(event)
         proc = subprocess.Popen(
             [str(python), "-m", "awslambdaric", handler],
@@ -91,6 +102,7 @@ def run_handler(artifact: Path, python: Path, handler: str, event: dict, **env: 
             proc.terminate()  # idle, waiting for the next invocation: the stand-in holds it
             out, err = proc.communicate(timeout=60)
     assert outcome.request_id == request_id, (outcome, err.decode())
+    outcome.deadline_ms = api.deadlines[request_id]
     return outcome, out.decode().splitlines(), err.decode()
 
 
@@ -337,3 +349,78 @@ def test_given_the_artifact_when_handlers_import_then_only_its_shipped_bytecode_
         package, name = module.split("/")
         assert f"{package}/__pycache__/{name}.{tag}.pyc" in from_pyc
     assert any(p.startswith("aws_lambda_powertools/") for p in from_pyc)
+
+
+def kinesis_event(docs: list[dict]) -> dict:
+    """A Kinesis event source batch, one record per document."""
+    records = []
+    for i, doc in enumerate(docs):
+        seq = f"4959{i:052d}"
+        records.append(
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": f"key-{i}",
+                    "sequenceNumber": seq,
+                    "data": payload(doc),
+                    "approximateArrivalTimestamp": START_MS / 1000,
+                },
+                "eventSource": "aws:kinesis",
+                "eventID": f"shardId-000000000000:{seq}",
+                "eventName": "aws:kinesis:record",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/logs",
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": records}
+
+
+def test_given_a_record_whose_redaction_would_outlast_the_timeout_when_the_runtime_invokes_forward_then_it_alone_is_dead_lettered_in_time(  # noqa: E501
+    host_artifact, runtime_python, aws
+):
+    """A catastrophic REDACT_PATTERNS regex meets a hostile line in record 2 of 3: the alarm
+    interrupts it when the time for processing runs out (SIGALRM in the runtime's main thread),
+    record 1 reaches Kinesis, record 2 is dead-lettered as received, record 3 (not reached) is
+    reported for retry, and the answer comes before the deadline, not Lambda's timeout."""
+    name = f"runtime-{uuid.uuid4().hex[:8]}"
+    kinesis = aws("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name)
+    queue = aws("sqs").create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    messages = ["order 1 shipped\n", "a" * 64 + "!\n", "order 3 shipped\n"]
+    event = kinesis_event([log_document("/ecs/orders", [m]) for m in messages])
+
+    # 4.5 s: 4 s to the deadline (the margin), 2 s of them for processing, 2 s kept for sending
+    outcome, stdout, stderr = run_handler(
+        host_artifact,
+        runtime_python,
+        "handlers.forward.handler",
+        event,
+        timeout_ms=4500,
+        DESTINATION_ARN=f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}",
+        DEAD_LETTER_QUEUE_URL=queue,
+        REDACT_PATTERNS="(a+)+$",
+        AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"],
+    )
+
+    assert outcome.kind == "response", stderr
+    assert outcome.at_ms < outcome.deadline_ms
+    seqs = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+    assert outcome.json() == {"batchItemFailures": [{"itemIdentifier": seqs[2]}]}
+    shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]
+    delivered = [json.loads(line)["message"] for r in records for line in r["Data"].splitlines()]
+    assert delivered == [messages[0]]
+    [body] = [
+        m["Body"] for m in aws("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    ]
+    letter = json.loads(body)
+    assert letter["data"] == event["Records"][1]["kinesis"]["data"]  # as received
+    assert letter["source"]["step"] == "time limit"
+    assert letter["source"]["sequenceNumber"] == seqs[1]
+    assert letter["reason"].startswith("record 2: time limit: processing still running after")
+    [logged] = [r for r in log_records(stdout) if r.get("exception_name") == "TimeLimit"]
+    assert logged["message"].startswith(f"record 2 (sequenceNumber {seqs[1]}): time limit: ")
+    frames = [f["file"] for f in logged["stack_trace"]["frames"]]
+    assert any(f.endswith("logstream/process/redact.py") for f in frames)  # where it was cut
