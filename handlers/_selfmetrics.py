@@ -70,6 +70,31 @@ class Tally:
         self.retries += result.retries
         self.failed_entries += len(result.failed)
 
+    def dropped(self) -> tuple[int, int]:
+        """``(DroppedFiltered, DroppedSampled)``: the pipeline's drops by the stages counted so."""
+        stages = self.stages
+        if not stages:
+            return 0, 0
+        return sum(stages.get(s, 0) for s in FILTER_STAGES), sum(stages.get(s, 0) for s in SAMPLE_STAGES)
+
+    def values(self, now_ms: int) -> dict[str, float]:
+        """The metrics of the invocation's document, by name."""
+        filtered, sampled = self.dropped()
+        values: dict[str, float] = {
+            "EventsIn": self.events_in,
+            "EventsOut": self.events_out,
+            "ControlMessages": self.control_messages,
+            "DroppedFiltered": filtered,
+            "DroppedSampled": sampled,
+            "DecodeErrors": self.decode_errors,
+            "Retries": self.retries,
+            "FailedEntries": self.failed_entries,
+            "BytesOut": self.bytes_out,
+        }
+        if self.oldest_ms is not None and self.events_out:
+            values["DeliveryLatency"] = max(0, now_ms - self.oldest_ms)
+        return values
+
 
 def _directive(with_latency: bool) -> bytes:
     names = [(n, u) for n, u in METRICS if with_latency or n != "DeliveryLatency"]
@@ -101,17 +126,17 @@ def emf_document(tally: Tally, function_name: str, now_ms: int) -> str:
     >>> doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     ('Logstream/Pipeline', [['FunctionName']])
     """
-    stages = tally.stages
     oldest = tally.oldest_ms if tally.events_out else None  # DeliveryLatency: of what went out
-    doc = _TEMPLATE % (
+    filtered, sampled = tally.dropped()
+    doc = _TEMPLATE % (  # Tally.values, without building its dict
         now_ms,
         _DIRECTIVES[oldest is not None],
         _enc.encode(function_name).decode(),
         tally.events_in,
         tally.events_out,
         tally.control_messages,
-        sum(stages.get(s, 0) for s in FILTER_STAGES) if stages else 0,
-        sum(stages.get(s, 0) for s in SAMPLE_STAGES) if stages else 0,
+        filtered,
+        sampled,
         tally.decode_errors,
         tally.retries,
         tally.failed_entries,
