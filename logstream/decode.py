@@ -298,12 +298,14 @@ class Numbers:
     layer gives its number back (:meth:`release`), so the members inside it take it: members are
     numbered in the order their documents come out, whatever their nesting (``gz(gz(a)) gz(b)``
     are members 0 and 1, as ``gz(a) gz(b)`` are; the members of a stream gzipped again on top
-    keep their own numbers)."""
+    keep their own numbers). ``reported`` counts the errors reported from inside members (by
+    the layers they hold, see :func:`flatten`)."""
 
-    __slots__ = ("next",)
+    __slots__ = ("next", "reported")
 
     def __init__(self) -> None:
         self.next = 0
+        self.reported = 0
 
     def claim(self) -> int:
         self.next += 1
@@ -428,6 +430,9 @@ _PADDING: Final = b"\x00 \t\r\n"
 #: zlib headers found by scanning: a 32 KiB window (what zlib writes), no preset dictionary
 _ZLIB_HEAD: Final = re.compile(rb"\x78[\x01\x5e\x9c\xda]")
 _NAME_LIMIT: Final = 4096  # a gzip header's file name or comment longer than this is not a header
+#: the same for a member where one is expected (the stream's start, after a member): a longer one
+#: is refused as a corrupt header, so a header never holds more than this in memory
+_MEMBER_NAME_LIMIT: Final = 64 * 1024
 _CANDIDATE_PIECE: Final = 4096  # first piece fed to a member found by scanning (see inflate)
 
 
@@ -439,49 +444,64 @@ def _plausible_member(data: bytes, wbits: int = 31) -> bool:
     return True
 
 
-def _header_length(src: _Input) -> int:
+def _header_length(src: _Input, name_limit: int = _NAME_LIMIT) -> int:
     """The length of the gzip or zlib header at the cursor: 0 when the input ends inside it, -1
-    when it is not a valid header (reserved flags, a preset dictionary, a file name or comment
-    of :data:`_NAME_LIMIT` bytes or more, a bad header CRC). Read in place (a false header may
-    claim 64 KiB of extra field at every few bytes: nothing is copied)."""
+    when it is not a valid header (see :func:`_read_header`)."""
+    return _read_header(src, name_limit)[0]
+
+
+def _read_header(src: _Input, name_limit: int = _NAME_LIMIT) -> tuple[int, str]:
+    """The length of the gzip or zlib header at the cursor (0 when the input ends inside it, -1
+    when it is not a valid header) and, when invalid, why: not a gzip or zlib header, reserved
+    flags, a preset dictionary nobody sent, a file name or comment of ``name_limit`` bytes or
+    more, a bad header CRC (zlib's wording where zlib has one). Read in place (a false header
+    may claim 64 KiB of extra field at every few bytes: nothing is copied)."""
     held = src.have(10)
     buf, p = src.buf, src.pos
     if held < 2:
-        return 0
-    if buf[p] != 0x1F:  # zlib (is_compressed checked the first two bytes)
-        return -1 if buf[p + 1] & 0x20 else 2  # FDICT: a preset dictionary nobody sent
+        return 0, ""
+    if buf[p] != 0x1F:  # zlib: CM 8, a window of at most 32 KiB, FCHECK
+        if not is_compressed(buf[p : p + 2]):
+            return -1, "incorrect header check"
+        return (-1, "a preset dictionary is required") if buf[p + 1] & 0x20 else (2, "")
+    if buf[p + 1] != 0x8B:
+        return -1, "incorrect header check"
     if held < 10:
-        return 0
+        return 0, ""
     flags = buf[p + 3]
     if flags == 0 and buf[p + 2] == 8:  # the usual header: no optional fields
-        return 10
-    if buf[p + 2] != 8 or flags & 0xE0:
-        return -1
+        return 10, ""
+    if buf[p + 2] != 8:
+        return -1, "unknown compression method"
+    if flags & 0xE0:
+        return -1, "unknown header flags set"
     n = 10
     if flags & 4:  # FEXTRA
         if src.have(n + 2) < n + 2:
-            return 0
+            return 0, ""
         buf, p = src.buf, src.pos
         n += 2 + int.from_bytes(buf[p + n : p + n + 2], "little")
     for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
         if flags & bit:
-            held = src.have(n + _NAME_LIMIT)
+            held = src.have(n + name_limit)
             buf, p = src.buf, src.pos
-            nul = buf.find(b"\x00", p + n, p + min(held, n + _NAME_LIMIT))
+            nul = buf.find(b"\x00", p + n, p + min(held, n + name_limit))
             if nul < 0:
-                return 0 if held < n + _NAME_LIMIT else -1
+                if held < n + name_limit:
+                    return 0, ""
+                return -1, f"a file name or comment of {name_limit} bytes or more"
             n = nul + 1 - p
     if flags & 2:  # FHCRC: the low 16 bits of the header's CRC-32
         n += 2
     if src.have(n) < n:
-        return 0
+        return 0, ""
     buf, p = src.buf, src.pos
     if flags & 2:
         with memoryview(buf) as view:
             crc = zlib.crc32(view[p : p + n - 2]) & 0xFFFF
         if crc != int.from_bytes(buf[p + n - 2 : p + n], "little"):
-            return -1
-    return n
+            return -1, "header crc mismatch"
+    return n, ""
 
 
 def _plausible_at(src: _Input) -> bool:
@@ -524,51 +544,11 @@ def _plausible_zlib(src: _Input) -> bool:
     )
 
 
-def _read_again(src: _Input, start: int, limit: int) -> str | None:
-    """After inflating the member at ``start`` failed: when its data does inflate to its end,
-    only the checksum or length in its trailer is wrong and another member (or the end of the
-    input) follows, say which check failed and move the cursor to the member's end, which is
-    then known; ``None`` otherwise. Read raw from the bytes still held, in the error path only,
-    and never past ``limit`` expanded bytes."""
-    if start < src.base:  # no longer held (a member of more than the rewind limit)
-        return None
-    end = src.offset
-    src.rewind(start)
-    n = _header_length(src) if is_compressed(src.peek(2)) else -1
-    if n <= 0:
-        src.rewind(end)
-        return None
-    gzip = src.buf[src.pos] == 0x1F
-    data = src.buf[src.pos + n : end - src.base]
-    src.rewind(end)
-    d = _zlib.decompressobj(-15)
-    check = _zlib.crc32 if gzip else _zlib.adler32
-    value = 0 if gzip else 1
-    size = 0
-    try:
-        while data and not d.eof and size <= limit:
-            out = d.decompress(data, _STEP)
-            value = check(out, value)
-            size += len(out)
-            data = d.unconsumed_tail
-    except _ZLIB_ERRORS:
-        return None  # the data itself is corrupt
-    trailer_size = 8 if gzip else 4
-    if not d.eof or len(d.unused_data) < trailer_size:
-        return None
-    trailer = d.unused_data[:trailer_size]
-    if gzip:
-        data_ok = int.from_bytes(trailer[:4], "little") == value
-        length_ok = int.from_bytes(trailer[4:], "little") == size & 0xFFFFFFFF
-    else:
-        data_ok, length_ok = int.from_bytes(trailer, "big") == value, True
-    if data_ok == length_ok:  # both right: not this; both wrong: its data may have run on
-        return None  # into the next member's, to that member's trailer
-    src.rewind(end - len(d.unused_data) + trailer_size)
-    if not _boundary(src.peek(_PROBE_BYTES)):  # damage that ended the data early: the end is not known
-        src.rewind(end)
-        return None
-    return "incorrect data check" if not data_ok else "incorrect length check"
+def _holds_layer(head: bytes) -> bool:
+    """True when a member's output beginning with ``head`` is another compressed layer (gzip on
+    top of members, or a zlib stream; as :func:`flatten` tells): what it holds has checksums of
+    its own."""
+    return head[:2] == b"\x1f\x8b" or (is_compressed(head) and _plausible_member(head, 15))
 
 
 def _boundary(rest: bytes) -> bool:
@@ -691,7 +671,9 @@ def inflate(
     output is incomplete.
 
     Where a broken member ends is known when only its checksum or length is wrong: inflating
-    resumes right after it. Otherwise it resumes at the next gzip header that starts a member,
+    resumes right after it. The trailer is checked here, after all of the member's output came
+    out (the same output for any read size): what the member holds is dropped unless it has
+    checksums of its own (another gzip or zlib layer, whose intact members are kept). Otherwise it resumes at the next gzip header that starts a member,
     and a header found that way counts as a member only when its data inflates to its end (or
     over the cap, or, after bytes that were not gzip data or a corrupt member, up to the end of
     the input). A false header (``1f 8b 08`` inside a broken member's data or inside other
@@ -746,10 +728,12 @@ def inflate(
         signature = _signature(src.peek(10)) if skip is not None or not members else b""
         # where the header of a member found by scanning ends (its extra field, name and
         # comment may prove to be other bytes, holding members)
-        header_end = start + max(_header_length(src), 10) if skip is not None else start
+        header, fault = _read_header(src, _NAME_LIMIT if skip is not None else _MEMBER_NAME_LIMIT)
+        header_end = start + max(header, 10) if skip is not None else start
         if skip is None and signature:
             known.add(signature)
         index = numbers.claim()
+        reported = numbers.reported  # errors reported before it (a layer inside it reports more)
         yield _Member(index, False, skip is not None)
         # how inflating it ends: "ok"; "trailer" (its data inflates to its end but the checksum
         # or length is wrong: where it ends is known); "broken" (invalid header or data: where
@@ -761,20 +745,27 @@ def inflate(
         error: SizeLimitError | None = None
         last_piece = pieces = 0  # where the last piece fed to the inflater starts; how many
         step = _CANDIDATE_PIECE if skip else piece_size
-        lib = _zlib
-        if lib is not zlib and src.have(4) >= 4 and src.buf[src.pos] == 0x1F and src.buf[src.pos + 3]:
-            # isal misreads a gzip header with optional fields split across calls: it gets the
-            # whole header in the first piece (or zlib inflates this member)
-            n = _header_length(src)
-            if n > 0:
-                step = max(step, n)
-            else:
-                lib = zlib
-        d = lib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
         inner: set[bytes] = set()  # the first bytes of gzip members in its output
-        nested: bool | None = None  # its output is itself gzip (gzip on top), from its first bytes
+        first = b""  # the first bytes of its output: what it holds (another layer, JSON, ...)
+        # The header is read here and the deflate data inflated raw, with the trailer checked
+        # here too: zlib checking it would raise and drop the output of the call that reached
+        # it, so what came out of a member whose trailer is wrong would depend on the read size
+        # (a layer on top of other members gives all of its output: they are checked on their own)
+        gzip = src.buf[src.pos] == 0x1F if header > 0 else True
+        check = _zlib.crc32 if gzip else _zlib.adler32
+        value = 0 if gzip else 1
+        size = 0
+        d = _zlib.decompressobj(-15)
         try:
-            while not d.eof:
+            if header < 0:
+                status, detail = "broken", fault
+            elif header == 0:  # the input ends inside the header
+                while src.take(_MAX_PIECE):
+                    pass
+                status = "cut" if feed is not None and feed.cut is not None else "ran_out"
+            else:
+                src.advance(header)
+            while status == "ok" and not d.eof:
                 last_piece = src.offset
                 pieces += 1
                 data = src.take(step)
@@ -788,9 +779,11 @@ def inflate(
                     out = d.decompress(data, min(_STEP, budget.left + 1))
                     if out:
                         budget.take(len(out))
-                        if nested is None:
-                            nested = out.startswith(_GZIP_MAGIC)
-                        if nested and _GZIP_MAGIC in out and len(inner) < _INNER_HEADS:
+                        value = check(out, value)
+                        size += len(out)
+                        if len(first) < _HEAD_BYTES:
+                            first += out[: _HEAD_BYTES - len(first)]
+                        if first[:3] == _GZIP_MAGIC and _GZIP_MAGIC in out and len(inner) < _INNER_HEADS:
                             _note_heads(out, inner)
                         yield out
                     data = d.unconsumed_tail
@@ -804,12 +797,28 @@ def inflate(
             status, detail = "broken", str(exc)
         except SizeLimitError as exc:
             status, error = "cap", exc
+        if status == "ok":  # the trailer: CRC-32 and length (gzip) or Adler-32 (zlib)
+            src.give_back(len(d.unused_data))
+            trailer_size = 8 if gzip else 4
+            trailer = src.peek(trailer_size)
+            src.advance(len(trailer))
+            if len(trailer) < trailer_size:
+                status = "cut" if feed is not None and feed.cut is not None else "ran_out"
+            else:
+                if gzip:
+                    data_ok = int.from_bytes(trailer[:4], "little") == value
+                    length_ok = int.from_bytes(trailer[4:], "little") == size & 0xFFFFFFFF
+                else:
+                    data_ok, length_ok = int.from_bytes(trailer, "big") == value, True
+                if not (data_ok and length_ok):
+                    detail = "incorrect data check" if not data_ok else "incorrect length check"
+                    # both wrong: its data may have run on into the next member's, to that
+                    # member's trailer; where it ends is not known
+                    status = "broken" if data_ok == length_ok else "trailer"
         if feed is not None:
             feed.inside = False
-        if status == "ok":
-            src.give_back(len(d.unused_data))
-        elif status == "broken" and (found := _read_again(src, start, budget.cap)) is not None:
-            status, detail = "trailer", found
+        if status == "trailer" and not _boundary(src.peek(_PROBE_BYTES)):
+            status = "broken"  # damage that ended the data early: where it ends is not known
         consumed = src.offset - start  # for ok, trailer and ran_out: the member's bytes
         if status != "ok" and skip is None and start >= src.base:
             known.add(_signature(src.buf[start - src.base : start - src.base + 10]))
@@ -860,11 +869,20 @@ def inflate(
             continue
         if status == "trailer":  # where it ends is known: nothing inside it is taken for a member
             members += 1
-            yield _Cut(keep=False)
-            err = DecompressError(
-                f"corrupt compressed data in member {index + 1}: {detail}; "
-                f"skipped {consumed} bytes to the next member"
-            )
+            yield _Cut(keep=False)  # what it holds that has no checksum of its own is dropped
+            if numbers.reported > reported:  # the damage broke what it holds: reported there
+                continue
+            if _holds_layer(first):
+                err = DecompressError(
+                    f"corrupt compressed data in member {index + 1}: {detail} of the compressed "
+                    f"layer on top ({consumed} bytes); the members inside it are checked on their "
+                    "own and kept when intact"
+                )
+            else:
+                err = DecompressError(
+                    f"corrupt compressed data in member {index + 1}: {detail}; "
+                    f"skipped {consumed} bytes to the next member"
+                )
             report(err.locate(member=index) if index else err)
             continue
         if status == "cut":  # the member holding this layer broke off: that layer reports it
@@ -1129,6 +1147,11 @@ def flatten(
     """
     src = _Ahead(pieces)
     ahead, it = src.ahead, src.it
+
+    def from_inside(err: DecodeError) -> None:  # an error of a layer a member holds
+        numbers.reported += 1
+        report(err)
+
     while True:
         piece = ahead.popleft() if ahead else next(it, None)
         if type(piece) is not _Member or piece.end:
@@ -1144,7 +1167,7 @@ def flatten(
             yield _End()
             # what goes wrong inside a member found by scanning counts only if it is a member
             held: list[DecodeError] = []
-            inner_report = held.append if piece.found else report
+            inner_report = held.append if piece.found else from_inside
             if depth > max_depth:
                 end = src.collect(_NOTHING)[1]
                 _too_deep(inner_report, numbers)
@@ -1163,7 +1186,7 @@ def flatten(
                 end = feed.cut
             if type(end) is not _Cut:
                 for found_error in held:
-                    report(found_error)
+                    from_inside(found_error)
         elif _json_start(head):
             yield piece
         else:  # base64 text, the rest of a value begun in the member before, or neither

@@ -224,3 +224,38 @@ def test_given_pieces_and_a_member_running_on_before_a_nested_member_then_order_
             out, errors = _decode(_pieces(blob, n))
             assert out == docs, n  # the document before the member running on comes out first
             assert [e.member for e in errors] == [2]
+
+
+def _wrong_length(member: bytes) -> bytes:
+    return member[:-4] + struct.pack("<I", (len(member) * 7) & 0xFFFFFFFF)
+
+
+def test_given_a_wrong_checksum_on_gzip_on_top_then_intact_inner_documents_kept_whatever_the_read_size(codec):
+    # an S3 object gzipped again: the outer member's trailer is wrong, the three members inside
+    # it pass their own checks: they are kept, and the outer check is reported, for any read size
+    docs = _docs(4)
+    outer = gz(b"".join(gz(document_json(d)) for d in docs[:3]))
+    for damage, check in ((_bad_crc, "data"), (_wrong_length, "length")):
+        blob = damage(outer) + gz(document_json(docs[3]))
+        for n in (1, 7, 64, 4096, None):
+            out, errors = _decode(blob if n is None else _pieces(blob, n))
+            assert out == docs, (check, n)
+            assert [str(e) for e in errors] == [
+                f"decompress: corrupt compressed data in member 1: incorrect {check} check of the "
+                f"compressed layer on top ({len(outer)} bytes); the members inside it are checked on "
+                "their own and kept when intact"
+            ], (check, n)
+
+
+def test_given_gzip_on_top_with_a_wrong_checksum_and_a_damaged_inner_member_then_only_that_one_is_lost(codec):
+    docs = _docs(5)
+    inner = [gz(document_json(d)) for d in docs[1:4]]
+    inner[1] = _bad_crc(inner[1])
+    blob = gz(document_json(docs[0])) + _bad_crc(gz(b"".join(inner))) + gz(document_json(docs[4]))
+    for n in (1, 7, 64, 4096, None):
+        out, errors = _decode(blob if n is None else _pieces(blob, n))
+        assert out == docs[:2] + docs[3:], n
+        # one error: the inner member's own (member 3); the layer on top (member 2, holding
+        # members 2 to 4) is not reported again for the same loss
+        assert [(e.step, e.member) for e in errors] == [("decompress", 2)], n
+        assert "member 3: incorrect data check; skipped" in str(errors[0])
