@@ -294,3 +294,24 @@ def test_given_a_cut_layer_running_on_over_the_next_member_then_its_documents_co
         out, errors = _decode(blob if n is None else _pieces(blob, n))
         assert out == docs, n
         assert errors and all(e.step == "decompress" for e in errors), n
+
+
+def test_given_a_member_whose_file_name_is_long_then_decoded_up_to_64_kib_and_refused_beyond(codec):
+    # the header is read by the decoder (so the trailer can be checked after the output):
+    # a file name up to 64 KiB is read as zlib read it; a longer one is a corrupt header
+    # (a header never holds more than that in memory)
+    docs = _docs(2)
+    raw = document_json(docs[0])
+    after = gz(document_json(docs[1]))
+    for length, expected in ((5000, docs), (65534, docs), (70000, docs[1:])):
+        member = _member_with_header_fields(raw, 8, b"n" * length + b"\x00")
+        for obj in (member + after, _pieces(member + after, 4096)):
+            out, errors = _decode(obj)
+            assert out == expected, length
+            if expected == docs:
+                assert errors == [], length
+            else:
+                assert [str(e) for e in errors] == [
+                    "decompress: corrupt compressed data in member 1: a file name or comment of "
+                    f"65536 bytes or more; skipped {len(member)} bytes to the next member"
+                ]
