@@ -7,7 +7,8 @@ What a source holds, decided as it streams:
   text does not have: a gzip member whose magic bytes are damaged, junk before gzip): the whole
   source goes to the library as a file object, inflated member by member (it reports what is not
   gzip and resumes at the next member);
-* UTF-16 text (with its byte order mark) is read as UTF-8 text;
+* UTF-16 text, with its byte order mark or without one (mostly ASCII text: NUL in every
+  other byte, see :func:`logstream.envelopes.utf16_codec`), is read as the same text in UTF-8;
 * otherwise lines, until a line holds gzip's magic bytes (text, then a gzip object): from there
   the rest goes to the library as above. A line is
 
@@ -43,7 +44,7 @@ from typing import Any
 
 from .. import decode as _decode
 from ..decode import payload_bytes
-from ..envelopes import iter_log_streams
+from ..envelopes import iter_log_streams, utf16_codec, utf16_to_utf8
 from ..errors import DecodeError, EnvelopeError, JSONError, SizeLimitError
 from ..models import LogEvent, LogStream, MessageType
 from ..testing import event_id
@@ -199,19 +200,17 @@ class _Lines:
 
     def transcode(self, codec: str) -> None:
         """From here on, read the input as ``codec`` text, handing out its UTF-8."""
-        decoder = codecs.getincrementaldecoder(codec)("surrogatepass")
-        pending = [rest] if (rest := self.buf[self.pos :]) else []
-        read = self._read
+        rest, read = self.buf[self.pos :], self._read
+
+        def raw() -> Iterator[bytes]:
+            if rest:
+                yield rest
+            while chunk := read(CHUNK):
+                yield chunk
+
+        chunks = utf16_to_utf8(raw(), codec)
+        self._read = lambda n: next(chunks, b"")
         self.buf, self.pos, self.searched = b"", 0, 0
-
-        def utf8(n: int) -> bytes:
-            while True:
-                raw = pending.pop() if pending else read(n)
-                text = decoder.decode(raw, final=not raw)
-                if text or not raw:
-                    return text.encode("utf-8", "surrogatepass")
-
-        self._read = utf8
 
     def rewind(self, line: bytes, at: int) -> None:
         """Un-read the line just read from its byte ``at`` on (the line starts again there)."""
@@ -297,7 +296,6 @@ class _Reader:
 
 # ------------------------------------------------------------------------------ detection
 _BOM = b"\xef\xbb\xbf"
-_UTF16 = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 # C0 controls that text does not hold (tab, line breaks, form feed, and what terminal captures
 # and coloured logs hold: bell, backspace, shift out/in, escape, are text). Gzip headers as
@@ -435,11 +433,13 @@ class _Scanner:
         lines = self.lines
         if lines.peek(3) == _BOM:
             lines.skip(3)
-        elif lines.peek(2) in _UTF16:
-            codec = _UTF16[lines.peek(2)]
-            lines.skip(2)
-            lines.transcode(codec)
         head = lines.head()
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or (b"\x00" in head and not _compressed_start(head)):
+            utf16 = utf16_codec(head)
+            if utf16 is not None:  # read as the same text in UTF-8
+                lines.skip(utf16[1])
+                lines.transcode(utf16[0])
+                head = lines.head()
         if _binary(head):
             yield from self.library(lines.rest_reader(), None)
             return
