@@ -35,7 +35,7 @@ import codecs
 import dataclasses
 import os
 import re
-import sys
+import stat
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -48,6 +48,7 @@ from ..envelopes import iter_log_streams, utf16_codec, utf16_to_utf8
 from ..errors import DecodeError, EnvelopeError, JSONError, SizeLimitError
 from ..models import LogEvent, LogStream, MessageType
 from ..testing import event_id
+from .output import say
 
 __all__ = ["Options", "Source", "open_sources", "iter_streams", "payload_bytes"]
 
@@ -116,11 +117,10 @@ def open_sources(names: list[str], recursive: bool, report: Callable[[str], None
     for name in names or ["-"]:
         if name == "-":
             if os.isatty(0):
-                sys.stderr.write(
+                say(
                     "logstream: reading stdin from the terminal: paste input and press Ctrl-D, "
                     "or give FILE (--help for examples)\n"
                 )
-                sys.stderr.flush()
             yield Source("<stdin>", lambda n: os.read(0, n), lambda: None)
         elif name.startswith("s3://"):
             from .s3 import s3_sources
@@ -137,9 +137,17 @@ def open_sources(names: list[str], recursive: bool, report: Callable[[str], None
 
 
 def _walk(top: str) -> Iterator[str]:
-    """Every file under ``top`` in path order, as S3 lists keys (``b/1/x`` before ``b/2``)."""
+    """Every file under ``top`` in path order, as S3 lists keys (``b/1/x`` before ``b/2``).
+    FIFOs, sockets and devices are skipped, as ``grep -r`` does (a FIFO would wait forever for
+    a writer); a link that leads nowhere is kept, for its open to report it."""
     paths = [os.path.join(root, f) for root, _dirs, files in os.walk(top) for f in files]
-    yield from sorted(paths, key=lambda p: os.path.relpath(p, top).replace(os.sep, "/"))
+    for path in sorted(paths, key=lambda p: os.path.relpath(p, top).replace(os.sep, "/")):
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError:
+            regular = True
+        if regular:
+            yield path
 
 
 def _open_file(name: str, report: Callable[[str], None]) -> Iterator[Source]:
