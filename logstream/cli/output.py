@@ -19,7 +19,7 @@ from typing import IO
 
 from ..models import LogStream
 
-__all__ = ["Output", "OutputClosed", "OutputError", "TextFormat", "Progress", "use_color", "say"]
+__all__ = ["Output", "OutputClosed", "OutputError", "TextFormat", "Progress", "use_color", "say", "one_line"]
 
 
 class OutputClosed(Exception):
@@ -147,6 +147,12 @@ class TextFormat:
             else:
                 out.append(f"{when} {head} {msg}\n")
         return "".join(out).encode("utf-8", "replace")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line that cannot drive a terminal: line breaks and other control
+    characters shown escaped (an error naming a file ``a\\nb`` or an S3 key with escapes)."""
+    return text.translate(_CONTROL)
 
 
 def _iso(ms: int) -> str:

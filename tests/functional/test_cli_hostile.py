@@ -316,3 +316,19 @@ def test_given_the_terminal_gone_when_progress_is_drawn_then_the_work_goes_on_wi
     progress.add_events(10)
     progress.done()
     assert (HungUp.writes, progress.enabled, progress.shown) == (1, False, False)
+
+
+# ------------------------------------------------------------------------- error messages
+def test_given_file_names_with_a_line_break_or_escapes_then_each_error_is_one_inert_line(tmp_path):
+    """Before: a name holding a line break split the error in two lines, and an escape sequence
+    in a name (or an S3 key) recoloured the terminal."""
+    bad = tmp_path / "bad\nname.txt"
+    bad.write_text("not data\n")
+    missing = tmp_path / "no\x1b[31mfile"
+    done = run_cli("decode", str(bad), str(missing))
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == [
+        f"logstream: {tmp_path}/bad\\nname.txt: line 1: envelope: "
+        "neither JSON, a base64 payload nor an 'aws logs tail' line",
+        f"logstream: {tmp_path}/no\\x1b[31mfile: No such file or directory",
+    ]
