@@ -9,7 +9,8 @@ What a source holds, decided as it streams:
   gzip and resumes at the next member);
 * UTF-16 text, with its byte order mark or without one (mostly ASCII text: NUL in every
   other byte, see :func:`logstream.envelopes.utf16_codec`), is read as the same text in UTF-8;
-* otherwise lines, until a line holds gzip's magic bytes (text, then a gzip object): from there
+* otherwise lines (a byte order mark at the start of one is skipped: ``cat *.json`` of files
+  saved by Windows tools), until a line holds gzip's magic bytes (text, then a gzip object): from there
   the rest goes to the library as above. A line is
 
   - a base64 payload only when it really decodes to compressed data or a JSON document
@@ -523,6 +524,9 @@ class _Scanner:
                         continue
                     yield from self.library(raw, lineno)
                     continue
+            if line.startswith(_BOM):  # files with byte order marks, concatenated: read it again
+                lines.rewind(line, len(_BOM))
+                continue
             yield from self.text(line, lineno)
         if block is not None:
             yield from self.json(b"".join(block), start)
