@@ -196,7 +196,10 @@ def parse_time(text: str, now: float | None = None) -> int:
     m = _RELATIVE.fullmatch(text)
     if m:
         now = time.time() if now is None else now
-        return int((now - int(m.group(1)) * _UNITS[m.group(2)]) * 1000)
+        try:
+            return int((now - int(m.group(1)) * _UNITS[m.group(2)]) * 1000)
+        except (OverflowError, ValueError):  # more seconds than a float holds, or digits than int()
+            raise argparse.ArgumentTypeError(f"not a time: {text!r} (too far back)") from None
     try:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:

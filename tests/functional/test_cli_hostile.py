@@ -332,3 +332,15 @@ def test_given_file_names_with_a_line_break_or_escapes_then_each_error_is_one_in
         "neither JSON, a base64 payload nor an 'aws logs tail' line",
         f"logstream: {tmp_path}/no\\x1b[31mfile: No such file or directory",
     ]
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_given_a_relative_time_too_far_back_then_a_usage_error_not_a_traceback(digits):
+    """``--since 999...9w``: an OverflowError traceback (400 digits) or argparse's 'invalid
+    parse_time value' (5000 digits: int()'s digit limit)."""
+    value = "9" * digits + "w"
+    done = run_cli("decode", "--since", value, stdin=EVENT)
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert f"logstream decode: error: argument --since: not a time: '{value}' (too far back)" in (
+        done.stderr.decode().splitlines()
+    )
