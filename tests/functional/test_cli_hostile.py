@@ -344,3 +344,12 @@ def test_given_a_relative_time_too_far_back_then_a_usage_error_not_a_traceback(d
     assert f"logstream decode: error: argument --since: not a time: '{value}' (too far back)" in (
         done.stderr.decode().splitlines()
     )
+
+
+def test_given_a_size_with_more_digits_than_a_float_holds_then_a_usage_error_not_a_traceback():
+    value = "1" * 400
+    done = run_cli("decode", "--max-size", value, stdin=EVENT)
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert f"logstream decode: error: argument --max-size: not a size: '{value}' (too large)" in (
+        done.stderr.decode().splitlines()
+    )
