@@ -27,15 +27,18 @@ METRICS = (
     ("ControlMessages", "Count"),
     ("DroppedFiltered", "Count"),
     ("DroppedSampled", "Count"),
+    ("JoinedEvents", "Count"),
     ("DecodeErrors", "Count"),
     ("Retries", "Count"),
     ("FailedEntries", "Count"),
     ("BytesOut", "Bytes"),
     ("DeliveryLatency", "Milliseconds"),
 )
-#: Pipeline stages whose dropped events count as DroppedFiltered / DroppedSampled.
+#: Pipeline stages whose dropped events count as DroppedFiltered / DroppedSampled; events joined
+#: into another (multi-line joining) count as JoinedEvents.
 FILTER_STAGES = ("patterns", "min_level")
 SAMPLE_STAGES = ("sample",)
+JOIN_STAGE = "join"
 
 _enc = msgspec.json.Encoder()
 
@@ -79,6 +82,7 @@ class Tally:
             "ControlMessages": self.control_messages,
             "DroppedFiltered": sum(stages.get(s, 0) for s in FILTER_STAGES) if stages else 0,
             "DroppedSampled": sum(stages.get(s, 0) for s in SAMPLE_STAGES) if stages else 0,
+            "JoinedEvents": stages.get(JOIN_STAGE, 0) if stages else 0,
             "DecodeErrors": self.decode_errors,
             "Retries": self.retries,
             "FailedEntries": self.failed_entries,
