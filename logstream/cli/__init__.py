@@ -7,7 +7,7 @@ detection), :mod:`.output` (the byte-exact writer, terminal format, progress),
 Exit status: 0 all input handled; 1 some input could not be read or decoded (each failure on
 stderr with its place and step) or the output could not be written; 2 usage error; 130
 interrupted (the program ends by SIGINT, as ``cat`` does, so a shell loop around it stops too);
-141 the output pipe was closed early (quietly, like ``cat``).
+141 the reader of stdout (or of stderr) closed the pipe early (quietly, like ``cat``).
 """
 
 from __future__ import annotations
