@@ -16,7 +16,7 @@ from ..models import LogEvent, LogStream
 from ..ndjson import encode_line, event_lines
 from .args import UsageError
 from .inputs import Options, iter_streams, open_sources
-from .output import Output, Progress, TextFormat, use_color
+from .output import Output, Progress, TextFormat, one_line, say, use_color
 from .replay import cmd_replay
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ class StrictStop(Exception):
 
 
 class Reporter:
-    """Input errors: each on stderr as one line, counted; --strict stops at the first."""
+    """Input errors: each on stderr as one line (control characters in names shown escaped),
+    counted; --strict stops at the first."""
 
     def __init__(self, strict: bool, progress: Progress | None = None) -> None:
         self.strict = strict
@@ -38,13 +39,10 @@ class Reporter:
         self.progress = progress
 
     def __call__(self, err: LogstreamError | str) -> None:
-        import sys
-
         self.count += 1
         if self.progress is not None:
             self.progress.done()
-        sys.stderr.write(f"logstream: {err}\n")
-        sys.stderr.flush()
+        say(f"logstream: {one_line(str(err))}\n")
         if self.strict:
             raise StrictStop
 
