@@ -345,6 +345,9 @@ def _binary(head: bytes) -> bool:
     head = head.lstrip(b"\x00")
     if _compressed_start(head):
         return True
+    at = head.find(_GZIP_MAGIC)
+    if at > 0 and head[at - 1] == 0x0A:  # text lines, then gzip, in the head: the text decides
+        head = head[:at]  # (the scan reads the gzip; junk glued to it is the decoder's to name)
     if len(head.translate(None, _CONTROLS)) == len(head):
         return False
     try:  # (a character cut at the end of the head is not an error)

@@ -134,6 +134,20 @@ def test_given_text_lines_then_a_gzip_object_then_report_reads_both():
     assert [r["requestId"] for r in _documents(done.stdout)] == [f"t{i}" for i in range(20)] + ["g1", "g2"]
 
 
+def test_given_a_short_text_then_a_gzip_object_then_report_reads_both():
+    """The README's ``cat app.log object.gz``: text shorter than the first look (512 bytes), so
+    the start of the gzip data is inside it. Before, the whole input was taken for binary and
+    the text was one 'not gzip or zlib data' error."""
+    for lines in (1, 3):
+        text = "".join(REPORT.format(id=f"t{i}") for i in range(lines)).encode()
+        assert len(text) < 512
+        doc = t.make_document([REPORT.format(id="g1")])
+        done = run_cli("report", stdin=text + t.s3_object([doc]))
+        assert done.stderr == b"", lines
+        assert done.returncode == 0
+        assert [r["requestId"] for r in _documents(done.stdout)] == [f"t{i}" for i in range(lines)] + ["g1"]
+
+
 def test_given_text_lines_then_a_gzip_object_then_decode_names_the_text_and_decodes_the_object():
     docs = _docs(2)
     text = b"a line that is not a payload\n" * 40
