@@ -5,8 +5,10 @@ output is one JSON event holding every document)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import struct
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -314,14 +316,23 @@ def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter, progres
     pricing = _pricing(args)
     fluentd: list[Any] = []
 
+    # plain log lines carry no time: their metrics are stamped with the time of the run (a
+    # timestamp of 0 is 1970, which CloudWatch refuses)
+    now_ms = int(time.time() * 1000)
+
     def statuses_on_the_way() -> Iterator[LogStream]:
         for stream in _parser_streams(args, out, report, progress):
             for status in iter_statuses(stream, on_error=report):
+                if status.timestamp is None:
+                    status = dataclasses.replace(status, timestamp=now_ms)
                 fluentd.extend(metrics.fluentd_data(status))
             yield stream
 
     # Metric data is aggregated per minute over the whole input: it is kept until the end.
-    reports = iter_stream_reports(statuses_on_the_way())
+    reports = (
+        r if r.timestamp else dataclasses.replace(r, timestamp=now_ms)
+        for r in iter_stream_reports(statuses_on_the_way())
+    )
     lambda_data = [d for r in reports for d in metrics.report_data(r, pricing)]
     outputs = []
     if lambda_data:
