@@ -27,15 +27,18 @@ METRICS = (
     ("ControlMessages", "Count"),
     ("DroppedFiltered", "Count"),
     ("DroppedSampled", "Count"),
+    ("JoinedEvents", "Count"),
     ("DecodeErrors", "Count"),
     ("Retries", "Count"),
     ("FailedEntries", "Count"),
     ("BytesOut", "Bytes"),
     ("DeliveryLatency", "Milliseconds"),
 )
-#: Pipeline stages whose dropped events count as DroppedFiltered / DroppedSampled.
+#: Pipeline stages whose dropped events count as DroppedFiltered / DroppedSampled; events joined
+#: into another (multi-line joining) count as JoinedEvents.
 FILTER_STAGES = ("patterns", "min_level")
 SAMPLE_STAGES = ("sample",)
+JOIN_STAGE = "join"
 
 _enc = msgspec.json.Encoder()
 
@@ -70,22 +73,27 @@ class Tally:
         self.retries += result.retries
         self.failed_entries += len(result.failed)
 
-    def dropped(self) -> tuple[int, int]:
-        """``(DroppedFiltered, DroppedSampled)``: the pipeline's drops by the stages counted so."""
+    def staged(self) -> tuple[int, int, int]:
+        """``(DroppedFiltered, DroppedSampled, JoinedEvents)`` from the pipeline's counts."""
         stages = self.stages
         if not stages:
-            return 0, 0
-        return sum(stages.get(s, 0) for s in FILTER_STAGES), sum(stages.get(s, 0) for s in SAMPLE_STAGES)
+            return 0, 0, 0
+        return (
+            sum(stages.get(s, 0) for s in FILTER_STAGES),
+            sum(stages.get(s, 0) for s in SAMPLE_STAGES),
+            stages.get(JOIN_STAGE, 0),
+        )
 
     def values(self, now_ms: int) -> dict[str, float]:
         """The metrics of the invocation's document, by name."""
-        filtered, sampled = self.dropped()
+        filtered, sampled, joined = self.staged()
         values: dict[str, float] = {
             "EventsIn": self.events_in,
             "EventsOut": self.events_out,
             "ControlMessages": self.control_messages,
             "DroppedFiltered": filtered,
             "DroppedSampled": sampled,
+            "JoinedEvents": joined,
             "DecodeErrors": self.decode_errors,
             "Retries": self.retries,
             "FailedEntries": self.failed_entries,
@@ -127,7 +135,7 @@ def emf_document(tally: Tally, function_name: str, now_ms: int) -> str:
     ('Logstream/Pipeline', [['FunctionName']])
     """
     oldest = tally.oldest_ms if tally.events_out else None  # DeliveryLatency: of what went out
-    filtered, sampled = tally.dropped()
+    filtered, sampled, joined = tally.staged()
     doc = _TEMPLATE % (  # Tally.values, without building its dict
         now_ms,
         _DIRECTIVES[oldest is not None],
@@ -137,6 +145,7 @@ def emf_document(tally: Tally, function_name: str, now_ms: int) -> str:
         tally.control_messages,
         filtered,
         sampled,
+        joined,
         tally.decode_errors,
         tally.retries,
         tally.failed_entries,

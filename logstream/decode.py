@@ -298,12 +298,25 @@ class Numbers:
     layer gives its number back (:meth:`release`), so the members inside it take it: members are
     numbered in the order their documents come out, whatever their nesting (``gz(gz(a)) gz(b)``
     are members 0 and 1, as ``gz(a) gz(b)`` are; the members of a stream gzipped again on top
-    keep their own numbers)."""
+    keep their own numbers). ``reported`` counts the errors reported from inside members (by
+    the layers they hold, see :func:`flatten`).
 
-    __slots__ = ("next",)
+    ``decoded`` and ``copies`` keep documents from coming out twice after a member that broke
+    once its output came out (a layer inside it decoded members whose copies follow: a gzip
+    layer on top stores its members verbatim, and data running on past a member's end may
+    inflate the next member's data): ``decoded`` holds ``(gzip, check, size)`` of each member
+    inflated to its end inside the member being inflated by the layer above; a member that
+    breaks adds those to ``copies``; a member found after it with the same content is that
+    copy (each is dropped once, see :func:`inflate`). ``capped``: see :func:`expand`."""
+
+    __slots__ = ("next", "reported", "decoded", "copies", "capped")
 
     def __init__(self) -> None:
         self.next = 0
+        self.reported = 0
+        self.capped: _Capped | None = None  # the outermost layer's report (see expand)
+        self.decoded: list[tuple[bool, int, int]] = []
+        self.copies: set[tuple[bool, int, int]] = set()
 
     def claim(self) -> int:
         self.next += 1
@@ -317,7 +330,7 @@ class _Input:
     """A cursor over compressed input arriving in chunks (one bytes object, or a file read in
     pieces), with the absolute offset of what it hands out."""
 
-    __slots__ = ("chunks", "buf", "pos", "base", "mark")
+    __slots__ = ("chunks", "buf", "pos", "base", "mark", "seen_end", "fresh", "z_from", "z_next", "z_clear")
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
@@ -325,6 +338,12 @@ class _Input:
         self.pos = 0
         self.base = 0  # absolute offset of buf[0]
         self.mark = 0  # absolute offset to keep from (the current member's start), within limits
+        self.seen_end = 0  # absolute end of the ten bytes of the last gzip header looked at
+        self.fresh = True  # the header found last starts at or after seen_end (see skip_to_member)
+        # what the last search for zlib headers found (absolute offsets, see _next_zlib): the
+        # first one starting at or after z_from is z_next (-1: none starts before z_clear)
+        self.z_from = self.z_clear = 0
+        self.z_next = -1
 
     @property
     def offset(self) -> int:
@@ -382,35 +401,68 @@ class _Input:
         inflates (or like the headers in ``known``), or a zlib header whose first bytes inflate
         to what a member holds (see :func:`_plausible_zlib`). With ``limit`` (an absolute
         offset), only headers starting before it count: the cursor stops at ``limit`` when
-        there is none. True when a header was found."""
+        there is none. True when a header was found; ``fresh`` then says whether it starts
+        after every gzip header looked at before it (one starting inside another header's ten
+        bytes is never taken for a damaged member on its looks alone: see :func:`inflate`).
+
+        Time is linear: each gzip magic found is looked at once, most false ones without an
+        inflater (see :func:`_surely_false`), and zlib headers are searched once per stretch
+        of held bytes, not once per gzip magic."""
         while True:
-            held = (
-                len(self.buf) if limit < 0 else min(len(self.buf), limit - self.base + len(_GZIP_MAGIC) - 1)
-            )
-            found = self.buf.find(_GZIP_MAGIC, self.pos, held)
-            gzip_at = found + self.base if found >= 0 else -1
-            # a zlib stream before it (bytes found and buf may move while probing: absolute offsets)
-            zlib_end = self.base + (
-                found if found >= 0 else held if limit < 0 else min(held, limit - self.base + 1)
-            )
-            while (z := _ZLIB_HEAD.search(self.buf, self.pos, zlib_end - self.base)) is not None:
-                self.pos = z.start()
+            buf, base, pos = self.buf, self.base, self.pos
+            held = len(buf) if limit < 0 else min(len(buf), limit - base + len(_GZIP_MAGIC) - 1)
+            found = buf.find(_GZIP_MAGIC, pos, held)
+            region = held if limit < 0 else min(held, limit - base + 1)  # where zlib headers may start
+            zlib_at = self._next_zlib(base + pos, base + (found + 1 if found >= 0 else region))
+            if zlib_at >= 0:  # a zlib stream before the gzip magic
+                self.pos = zlib_at - base
                 if _plausible_zlib(self):
+                    self.fresh = True
                     return True
-                self.pos += 1
-            if gzip_at >= 0:
-                self.pos = gzip_at - self.base
-                if (known and _signature(self.peek(10)) in known) or _plausible_at(self):
-                    return True
-                self.pos += 1  # the magic bytes inside other data (the buffer may have moved)
+                self.pos = zlib_at + 1 - self.base  # (the buffer may have moved)
                 continue
-            if limit >= 0 and limit - self.base <= len(self.buf):
-                self.pos = max(self.pos, limit - self.base)
+            if found >= 0:
+                gzip_at = base + found
+                fresh = gzip_at >= self.seen_end
+                self.seen_end = max(self.seen_end, gzip_at + 10)
+                self.pos = found
+                if (fresh and known and _signature(buf[found : found + 10]) in known) or (
+                    not _surely_false(buf, found) and _plausible_at(self)
+                ):
+                    self.fresh = fresh
+                    return True
+                self.pos = gzip_at + 1 - self.base  # the magic inside other data (the buffer may have moved)
+                continue
+            if limit >= 0 and limit - base <= len(buf):
+                self.pos = max(pos, limit - base)
                 return False
-            self.pos = max(self.pos, len(self.buf) - (len(_GZIP_MAGIC) - 1))  # a header across chunks
+            self.pos = max(pos, len(buf) - (len(_GZIP_MAGIC) - 1))  # a header across chunks
             if not self._fill():
                 self.pos = len(self.buf)
                 return False
+
+    def _next_zlib(self, at: int, stop: int) -> int:
+        """The absolute offset of the first zlib header whose two bytes lie in ``[at, stop)``
+        (absolute offsets within what is held), or -1. Each search runs to the end of what is
+        held and is remembered: the bytes between two gzip magics are not searched once per
+        magic, nor again after a rewind to a member's start."""
+        if self.z_from <= at:
+            if self.z_next >= at:
+                return self.z_next if self.z_next + 2 <= stop else -1
+            if self.z_next < 0:
+                if stop - 1 <= self.z_clear:
+                    return -1
+                frm = max(at, self.z_clear)  # the search goes on where the last one ended
+            else:
+                frm = self.z_from = at  # (the one found is behind)
+        else:
+            frm = self.z_from = at
+        m = _ZLIB_HEAD.search(self.buf, frm - self.base)
+        if m is not None:
+            self.z_next = self.z_clear = self.base + m.start()
+        else:
+            self.z_next, self.z_clear = -1, self.base + len(self.buf) - 1
+        return self.z_next if 0 <= self.z_next and self.z_next + 2 <= stop else -1
 
     def only_padding_left(self) -> bool:
         """True when the rest of the input is padding: NUL bytes (tape-style) or whitespace (a
@@ -428,7 +480,14 @@ _PADDING: Final = b"\x00 \t\r\n"
 #: zlib headers found by scanning: a 32 KiB window (what zlib writes), no preset dictionary
 _ZLIB_HEAD: Final = re.compile(rb"\x78[\x01\x5e\x9c\xda]")
 _NAME_LIMIT: Final = 4096  # a gzip header's file name or comment longer than this is not a header
+#: the same for a member where one is expected (the stream's start, after a member): a longer one
+#: is refused as a corrupt header, so a header never holds more than this in memory
+_MEMBER_NAME_LIMIT: Final = 64 * 1024
 _CANDIDATE_PIECE: Final = 4096  # first piece fed to a member found by scanning (see inflate)
+#: members in a row, broken where their end is unknown, that are counted as members (so the
+#: members after them keep their numbers); after that many, the rest of the stretch is skipped
+#: as one (hostile input: ``1f 8b 08 00 ...`` headers back to back each broken at once)
+_DAMAGED_RUN: Final = 16
 
 
 def _plausible_member(data: bytes, wbits: int = 31) -> bool:
@@ -439,49 +498,64 @@ def _plausible_member(data: bytes, wbits: int = 31) -> bool:
     return True
 
 
-def _header_length(src: _Input) -> int:
+def _header_length(src: _Input, name_limit: int = _NAME_LIMIT) -> int:
     """The length of the gzip or zlib header at the cursor: 0 when the input ends inside it, -1
-    when it is not a valid header (reserved flags, a preset dictionary, a file name or comment
-    of :data:`_NAME_LIMIT` bytes or more, a bad header CRC). Read in place (a false header may
-    claim 64 KiB of extra field at every few bytes: nothing is copied)."""
+    when it is not a valid header (see :func:`_read_header`)."""
+    return _read_header(src, name_limit)[0]
+
+
+def _read_header(src: _Input, name_limit: int = _NAME_LIMIT) -> tuple[int, str]:
+    """The length of the gzip or zlib header at the cursor (0 when the input ends inside it, -1
+    when it is not a valid header) and, when invalid, why: not a gzip or zlib header, reserved
+    flags, a preset dictionary nobody sent, a file name or comment of ``name_limit`` bytes or
+    more, a bad header CRC (zlib's wording where zlib has one). Read in place (a false header
+    may claim 64 KiB of extra field at every few bytes: nothing is copied)."""
     held = src.have(10)
     buf, p = src.buf, src.pos
     if held < 2:
-        return 0
-    if buf[p] != 0x1F:  # zlib (is_compressed checked the first two bytes)
-        return -1 if buf[p + 1] & 0x20 else 2  # FDICT: a preset dictionary nobody sent
+        return 0, ""
+    if buf[p] != 0x1F:  # zlib: CM 8, a window of at most 32 KiB, FCHECK
+        if not is_compressed(buf[p : p + 2]):
+            return -1, "incorrect header check"
+        return (-1, "a preset dictionary is required") if buf[p + 1] & 0x20 else (2, "")
+    if buf[p + 1] != 0x8B:
+        return -1, "incorrect header check"
     if held < 10:
-        return 0
+        return 0, ""
     flags = buf[p + 3]
     if flags == 0 and buf[p + 2] == 8:  # the usual header: no optional fields
-        return 10
-    if buf[p + 2] != 8 or flags & 0xE0:
-        return -1
+        return 10, ""
+    if buf[p + 2] != 8:
+        return -1, "unknown compression method"
+    if flags & 0xE0:
+        return -1, "unknown header flags set"
     n = 10
     if flags & 4:  # FEXTRA
         if src.have(n + 2) < n + 2:
-            return 0
+            return 0, ""
         buf, p = src.buf, src.pos
         n += 2 + int.from_bytes(buf[p + n : p + n + 2], "little")
     for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
         if flags & bit:
-            held = src.have(n + _NAME_LIMIT)
+            held = src.have(n + name_limit)
             buf, p = src.buf, src.pos
-            nul = buf.find(b"\x00", p + n, p + min(held, n + _NAME_LIMIT))
+            nul = buf.find(b"\x00", p + n, p + min(held, n + name_limit))
             if nul < 0:
-                return 0 if held < n + _NAME_LIMIT else -1
+                if held < n + name_limit:
+                    return 0, ""
+                return -1, f"a file name or comment of {name_limit} bytes or more"
             n = nul + 1 - p
     if flags & 2:  # FHCRC: the low 16 bits of the header's CRC-32
         n += 2
     if src.have(n) < n:
-        return 0
+        return 0, ""
     buf, p = src.buf, src.pos
     if flags & 2:
         with memoryview(buf) as view:
             crc = zlib.crc32(view[p : p + n - 2]) & 0xFFFF
         if crc != int.from_bytes(buf[p + n - 2 : p + n], "little"):
-            return -1
-    return n
+            return -1, "header crc mismatch"
+    return n, ""
 
 
 def _plausible_at(src: _Input) -> bool:
@@ -504,6 +578,25 @@ def _plausible_at(src: _Input) -> bool:
     return True
 
 
+def _surely_false(buf: bytes, p: int) -> bool:
+    """True when the gzip magic at ``buf[p]`` certainly does not start a member, told from the
+    bytes held without an inflater: reserved flags set, or (a header without optional fields)
+    a first deflate block of the invalid type, or a stored block whose length and its
+    complement disagree. (Junk made of false headers, ``1f 8b 08 00`` again and again, is
+    refused at the cost of a few comparisons per header.)"""
+    if len(buf) < p + 15:
+        return False
+    flags = buf[p + 3]
+    if flags & 0xE0:
+        return True
+    if flags:
+        return False
+    block = (buf[p + 10] >> 1) & 3
+    if block == 3:
+        return True
+    return block == 0 and (buf[p + 11] | buf[p + 12] << 8) ^ (buf[p + 13] | buf[p + 14] << 8) != 0xFFFF
+
+
 def _plausible_zlib(src: _Input) -> bool:
     """Whether the zlib header at the cursor (found by scanning) may start a member: its first
     :data:`_PROBE_BYTES` inflate, to the start of what a member holds (JSON, base64 text,
@@ -524,51 +617,11 @@ def _plausible_zlib(src: _Input) -> bool:
     )
 
 
-def _read_again(src: _Input, start: int, limit: int) -> str | None:
-    """After inflating the member at ``start`` failed: when its data does inflate to its end,
-    only the checksum or length in its trailer is wrong and another member (or the end of the
-    input) follows, say which check failed and move the cursor to the member's end, which is
-    then known; ``None`` otherwise. Read raw from the bytes still held, in the error path only,
-    and never past ``limit`` expanded bytes."""
-    if start < src.base:  # no longer held (a member of more than the rewind limit)
-        return None
-    end = src.offset
-    src.rewind(start)
-    n = _header_length(src) if is_compressed(src.peek(2)) else -1
-    if n <= 0:
-        src.rewind(end)
-        return None
-    gzip = src.buf[src.pos] == 0x1F
-    data = src.buf[src.pos + n : end - src.base]
-    src.rewind(end)
-    d = _zlib.decompressobj(-15)
-    check = _zlib.crc32 if gzip else _zlib.adler32
-    value = 0 if gzip else 1
-    size = 0
-    try:
-        while data and not d.eof and size <= limit:
-            out = d.decompress(data, _STEP)
-            value = check(out, value)
-            size += len(out)
-            data = d.unconsumed_tail
-    except _ZLIB_ERRORS:
-        return None  # the data itself is corrupt
-    trailer_size = 8 if gzip else 4
-    if not d.eof or len(d.unused_data) < trailer_size:
-        return None
-    trailer = d.unused_data[:trailer_size]
-    if gzip:
-        data_ok = int.from_bytes(trailer[:4], "little") == value
-        length_ok = int.from_bytes(trailer[4:], "little") == size & 0xFFFFFFFF
-    else:
-        data_ok, length_ok = int.from_bytes(trailer, "big") == value, True
-    if data_ok == length_ok:  # both right: not this; both wrong: its data may have run on
-        return None  # into the next member's, to that member's trailer
-    src.rewind(end - len(d.unused_data) + trailer_size)
-    if not _boundary(src.peek(_PROBE_BYTES)):  # damage that ended the data early: the end is not known
-        src.rewind(end)
-        return None
-    return "incorrect data check" if not data_ok else "incorrect length check"
+def _holds_layer(head: bytes) -> bool:
+    """True when a member's output beginning with ``head`` is another compressed layer (gzip on
+    top of members, or a zlib stream; as :func:`flatten` tells): what it holds has checksums of
+    its own."""
+    return head[:2] == b"\x1f\x8b" or (is_compressed(head) and _plausible_member(head, 15))
 
 
 def _boundary(rest: bytes) -> bool:
@@ -587,17 +640,8 @@ def _signature(head: bytes) -> bytes:
     return head[:4] + head[8:10] if head[:3] == _GZIP_MAGIC and len(head) >= 10 else b""
 
 
-_HEAD_BYTES = 64  # how much of a member's start identifies a copy of it
-_INNER_HEADS = 20_000  # at most this many remembered per member (~2 MB)
-
-
-def _note_heads(out: bytes, inner: set[bytes]) -> None:
-    """Remember the first bytes of every gzip header in ``out`` (a member's output)."""
-    at = out.find(_GZIP_MAGIC)
-    while at >= 0 and len(inner) < _INNER_HEADS:
-        if at + _HEAD_BYTES <= len(out):
-            inner.add(bytes(out[at : at + _HEAD_BYTES]))
-        at = out.find(_GZIP_MAGIC, at + 1)
+_HEAD_BYTES: Final = 64  # how much of a member's output is kept to tell what it holds
+_INNER_HEADS: Final = 20_000  # at most this many members decoded inside one member are remembered
 
 
 def _damaged_magic(head: bytes) -> bool:
@@ -609,7 +653,7 @@ class _Skip:
     """A bad stretch being skipped (a member that broke where its end is unknown, or bytes that
     are not gzip data), with the error that reports it once the stretch ends."""
 
-    __slots__ = ("kind", "start", "label", "error", "consumed", "inner", "head")
+    __slots__ = ("kind", "start", "label", "error", "consumed", "head")
 
     def __init__(
         self, kind: str, start: int, label: int, error: DecodeError | None, consumed: int = 0
@@ -619,7 +663,6 @@ class _Skip:
         self.label = label  # the member it costs (for junk: the number the next member takes)
         self.error = error
         self.consumed = consumed
-        self.inner: set[bytes] = set()  # (ran_out) the first bytes of members in its output
         self.head = b""  # (junk) its first bytes, to name a format that is not gzip
 
     def close(
@@ -649,7 +692,9 @@ class _Skip:
             )
         if err is not None:
             if self.kind != "junk" and (member_follows or self.kind != "ran_out"):
-                err.detail += f"; skipped {end - self.start} bytes to the next member"
+                err.detail += f"; skipped {end - self.start} bytes to the " + (
+                    "next member" if member_follows else "end of the input"
+                )
             if self.label:
                 err.locate(member=self.label)
         return verdict, err
@@ -691,13 +736,20 @@ def inflate(
     output is incomplete.
 
     Where a broken member ends is known when only its checksum or length is wrong: inflating
-    resumes right after it. Otherwise it resumes at the next gzip header that starts a member,
-    and a header found that way counts as a member only when its data inflates to its end (or
-    over the cap, or, after bytes that were not gzip data or a corrupt member, up to the end of
-    the input). A false header (``1f 8b 08`` inside a broken member's data or inside other
-    bytes) is part of the stretch skipped: one bad stretch is one error, and the members after
-    it keep their numbers. A header found by scanning is fed in small pieces and scanning
-    resumes after what it inflated, so the time stays linear whatever the input holds.
+    resumes right after it. The trailer is checked here, after all of the member's output came
+    out (the same output for any read size): what the member holds is dropped unless it has
+    checksums of its own (another gzip or zlib layer, whose intact members are kept).
+    Otherwise it resumes at the next gzip header that starts a member, and a header found that
+    way counts as a member only when its data inflates to its end (or over the cap, or, after
+    bytes that were not gzip data or a corrupt member, up to the end of the input). A false
+    header (``1f 8b 08`` inside a broken member's data or inside other bytes) is part of the
+    stretch skipped: one bad stretch is one error, and the members after it keep their
+    numbers. After a broken member, a broken header like the stream's own is taken for the
+    next member, damaged too, unless it starts inside another header's ten bytes or
+    :data:`_DAMAGED_RUN` members in a row broke already: headers back to back (``1f 8b 08 00``
+    again and again) are one stretch, one error. A header found by scanning is fed in small
+    pieces and scanning resumes after what it inflated, so the time stays linear whatever the
+    input holds.
 
     ``budget`` is shared by every layer of one payload. With ``per_member`` (the outermost
     stream of an S3 object), each member is a payload of its own and the budget is refilled at
@@ -711,7 +763,24 @@ def inflate(
     members = 0  # members of this stream inflated to their end
     skip: _Skip | None = None  # the bad stretch being skipped, reported when it ends
     known: set[bytes] = set()  # header signatures of this stream's members (see _signature)
+    run = 0  # members in a row broken where their end is unknown (see _DAMAGED_RUN)
+    copies_end = 0  # the end of what the members that broke read (see Numbers)
+    # the last member, for the bookkeeping of what was decoded inside it: where its list starts
+    # in numbers.decoded, how it ended ("ok", "copy", "trailer", "broke"), the end of what it
+    # read, its content
+    settle: tuple[int, str, int, tuple[bool, int, int]] | None = None
     while True:
+        if settle is not None:
+            mark, outcome, reached, content = settle
+            settle = None
+            if outcome == "broke" and len(numbers.decoded) > mark:  # it broke after they came
+                numbers.copies.update(numbers.decoded[mark:])  # out: copies of them may follow
+                copies_end = max(copies_end, reached)
+            if outcome == "ok" and feed is not None:  # (for the layer above: see Numbers)
+                if len(numbers.decoded) < _INNER_HEADS:
+                    numbers.decoded.append(content)
+            else:
+                del numbers.decoded[mark:]
         start = src.offset
         head = src.peek(2)
         if not head:
@@ -725,17 +794,6 @@ def inflate(
                 yield _GAP
             src.skip_to_member()
             continue
-        if (
-            skip is not None
-            and skip.kind == "ran_out"
-            and skip.inner
-            and bytes(src.peek(_HEAD_BYTES)) in skip.inner
-        ):
-            # a copy of a member the ran-out member held (gzip on top: the outer layer stores
-            # the inner members verbatim), decoded already through that layer: not the next one
-            src.rewind(start + 1)
-            src.skip_to_member()
-            continue
         if per_member:
             budget.left = budget.cap
         src.mark = start
@@ -746,10 +804,21 @@ def inflate(
         signature = _signature(src.peek(10)) if skip is not None or not members else b""
         # where the header of a member found by scanning ends (its extra field, name and
         # comment may prove to be other bytes, holding members)
-        header_end = start + max(_header_length(src), 10) if skip is not None else start
+        header, fault = _read_header(src, _NAME_LIMIT if skip is not None else _MEMBER_NAME_LIMIT)
+        header_end = start + max(header, 10) if skip is not None else start
         if skip is None and signature:
             known.add(signature)
+        if skip is None:  # (one found by scanning was looked at there)
+            src.seen_end = max(src.seen_end, start + 10)
+            src.fresh = True
+        # one starting inside another header's ten bytes is no member unless it proves one
+        fresh, src.fresh = src.fresh, True
+        # a broken header like the stream's own may be the next member, damaged too (below):
+        # not one starting inside another header, nor after too many such in a row
+        damaged_too = skip is not None and skip.kind == "broken" and fresh and run < _DAMAGED_RUN
         index = numbers.claim()
+        reported = numbers.reported  # errors reported before it (a layer inside it reports more)
+        mark = len(numbers.decoded)  # the members decoded inside it are listed from here
         yield _Member(index, False, skip is not None)
         # how inflating it ends: "ok"; "trailer" (its data inflates to its end but the checksum
         # or length is wrong: where it ends is known); "broken" (invalid header or data: where
@@ -761,20 +830,26 @@ def inflate(
         error: SizeLimitError | None = None
         last_piece = pieces = 0  # where the last piece fed to the inflater starts; how many
         step = _CANDIDATE_PIECE if skip else piece_size
-        lib = _zlib
-        if lib is not zlib and src.have(4) >= 4 and src.buf[src.pos] == 0x1F and src.buf[src.pos + 3]:
-            # isal misreads a gzip header with optional fields split across calls: it gets the
-            # whole header in the first piece (or zlib inflates this member)
-            n = _header_length(src)
-            if n > 0:
-                step = max(step, n)
-            else:
-                lib = zlib
-        d = lib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected per member
-        inner: set[bytes] = set()  # the first bytes of gzip members in its output
-        nested: bool | None = None  # its output is itself gzip (gzip on top), from its first bytes
+        first = b""  # the first bytes of its output: what it holds (another layer, JSON, ...)
+        # The header is read here and the deflate data inflated raw, with the trailer checked
+        # here too: zlib checking it would raise and drop the output of the call that reached
+        # it, so what came out of a member whose trailer is wrong would depend on the read size
+        # (a layer on top of other members gives all of its output: they are checked on their own)
+        gzip = src.buf[src.pos] == 0x1F if header > 0 else True
+        check = _zlib.crc32 if gzip else _zlib.adler32
+        value = 0 if gzip else 1
+        size = 0
+        d = _zlib.decompressobj(-15)
         try:
-            while not d.eof:
+            if header < 0:
+                status, detail = "broken", fault
+            elif header == 0:  # the input ends inside the header
+                while src.take(_MAX_PIECE):
+                    pass
+                status = "cut" if feed is not None and feed.cut is not None else "ran_out"
+            else:
+                src.advance(header)
+            while status == "ok" and not d.eof:
                 last_piece = src.offset
                 pieces += 1
                 data = src.take(step)
@@ -788,10 +863,10 @@ def inflate(
                     out = d.decompress(data, min(_STEP, budget.left + 1))
                     if out:
                         budget.take(len(out))
-                        if nested is None:
-                            nested = out.startswith(_GZIP_MAGIC)
-                        if nested and _GZIP_MAGIC in out and len(inner) < _INNER_HEADS:
-                            _note_heads(out, inner)
+                        value = check(out, value)
+                        size += len(out)
+                        if len(first) < _HEAD_BYTES:
+                            first += out[: _HEAD_BYTES - len(first)]
                         yield out
                     data = d.unconsumed_tail
                     if d.eof or not data:
@@ -804,26 +879,55 @@ def inflate(
             status, detail = "broken", str(exc)
         except SizeLimitError as exc:
             status, error = "cap", exc
+        if status == "ok":  # the trailer: CRC-32 and length (gzip) or Adler-32 (zlib)
+            src.give_back(len(d.unused_data))
+            trailer_size = 8 if gzip else 4
+            trailer = src.peek(trailer_size)
+            src.advance(len(trailer))
+            if len(trailer) < trailer_size:
+                status = "cut" if feed is not None and feed.cut is not None else "ran_out"
+            else:
+                if gzip:
+                    data_ok = int.from_bytes(trailer[:4], "little") == value
+                    length_ok = int.from_bytes(trailer[4:], "little") == size & 0xFFFFFFFF
+                else:
+                    data_ok, length_ok = int.from_bytes(trailer, "big") == value, True
+                if not (data_ok and length_ok):
+                    detail = "incorrect data check" if not data_ok else "incorrect length check"
+                    # both wrong: its data may have run on into the next member's, to that
+                    # member's trailer; where it ends is not known
+                    status = "broken" if data_ok == length_ok else "trailer"
         if feed is not None:
             feed.inside = False
-        if status == "ok":
-            src.give_back(len(d.unused_data))
-        elif status == "broken" and (found := _read_again(src, start, budget.cap)) is not None:
-            status, detail = "trailer", found
+        if status == "trailer" and not _boundary(src.peek(_PROBE_BYTES)):
+            status = "broken"  # damage that ended the data early: where it ends is not known
         consumed = src.offset - start  # for ok, trailer and ran_out: the member's bytes
+        copy = status == "ok" and (gzip, value, size) in numbers.copies
+        if copy:  # a copy of a member decoded already (see Numbers): dropped, once
+            numbers.copies.discard((gzip, value, size))
+        # settled once the layers inside it are done with its output (at the next turn)
+        settle = (
+            mark,
+            "copy" if copy else status if status in ("ok", "trailer") else "broke",
+            src.offset,
+            (gzip, value, size),
+        )
         if status != "ok" and skip is None and start >= src.base:
             known.add(_signature(src.buf[start - src.base : start - src.base + 10]))
         if (
             skip is not None
-            and (status in ("broken", "spent", "cut") or (status == "ran_out" and skip.kind == "ran_out"))
-            and not (status == "broken" and skip.kind == "broken" and signature in known)
+            and (
+                status in ("broken", "spent", "cut")
+                or (status == "ran_out" and (skip.kind == "ran_out" or not fresh))
+            )
+            and not (status == "broken" and damaged_too and signature in known)
         ):
             # not a member: a false header inside the stretch being skipped; its bytes belong
             # to the stretch. (After a member broken where its end is unknown, a broken header
             # like the stream's own is taken for the next member, damaged too.)
             numbers.release()
             yield _Cut(keep=False)
-            scan: AbstractSet[bytes] = known if skip.kind == "broken" else frozenset()
+            scan: AbstractSet[bytes] = known if skip.kind == "broken" and run < _DAMAGED_RUN else frozenset()
             src.rewind(start + 1)
             if pieces > 1:  # resume after what it inflated (linear time), but first look in the
                 # fields its header claimed: the inflater stepped over them unchecked
@@ -831,6 +935,11 @@ def inflate(
                     continue
                 src.rewind(max(last_piece, header_end))
             src.skip_to_member(scan)
+            continue
+        if copy and skip is not None:  # (one held verbatim by a member that broke): not a member
+            numbers.release()
+            yield _Cut(keep=False)
+            src.skip_to_member(known if skip.kind == "broken" and run < _DAMAGED_RUN else frozenset())
             continue
         if (
             skip is not None
@@ -842,7 +951,7 @@ def inflate(
             # broken member): its documents are good, but it does not take a member number
             numbers.release()
             yield _Member(index, True)
-            src.skip_to_member(known if skip.kind == "broken" else frozenset())
+            src.skip_to_member(known if skip.kind == "broken" and run < _DAMAGED_RUN else frozenset())
             continue
         if skip is not None:  # a member: the stretch before it ends here
             verdict, err = skip.close(start, True, members)
@@ -851,20 +960,33 @@ def inflate(
             if err is not None:
                 report(err)
             skip = None
+        if status in ("ok", "trailer"):
+            run = 0
         if status == "ok":
             members += 1
             if signature:  # (the first member's, or one found by scanning that proved a member)
                 known.add(signature)
             piece_size = max(4096, 2 * consumed)
-            yield _Member(index, True)
+            if numbers.copies and start >= copies_end and feed is None:
+                numbers.copies.clear()  # past every byte the broken members read: no copy follows
+            yield _Cut(keep=False) if copy else _Member(index, True)
             continue
         if status == "trailer":  # where it ends is known: nothing inside it is taken for a member
             members += 1
-            yield _Cut(keep=False)
-            err = DecompressError(
-                f"corrupt compressed data in member {index + 1}: {detail}; "
-                f"skipped {consumed} bytes to the next member"
-            )
+            yield _Cut(keep=False)  # what it holds that has no checksum of its own is dropped
+            if numbers.reported > reported:  # the damage broke what it holds: reported there
+                continue
+            if _holds_layer(first):
+                err = DecompressError(
+                    f"corrupt compressed data in member {index + 1}: {detail} of the compressed "
+                    f"layer on top ({consumed} bytes); the members inside it are checked on their "
+                    "own and kept when intact"
+                )
+            else:
+                err = DecompressError(
+                    f"corrupt compressed data in member {index + 1}: {detail}; "
+                    f"skipped {consumed} bytes to the next member"
+                )
             report(err.locate(member=index) if index else err)
             continue
         if status == "cut":  # the member holding this layer broke off: that layer reports it
@@ -879,9 +1001,9 @@ def inflate(
         yield _Cut(keep=None if status == "ran_out" else False)
         if status == "ran_out":
             skip = _Skip("ran_out", start, index, None, consumed)
-            skip.inner = inner
         elif status == "cap":
             skip = _Skip("broken", start, index, error)
+            run += 1
         elif status == "spent":
             skip = _Skip("quiet", start, index, None)
         else:
@@ -891,8 +1013,9 @@ def inflate(
                 index,
                 DecompressError(f"corrupt compressed data in member {index + 1}: {detail}"),
             )
+            run += 1
         src.rewind(start + 1)
-        src.skip_to_member(known if skip.kind == "broken" else frozenset())
+        src.skip_to_member(known if skip.kind == "broken" and run < _DAMAGED_RUN else frozenset())
     if skip is not None:
         verdict, err = skip.close(src.offset, False, members)
         if verdict is not None:
@@ -1090,9 +1213,18 @@ def expand(
     per_member: bool = False,
 ) -> Iterator[Piece]:
     """One more compressed layer: ``chunks`` inflated (:func:`inflate`) and what each of its
-    members holds resolved (:func:`flatten`, one level deeper)."""
+    members holds resolved (:func:`flatten`, one level deeper).
+
+    The outermost layer of one input (the first call with ``numbers``) passes at most
+    :data:`MAX_ERRORS` errors of all its layers to ``report``, then one that counts the others:
+    hostile input (a damaged member between every two good ones) never makes an unbounded list.
+    """
+    capped = numbers.capped is None
+    if capped:
+        numbers.capped = _Capped(report)
+        report = numbers.capped
     pieces = inflate(chunks, budget=budget, per_member=per_member, report=report, numbers=numbers)
-    return flatten(
+    flat = flatten(
         pieces,
         splitter=splitter,
         budget=budget,
@@ -1101,6 +1233,41 @@ def expand(
         depth=depth + 1,
         max_depth=max_depth,
     )
+    return _then_count(flat, numbers.capped) if capped and numbers.capped is not None else flat
+
+
+#: Errors of one input's compressed layers reported one by one; the others are counted in one
+MAX_ERRORS: Final = 100
+
+
+class _Capped:
+    """A report passing on the first :data:`MAX_ERRORS` errors and counting the others."""
+
+    __slots__ = ("report", "seen")
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.seen = 0
+
+    def __call__(self, err: DecodeError) -> None:
+        self.seen += 1
+        if self.seen <= MAX_ERRORS:
+            self.report(err)
+
+    def count_the_rest(self) -> None:
+        if self.seen > MAX_ERRORS:
+            more = self.seen - MAX_ERRORS
+            self.report(
+                DecompressError(
+                    f"{more} more error{'s' if more > 1 else ''} in this input not reported one by one "
+                    f"(at most {MAX_ERRORS} are)"
+                )
+            )
+
+
+def _then_count(pieces: Iterator[Piece], capped: _Capped) -> Iterator[Piece]:
+    yield from pieces
+    capped.count_the_rest()
 
 
 def _too_deep(report: Report, numbers: Numbers) -> None:
@@ -1129,6 +1296,11 @@ def flatten(
     """
     src = _Ahead(pieces)
     ahead, it = src.ahead, src.it
+
+    def from_inside(err: DecodeError) -> None:  # an error of a layer a member holds
+        numbers.reported += 1
+        report(err)
+
     while True:
         piece = ahead.popleft() if ahead else next(it, None)
         if type(piece) is not _Member or piece.end:
@@ -1144,7 +1316,7 @@ def flatten(
             yield _End()
             # what goes wrong inside a member found by scanning counts only if it is a member
             held: list[DecodeError] = []
-            inner_report = held.append if piece.found else report
+            inner_report = held.append if piece.found else from_inside
             if depth > max_depth:
                 end = src.collect(_NOTHING)[1]
                 _too_deep(inner_report, numbers)
@@ -1163,7 +1335,7 @@ def flatten(
                 end = feed.cut
             if type(end) is not _Cut:
                 for found_error in held:
-                    report(found_error)
+                    from_inside(found_error)
         elif _json_start(head):
             yield piece
         else:  # base64 text, the rest of a value begun in the member before, or neither

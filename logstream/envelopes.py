@@ -22,12 +22,15 @@ decoded documents                  one, glued, newline-delimited or in an array
 custom wrapper                     any string value that is base64 of gzip/zlib
 =================================  ==========================================================
 
-Guessing what a text file holds (plain log lines, one base64 payload per line, a byte order
-mark) is the CLI's job (``logstream.cli``), not the library's.
+Bytes and binary file objects may hold UTF-16 text (what Windows PowerShell and ``iconv -t
+UTF-16LE`` write): with its byte order mark, or without one when :func:`utf16_codec` recognises
+it; it is read as the same text in UTF-8. Guessing what a text file holds line by line (plain
+log lines, one base64 payload per line) is the CLI's job (``logstream.cli``), not the library's.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain
 from typing import Any, Final
@@ -51,7 +54,15 @@ from .decode import (
 from .errors import DecodeError, DecompressError, EnvelopeError, SchemaError
 from .models import CONTROL_OWNER, LogEvent, LogStream, MessageType, Timestamp
 
-__all__ = ["iter_log_streams", "decode_log_stream", "payload_streams", "kinesis_batch", "ErrorHandler"]
+__all__ = [
+    "iter_log_streams",
+    "decode_log_stream",
+    "payload_streams",
+    "kinesis_batch",
+    "ErrorHandler",
+    "utf16_codec",
+    "utf16_to_utf8",
+]
 
 #: Called with each :class:`DecodeError` instead of raising it, so the remaining input is decoded.
 ErrorHandler = Callable[[DecodeError], None]
@@ -61,6 +72,11 @@ _MAX_DEPTH: Final = 4  # nested payload layers (base64 inside JSON inside gzip .
 _MAX_NESTING: Final = 16  # nested Python lists / wrappers
 _READ_SIZE: Final = 1 << 20
 _BOM: Final = b"\xef\xbb\xbf"
+_UTF16_BOMS: Final = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+UTF16_HEAD: Final = 512  # bytes looked at to recognise UTF-16 text without a byte order mark
+# characters that text does not hold (C0 controls but tab, line breaks, form feed, escape):
+# UTF-16 "text" holding them is binary data with NULs in every other byte
+_NOT_TEXT: Final = frozenset(chr(c) for c in range(32)) - set("\t\n\v\f\r\x1b")
 # base64 of a gzip header ("H4sI") or of the common zlib headers (78 01 / 78 5e / 78 9c / 78 da)
 _PAYLOAD_PREFIXES: Final = ("H4sI", "eJ", "eAE", "eF", "eNo", "eNr")
 
@@ -205,6 +221,60 @@ def kinesis_batch(
     return streams, failures
 
 
+def utf16_codec(head: bytes) -> tuple[str, int] | None:
+    """``(codec, length of its byte order mark)`` when ``head``, the first bytes of an input (a
+    few hundred are best, :data:`UTF16_HEAD`), is UTF-16 text; else None.
+
+    A byte order mark says so (``FF FE``: little endian, ``FE FF``: big endian). Without one the
+    test is conservative, for text that is mostly ASCII (JSON, base64, log lines): NUL in at
+    least half of the high bytes of the code units and in almost none (1 in 16) of the low
+    bytes, and the whole head decodes to characters text holds (no NUL, no other C0 control but
+    tab, line breaks and escape). Anything else (gzip, NUL padding before text, UTF-8 text,
+    UTF-16 text that is mostly not Latin script) is left as it is.
+
+    Example
+    -------
+    >>> utf16_codec('{"a": 1}\\n'.encode("utf-16-le")), utf16_codec(b'{"a": 1}')
+    (('utf-16-le', 0), None)
+    """
+    codec = _UTF16_BOMS.get(head[:2])
+    if codec is not None:
+        return codec, 2
+    n = len(head) - len(head) % 2
+    pairs = n // 2
+    if pairs == 0:
+        return None
+    even, odd = head[0:n:2].count(0), head[1:n:2].count(0)
+    need, allowed = max(1, (pairs + 1) // 2), pairs // 16
+    if odd >= need and even <= allowed:
+        codec = "utf-16-le"
+    elif even >= need and odd <= allowed:
+        codec = "utf-16-be"
+    else:
+        return None
+    try:  # (a lone surrogate is the JSON decoder's to report, a character cut at the end no error)
+        text = codecs.getincrementaldecoder(codec)("surrogatepass").decode(head[:n], final=False)
+    except UnicodeDecodeError:
+        return None
+    return None if _NOT_TEXT.intersection(text) else (codec, 0)
+
+
+def utf16_to_utf8(chunks: Iterable[bytes], codec: str) -> Iterator[bytes]:
+    """UTF-16 text arriving in chunks, as UTF-8 as it arrives (no empty chunk). A lone surrogate
+    stays one (``surrogatepass``: a JSON error later names it); an odd byte at the very end, a
+    character cut off, becomes U+FFFD."""
+    decoder = codecs.getincrementaldecoder(codec)("surrogatepass")
+    for chunk in chunks:
+        if text := decoder.decode(chunk):
+            yield text.encode("utf-8", "surrogatepass")
+    try:
+        text = decoder.decode(b"", final=True)
+    except UnicodeDecodeError:  # "truncated data": half a code unit
+        text = "\ufffd"
+    if text:
+        yield text.encode("utf-8", "surrogatepass")
+
+
 def _read_chunks(reader: Any) -> Iterator[bytes]:
     """What a reader has, as it arrives: ``read1`` returns what a pipe holds without waiting
     for a full chunk, so each document is decoded as soon as its bytes are in."""
@@ -284,6 +354,13 @@ class _Walk:
         head, chunks = _peek(chunks)
         if top and head.startswith(_BOM):  # JSON text saved by Windows tools (RFC 8259 section 8.1)
             head, chunks = _peek(_strip_bom(chunks))
+        elif top and (head[:2] in _UTF16_BOMS or (b"\x00" in head and not is_compressed(head))):
+            head, chunks = _peek(chunks, UTF16_HEAD)
+            utf16 = utf16_codec(head)
+            if utf16 is not None:  # UTF-16 text: the same text in UTF-8, decided on from there
+                text = utf16_to_utf8(_strip(chunks, utf16[1]), utf16[0])
+                yield from self.data(text, where, depth, budget, top=True, whole=whole)
+                return
         if is_compressed(head):
             if depth > _MAX_DEPTH:
                 self.fail(DecompressError("too many nested compression layers"), where)
@@ -576,20 +653,26 @@ def _holds_payload(m: Mapping[str, Any], depth: int = 0) -> bool:
     return False
 
 
-def _peek(chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
-    """The first bytes of a chunk stream (enough to tell gzip from JSON) and the whole stream."""
+def _peek(chunks: Iterator[bytes], size: int = 16) -> tuple[bytes, Iterator[bytes]]:
+    """The first bytes of a chunk stream (at least ``size``, enough to tell gzip from JSON, when
+    the stream has them) and the whole stream."""
     held: list[bytes] = []
     for chunk in chunks:
         held.append(chunk)
-        if sum(map(len, held)) >= 16:
+        if sum(map(len, held)) >= size:
             break
     head = b"".join(held)
     return head, chain([head], chunks) if head else chunks
 
 
 def _strip_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    return _strip(chunks, len(_BOM))
+
+
+def _strip(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
+    """The stream without its first ``n`` bytes (all in its first chunk)."""
     first = next(chunks, b"")
-    yield first[len(_BOM) :]
+    yield first[n:]
     yield from chunks
 
 

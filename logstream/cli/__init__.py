@@ -6,19 +6,30 @@ detection), :mod:`.output` (the byte-exact writer, terminal format, progress),
 
 Exit status: 0 all input handled; 1 some input could not be read or decoded (each failure on
 stderr with its place and step) or the output could not be written; 2 usage error; 130
-interrupted; 141 the output pipe was closed early (quietly, like ``cat``).
+interrupted (the program ends by SIGINT, as ``cat`` does, so a shell loop around it stops too);
+141 the reader of stdout (or of stderr) closed the pipe early (quietly, like ``cat``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from ..errors import LogstreamError
-from .args import SUBCOMMANDS, USAGE_EXIT, UsageError, build_parser, suggest_subcommand, top_help
+from .args import (
+    SUBCOMMANDS,
+    USAGE_EXIT,
+    UsageError,
+    build_parser,
+    check,
+    suggest_subcommand,
+    top_help,
+    usage_error,
+)
 from .commands import COMMANDS, Reporter, StrictStop
-from .output import Output, OutputClosed, OutputError, Progress
+from .output import Output, OutputClosed, OutputError, Progress, say, write_all
 
 __all__ = ["main"]
 
@@ -26,35 +37,55 @@ _TOP_USAGE = "usage: logstream SUBCOMMAND [options] [FILE ...]\n"
 
 
 def _usage_error(message: str) -> int:
-    sys.stderr.write(f"{_TOP_USAGE}logstream: error: {message}\nrun 'logstream --help' for subcommands\n")
+    usage_error(_TOP_USAGE, f"logstream: error: {message}\nrun 'logstream --help' for subcommands\n")
     return USAGE_EXIT
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Interrupted (Ctrl-C), the program itself (``argv`` None) ends by SIGINT after erasing its
+    progress line, so that the shell sees 130 *and* knows the user interrupted it (bash stops a
+    loop only then); called with ``argv``, it returns 130.
+    """
+    program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _main(argv)
     except OutputClosed:
         return _closed()
+    except OutputError as exc:
+        say(f"logstream: cannot write output: {exc}\n")
+        return 1
     except KeyboardInterrupt:
+        if program:
+            _end_by_sigint()
         return 130
 
 
+def _end_by_sigint() -> None:
+    try:
+        sys.stdout.flush()  # (nothing of ours is buffered there; help text at most)
+    except (OSError, ValueError):
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)  # the default action: the process ends here
+
+
 def _main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        sys.stdout.write(top_help())
-        sys.stdout.flush()
+    if not argv or argv[0] in ("-h", "--help") or argv == ["help"]:
+        write_all(1, top_help().encode())
         return 0
     if argv[0] == "--version":
         from .. import __version__
 
-        sys.stdout.write(f"logstream {__version__}\n")
-        sys.stdout.flush()
+        write_all(1, f"logstream {__version__}\n".encode())
         return 0
     name = argv[0]
-    if name == "help" and len(argv) > 1 and argv[1] in SUBCOMMANDS:
-        name, argv = argv[1], [argv[1], "--help"]
+    if name == "help":
+        name = argv[1]
+        if name in SUBCOMMANDS:
+            argv = [name, "--help"]
     if name not in SUBCOMMANDS:
         if name.startswith("-"):
             return _usage_error(f"a subcommand comes first, before {name!r}: one of {', '.join(SUBCOMMANDS)}")
@@ -66,8 +97,8 @@ def _main(argv: list[str]) -> int:
     parser = build_parser(name)
     try:
         args = parser.parse_args(argv[1:])
+        check(parser, args)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
-        sys.stdout.flush()
         return exc.code if isinstance(exc.code, int) else USAGE_EXIT
     return run(name, args, parser)
 
@@ -87,29 +118,29 @@ def run(name: str, args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         out.flush()
     except UsageError as exc:
         progress.done()
-        parser.print_usage(sys.stderr)
-        sys.stderr.write(f"{parser.prog}: error: {exc}\n")
+        usage_error(parser.format_usage(), f"{parser.prog}: error: {exc}\n")
         return USAGE_EXIT
     except OutputClosed:
         progress.done()
         return _closed()
     except OutputError as exc:
         progress.done()
-        sys.stderr.write(f"logstream: cannot write output: {exc}\n")
+        say(f"logstream: cannot write output: {exc}\n")
         return 1
     except KeyboardInterrupt:
         progress.done()
-        return 130
+        raise
     progress.done()
     return 1 if report.count else 0
 
 
 def _closed() -> int:
-    """The reader went away (| head): point stdout at /dev/null so nothing else tries to write
-    to the closed pipe at exit, and leave quietly with 141 (128 + SIGPIPE), like cat."""
+    """The reader went away (| head): point stdout and stderr at /dev/null so nothing else tries
+    to write to the closed pipe at exit, and leave quietly with 141 (128 + SIGPIPE), like cat."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
     except OSError:  # pragma: no cover
         pass
     return 141

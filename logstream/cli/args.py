@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
+import os
 import re
 import sys
 import time
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ..decode import DEFAULT_MAX_SIZE
+from .output import OutputClosed, say, write_all
 
-__all__ = ["USAGE_EXIT", "SUBCOMMANDS", "UsageError", "build_parser", "top_help", "parse_size", "parse_time"]
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+__all__ = [
+    "USAGE_EXIT",
+    "SUBCOMMANDS",
+    "UsageError",
+    "build_parser",
+    "check",
+    "top_help",
+    "parse_size",
+    "parse_time",
+    "usage_error",
+]
 
 USAGE_EXIT = 2
 
@@ -21,7 +37,7 @@ exit status:
   0    all input handled
   1    some input could not be read or decoded (each failure on stderr), or output failed
   2    usage error
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C): ends by SIGINT, which the shell reports as 130
   141  the reader closed the output pipe (| head), quietly, like cat"""
 
 INPUTS = """\
@@ -91,16 +107,32 @@ class UsageError(Exception):
     """A bad command line; main prints it with the usage and exits 2."""
 
 
+def usage_error(usage: str, text: str) -> None:
+    """A usage error on stderr (nothing more to do when nobody reads it: the exit status is 2)."""
+    try:
+        say(usage + text)
+    except OutputClosed:
+        pass
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with its own usage on errors, a did-you-mean, and exit status 2."""
+    """argparse with its own usage on errors, a did-you-mean, exit status 2, and help that
+    reaches stdout or says why not (argparse drops write errors: help to a full disk was lost
+    with exit status 0)."""
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        if file is not None:  # pragma: no cover - argparse itself prints help to stdout only
+            super().print_help(file)
+            return
+        sys.stdout.flush()
+        write_all(1, self.format_help().encode())
 
     def error(self, message: str) -> NoReturn:
         hint = self._suggest(message)
-        self.print_usage(sys.stderr)
         text = f"{self.prog}: error: {message}"
         if hint:
-            text += f"; did you mean {hint}?"
-        sys.stderr.write(f"{text}\nrun '{self.prog} --help' for options and examples\n")
+            text += f"; {hint}"
+        usage_error(self.format_usage(), f"{text}\nrun '{self.prog} --help' for options and examples\n")
         raise SystemExit(USAGE_EXIT)
 
     def _suggest(self, message: str) -> str | None:
@@ -108,16 +140,18 @@ class Parser(argparse.ArgumentParser):
         if m:
             options = [o for o in self._option_string_actions if o.startswith("--")]
             for token in m.group(1).split():
+                if token.startswith("-") and os.path.lexists(token):
+                    return f"to read the file {token!r}, write ./{token} or put -- before it"
                 if token.startswith("-"):
                     close = difflib.get_close_matches(token.split("=", 1)[0], options, n=1, cutoff=0.5)
                     if close:
-                        return str(close[0])
+                        return f"did you mean {close[0]}?"
             return None
         m = re.search(r"invalid choice: '?([^' ]+)'? \(choose from (.*)\)", message)
         if m:
             choices = re.findall(r"[\w.-]+", m.group(2))
             close = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.5)
-            return f"'{close[0]}'" if close else None
+            return f"did you mean '{close[0]}'?" if close else None
         return None
 
 
@@ -127,10 +161,32 @@ def parse_size(text: str) -> int:
     if not m:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 256M, 1G, 1048576)")
     mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
-    value = int(float(m.group(1)) * mult)
+    try:
+        value = int(float(m.group(1)) * mult)
+    except OverflowError:  # more digits than a float holds
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (too large)") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
     return value
+
+
+def parse_price(text: str) -> float:
+    """A price in USD: a finite number, 0 or more (a negative or NaN price made a negative or
+    'nan' cost column)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"not a price in USD: {text!r} (a number, 0 or more)")
+    return value
+
+
+def parse_namespace(text: str) -> str:
+    """A CloudWatch metric namespace, by the rule the handlers apply to METRICS_NAMESPACE."""
+    if text.startswith("AWS/") or not 0 < len(text) <= 255:
+        raise argparse.ArgumentTypeError(f"a namespace is 1-255 characters, not starting 'AWS/': {text!r}")
+    return text
 
 
 _RELATIVE = re.compile(r"\s*(\d+)\s*(s|m|h|d|w)\s*")
@@ -143,7 +199,10 @@ def parse_time(text: str, now: float | None = None) -> int:
     m = _RELATIVE.fullmatch(text)
     if m:
         now = time.time() if now is None else now
-        return int((now - int(m.group(1)) * _UNITS[m.group(2)]) * 1000)
+        try:
+            return int((now - int(m.group(1)) * _UNITS[m.group(2)]) * 1000)
+        except (OverflowError, ValueError):  # more seconds than a float holds, or digits than int()
+            raise argparse.ArgumentTypeError(f"not a time: {text!r} (too far back)") from None
     try:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -159,7 +218,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "files", nargs="*", metavar="FILE", help="input: files, -, s3://bucket/key[/]; none: stdin"
     )
-    p.add_argument("-r", "--recursive", action="store_true", help="read every file under directory FILEs")
+    p.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="read every file under directory FILEs (FIFOs, sockets and devices skipped, as grep -r)",
+    )
     p.add_argument(
         "--since",
         type=parse_time,
@@ -200,7 +264,7 @@ def _pricing(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--price-per-gb-second",
-        type=float,
+        type=parse_price,
         default=None,
         metavar="USD",
         help="override the us-east-1 list price (other regions, discounts)",
@@ -263,9 +327,19 @@ def build_parser(name: str) -> Parser:
             help="EMF documents (default) or PutMetricData request parameters, one per line",
         )
         p.add_argument(
-            "--namespace", default=None, help="namespace of Lambda metrics (default Logstream/Lambda)"
+            "--namespace",
+            type=parse_namespace,
+            default=None,
+            metavar="NS",
+            help="namespace of Lambda metrics (default Logstream/Lambda)",
         )
-        p.add_argument("--fluentd-namespace", default="fluentd", help="namespace of fluentd metrics")
+        p.add_argument(
+            "--fluentd-namespace",
+            type=parse_namespace,
+            default="fluentd",
+            metavar="NS",
+            help="namespace of fluentd metrics",
+        )
         _pricing(p)
     elif name == "replay":
         p.add_argument(
@@ -273,6 +347,28 @@ def build_parser(name: str) -> Parser:
         )
         p.add_argument("--dry-run", action="store_true", help="decode and count; send and delete nothing")
     return p
+
+
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Options that cannot go together: a usage error (exit 2) instead of empty or other output."""
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is not None and until is not None and since >= until:
+        parser.error(
+            f"--since ({_iso(since)}) is not before --until ({_iso(until)}): no event can be in that range"
+        )
+    output = getattr(args, "output", None)
+    if output is not None and getattr(args, "messages", False):
+        parser.error(f"-o/--output {output} applies to event lines; --messages prints the log text as it is")
+    if output == "text" and getattr(args, "documents", False):
+        parser.error("-o/--output text applies to event lines; --documents prints NDJSON documents")
+
+
+def _iso(ms: int) -> str:
+    try:
+        dt = datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{ms} ms"
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def top_help() -> str:

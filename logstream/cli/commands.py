@@ -5,8 +5,10 @@ output is one JSON event holding every document)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import struct
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -16,7 +18,7 @@ from ..models import LogEvent, LogStream
 from ..ndjson import encode_line, event_lines
 from .args import UsageError
 from .inputs import Options, iter_streams, open_sources
-from .output import Output, Progress, TextFormat, use_color
+from .output import Output, Progress, TextFormat, one_line, say, use_color
 from .replay import cmd_replay
 
 if TYPE_CHECKING:
@@ -30,7 +32,8 @@ class StrictStop(Exception):
 
 
 class Reporter:
-    """Input errors: each on stderr as one line, counted; --strict stops at the first."""
+    """Input errors: each on stderr as one line (control characters in names shown escaped),
+    counted; --strict stops at the first."""
 
     def __init__(self, strict: bool, progress: Progress | None = None) -> None:
         self.strict = strict
@@ -38,13 +41,10 @@ class Reporter:
         self.progress = progress
 
     def __call__(self, err: LogstreamError | str) -> None:
-        import sys
-
         self.count += 1
         if self.progress is not None:
             self.progress.done()
-        sys.stderr.write(f"logstream: {err}\n")
-        sys.stderr.flush()
+        say(f"logstream: {one_line(str(err))}\n")
         if self.strict:
             raise StrictStop
 
@@ -316,14 +316,23 @@ def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter, progres
     pricing = _pricing(args)
     fluentd: list[Any] = []
 
+    # plain log lines carry no time: their metrics are stamped with the time of the run (a
+    # timestamp of 0 is 1970, which CloudWatch refuses)
+    now_ms = int(time.time() * 1000)
+
     def statuses_on_the_way() -> Iterator[LogStream]:
         for stream in _parser_streams(args, out, report, progress):
             for status in iter_statuses(stream, on_error=report):
+                if status.timestamp is None:
+                    status = dataclasses.replace(status, timestamp=now_ms)
                 fluentd.extend(metrics.fluentd_data(status))
             yield stream
 
     # Metric data is aggregated per minute over the whole input: it is kept until the end.
-    reports = iter_stream_reports(statuses_on_the_way())
+    reports = (
+        r if r.timestamp else dataclasses.replace(r, timestamp=now_ms)
+        for r in iter_stream_reports(statuses_on_the_way())
+    )
     lambda_data = [d for r in reports for d in metrics.report_data(r, pricing)]
     outputs = []
     if lambda_data:

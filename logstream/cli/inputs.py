@@ -7,8 +7,10 @@ What a source holds, decided as it streams:
   text does not have: a gzip member whose magic bytes are damaged, junk before gzip): the whole
   source goes to the library as a file object, inflated member by member (it reports what is not
   gzip and resumes at the next member);
-* UTF-16 text (with its byte order mark) is read as UTF-8 text;
-* otherwise lines, until a line holds gzip's magic bytes (text, then a gzip object): from there
+* UTF-16 text, with its byte order mark or without one (mostly ASCII text: NUL in every
+  other byte, see :func:`logstream.envelopes.utf16_codec`), is read as the same text in UTF-8;
+* otherwise lines (a byte order mark at the start of one is skipped: ``cat *.json`` of files
+  saved by Windows tools), until a line holds gzip's magic bytes (text, then a gzip object): from there
   the rest goes to the library as above. A line is
 
   - a base64 payload only when it really decodes to compressed data or a JSON document
@@ -34,7 +36,7 @@ import codecs
 import dataclasses
 import os
 import re
-import sys
+import stat
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -43,10 +45,11 @@ from typing import Any
 
 from .. import decode as _decode
 from ..decode import payload_bytes
-from ..envelopes import iter_log_streams
+from ..envelopes import iter_log_streams, utf16_codec, utf16_to_utf8
 from ..errors import DecodeError, EnvelopeError, JSONError, SizeLimitError
 from ..models import LogEvent, LogStream, MessageType
 from ..testing import event_id
+from .output import say
 
 __all__ = ["Options", "Source", "open_sources", "iter_streams", "payload_bytes"]
 
@@ -115,11 +118,10 @@ def open_sources(names: list[str], recursive: bool, report: Callable[[str], None
     for name in names or ["-"]:
         if name == "-":
             if os.isatty(0):
-                sys.stderr.write(
+                say(
                     "logstream: reading stdin from the terminal: paste input and press Ctrl-D, "
                     "or give FILE (--help for examples)\n"
                 )
-                sys.stderr.flush()
             yield Source("<stdin>", lambda n: os.read(0, n), lambda: None)
         elif name.startswith("s3://"):
             from .s3 import s3_sources
@@ -136,9 +138,17 @@ def open_sources(names: list[str], recursive: bool, report: Callable[[str], None
 
 
 def _walk(top: str) -> Iterator[str]:
-    """Every file under ``top`` in path order, as S3 lists keys (``b/1/x`` before ``b/2``)."""
+    """Every file under ``top`` in path order, as S3 lists keys (``b/1/x`` before ``b/2``).
+    FIFOs, sockets and devices are skipped, as ``grep -r`` does (a FIFO would wait forever for
+    a writer); a link that leads nowhere is kept, for its open to report it."""
     paths = [os.path.join(root, f) for root, _dirs, files in os.walk(top) for f in files]
-    yield from sorted(paths, key=lambda p: os.path.relpath(p, top).replace(os.sep, "/"))
+    for path in sorted(paths, key=lambda p: os.path.relpath(p, top).replace(os.sep, "/")):
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError:
+            regular = True
+        if regular:
+            yield path
 
 
 def _open_file(name: str, report: Callable[[str], None]) -> Iterator[Source]:
@@ -199,19 +209,17 @@ class _Lines:
 
     def transcode(self, codec: str) -> None:
         """From here on, read the input as ``codec`` text, handing out its UTF-8."""
-        decoder = codecs.getincrementaldecoder(codec)("surrogatepass")
-        pending = [rest] if (rest := self.buf[self.pos :]) else []
-        read = self._read
+        rest, read = self.buf[self.pos :], self._read
+
+        def raw() -> Iterator[bytes]:
+            if rest:
+                yield rest
+            while chunk := read(CHUNK):
+                yield chunk
+
+        chunks = utf16_to_utf8(raw(), codec)
+        self._read = lambda n: next(chunks, b"")
         self.buf, self.pos, self.searched = b"", 0, 0
-
-        def utf8(n: int) -> bytes:
-            while True:
-                raw = pending.pop() if pending else read(n)
-                text = decoder.decode(raw, final=not raw)
-                if text or not raw:
-                    return text.encode("utf-8", "surrogatepass")
-
-        self._read = utf8
 
     def rewind(self, line: bytes, at: int) -> None:
         """Un-read the line just read from its byte ``at`` on (the line starts again there)."""
@@ -297,7 +305,6 @@ class _Reader:
 
 # ------------------------------------------------------------------------------ detection
 _BOM = b"\xef\xbb\xbf"
-_UTF16 = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 # C0 controls that text does not hold (tab, line breaks, form feed, and what terminal captures
 # and coloured logs hold: bell, backspace, shift out/in, escape, are text). Gzip headers as
@@ -338,6 +345,9 @@ def _binary(head: bytes) -> bool:
     head = head.lstrip(b"\x00")
     if _compressed_start(head):
         return True
+    at = head.find(_GZIP_MAGIC)
+    if at > 0 and head[at - 1] == 0x0A:  # text lines, then gzip, in the head: the text decides
+        head = head[:at]  # (the scan reads the gzip; junk glued to it is the decoder's to name)
     if len(head.translate(None, _CONTROLS)) == len(head):
         return False
     try:  # (a character cut at the end of the head is not an error)
@@ -435,11 +445,13 @@ class _Scanner:
         lines = self.lines
         if lines.peek(3) == _BOM:
             lines.skip(3)
-        elif lines.peek(2) in _UTF16:
-            codec = _UTF16[lines.peek(2)]
-            lines.skip(2)
-            lines.transcode(codec)
         head = lines.head()
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or (b"\x00" in head and not _compressed_start(head)):
+            utf16 = utf16_codec(head)
+            if utf16 is not None:  # read as the same text in UTF-8
+                lines.skip(utf16[1])
+                lines.transcode(utf16[0])
+                head = lines.head()
         if _binary(head):
             yield from self.library(lines.rest_reader(), None)
             return
@@ -515,6 +527,9 @@ class _Scanner:
                         continue
                     yield from self.library(raw, lineno)
                     continue
+            if line.startswith(_BOM):  # files with byte order marks, concatenated: read it again
+                lines.rewind(line, len(_BOM))
+                continue
             yield from self.text(line, lineno)
         if block is not None:
             yield from self.json(b"".join(block), start)

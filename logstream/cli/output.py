@@ -19,11 +19,11 @@ from typing import IO
 
 from ..models import LogStream
 
-__all__ = ["Output", "OutputClosed", "OutputError", "TextFormat", "Progress", "use_color"]
+__all__ = ["Output", "OutputClosed", "OutputError", "TextFormat", "Progress", "use_color", "say", "one_line"]
 
 
 class OutputClosed(Exception):
-    """The reader of stdout went away (EPIPE): exit quietly with 141, like ``cat``."""
+    """The reader of stdout (or of stderr) went away (EPIPE): exit quietly with 141, like ``cat``."""
 
 
 class OutputError(Exception):
@@ -83,6 +83,28 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+def say(text: str) -> None:
+    """Write ``text`` on stderr now.
+
+    Raises
+    ------
+    OutputClosed
+        The reader of stderr went away (``2>&1 | head``): the run ends quietly, as when the
+        reader of stdout goes. Any other error (``2>/dev/full``, stderr closed) loses the
+        message only: the exit status still tells that something failed.
+    """
+    stream = sys.stderr
+    if stream is None:  # started with stderr closed
+        return
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        raise OutputClosed from None
+    except (OSError, ValueError):  # ValueError: a closed file object
+        pass
+
+
 def use_color(stream_fd: int = 1) -> bool:
     """Colour only on a terminal and only when ``NO_COLOR`` is unset or empty (no-color.org)."""
     return os.isatty(stream_fd) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
@@ -125,6 +147,12 @@ class TextFormat:
             else:
                 out.append(f"{when} {head} {msg}\n")
         return "".join(out).encode("utf-8", "replace")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line that cannot drive a terminal: line breaks and other control
+    characters shown escaped (an error naming a file ``a\\nb`` or an S3 key with escapes)."""
+    return text.translate(_CONTROL)
 
 
 def _iso(ms: int) -> str:
@@ -170,15 +198,23 @@ class Progress:
             f"logstream: {_human(self.bytes)} read, {self.events:,} events, "
             f"{_human(self.bytes / elapsed)}/s, {self.events / elapsed:,.0f} events/s"
         )
-        self.stream.write("\r\x1b[K" + text)
-        self.stream.flush()
-        self.shown = True
+        self.shown = self._draw("\r\x1b[K" + text)
 
     def done(self) -> None:
         if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+            self._draw("\r\x1b[K")
             self.shown = False
+
+    def _draw(self, text: str) -> bool:
+        """Write on the terminal; a terminal gone (EIO after a hang-up) ends the progress line,
+        never the work."""
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.enabled = False
+            return False
+        return True
 
 
 def _human(n: float) -> str:

@@ -58,6 +58,12 @@ def cmd_replay(args: argparse.Namespace, out: Any, report: Any, progress: Any) -
     if args.dry_run:
         sink = None
     queues = [f for f in args.files if is_queue_url(f)]
+    if queues or sink is not None:  # a dry run of files is the only replay that needs no AWS API
+        try:
+            import boto3  # noqa: F401
+        except ImportError:
+            report("replay needs boto3 (pip install boto3): nothing was read or sent")
+            return
     for url in queues:
         out.write(encode_line(_replay_queue(url, sink, args, report)))
     files = [f for f in args.files if not is_queue_url(f)]

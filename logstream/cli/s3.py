@@ -52,7 +52,7 @@ def s3_sources(url: str, report: Callable[[str], None]) -> Iterator[Source]:
             yield Source(name, body.read, body.close)
         if not found:
             report(f"{url}: no objects under this prefix")
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, ValueError) as exc:  # ValueError: AWS_ENDPOINT_URL not a URL
         report(f"{url}: {_reason(exc)}")
 
 

@@ -38,7 +38,8 @@ class PluginStatus:
     """One plugin's status. ``fields`` holds fluentd's keys as fluentd wrote them (read-only).
 
     ``timestamp`` is epoch milliseconds from the status line's own time, else from the log
-    event; ``tag`` is the fluentd tag when the line had one.
+    event (``None`` for a plain log line: no time known); ``tag`` is the fluentd tag when the
+    line had one.
     """
 
     plugin_id: str
@@ -152,7 +153,8 @@ def iter_statuses(streams: LogStream | Iterable[LogStream], on_error: Any = None
             for status in found:
                 yield dataclasses.replace(
                     status,
-                    timestamp=status.timestamp if status.timestamp is not None else event.timestamp,
+                    # the event's time; 0 is a plain log line's: time unknown (as for REPORT lines)
+                    timestamp=status.timestamp if status.timestamp is not None else event.timestamp or None,
                     log_group=stream.log_group or None,
                     log_stream=stream.log_stream or None,
                 )

@@ -4,6 +4,10 @@
 Text lines are read as key/value pairs in any order (the runtime interface emulator prints
 ``Init Duration`` first; Managed Instances print only the duration), separated by tabs or runs
 of spaces, with or without a trailing tab and a following ``XRAY TraceId`` line.
+
+A line with a number Lambda never writes is not a report: ``None``, as for a line that is not
+one (``Memory Size: inf MB``, ``Duration: lots ms``, a negative duration or memory size in
+either format: no invocation, metric or estimated cost is made from it).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -121,14 +125,18 @@ _EDGE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d\.")
 _VERSION = re.compile(r"\[([^\]]+)\]")
 
 
+_Ms = Annotated[float, msgspec.Meta(ge=0)]  # Lambda never writes a negative duration
+_MB = Annotated[int, msgspec.Meta(ge=0)]  # nor a negative memory size
+
+
 class _Metrics(msgspec.Struct, rename="camel"):
-    duration_ms: float
-    billed_duration_ms: float | None = None
-    memory_size_m_b: int | None = msgspec.field(default=None, name="memorySizeMB")
-    max_memory_used_m_b: int | None = msgspec.field(default=None, name="maxMemoryUsedMB")
-    init_duration_ms: float | None = None
-    restore_duration_ms: float | None = None
-    billed_restore_duration_ms: float | None = None
+    duration_ms: _Ms
+    billed_duration_ms: _Ms | None = None
+    memory_size_m_b: _MB | None = msgspec.field(default=None, name="memorySizeMB")
+    max_memory_used_m_b: _MB | None = msgspec.field(default=None, name="maxMemoryUsedMB")
+    init_duration_ms: _Ms | None = None
+    restore_duration_ms: _Ms | None = None
+    billed_restore_duration_ms: _Ms | None = None
 
 
 class _Tracing(msgspec.Struct):
@@ -190,7 +198,7 @@ def _parse_text(message: str) -> InvocationReport | None:
     try:
         return InvocationReport(
             request_id=request_id,
-            duration_ms=float(duration),
+            duration_ms=_number(duration),
             billed_duration_ms=_float(fields.get("Billed Duration")),
             memory_size_mb=_int(fields.get("Memory Size")),
             max_memory_used_mb=_int(fields.get("Max Memory Used")),
@@ -201,16 +209,24 @@ def _parse_text(message: str) -> InvocationReport | None:
             error_type=fields.get("Error Type"),
             xray_trace_id=fields.get("TraceId"),
         )
-    except (ValueError, OverflowError):  # not a number ("inf" MB): not a report Lambda wrote
+    except (ValueError, OverflowError):  # not a number ("inf" MB), or negative: not a report Lambda wrote
         return None
 
 
+def _number(value: str) -> float:
+    """The number of a field; ValueError when it is below zero (Lambda never writes one)."""
+    number = float(value)
+    if number < 0:
+        raise ValueError(f"negative: {value}")
+    return number
+
+
 def _float(value: str | None) -> float | None:
-    return None if value is None else float(value)
+    return None if value is None else _number(value)
 
 
 def _int(value: str | None) -> int | None:
-    return None if value is None else int(float(value))
+    return None if value is None else int(_number(value))
 
 
 def _parse_json(message: str) -> InvocationReport | None:

@@ -115,6 +115,25 @@ def test_given_byte_order_mark_then_ignored():
     assert res.returncode == 0 and res.stdout == b"bom\n"
 
 
+def test_given_files_with_byte_order_marks_concatenated_then_every_mark_ignored():
+    """``cat *.json | logstream decode`` of files saved by Notepad or PowerShell 5: a byte order
+    mark starts each file. Before, every document after the first one was 'neither JSON, a base64
+    payload nor an aws logs tail line' (once per line of a pretty one)."""
+    bom = b"\xef\xbb\xbf"
+    docs = [t.make_document([f"file {i}\n"], log_stream=f"s{i}") for i in range(3)]
+    files = [
+        msgspec.json.encode(t.lambda_event(docs[0])) + b"\r\n",
+        json.dumps(t.lambda_event(docs[1]), indent=2).encode() + b"\n",
+        t.encode_payload(docs[2]).encode() + b"\n",
+    ]
+    res = run_cli("decode", "--messages", stdin=b"".join(bom + f for f in files))
+    assert (res.returncode, res.stderr) == (0, b"")
+    assert res.stdout == b"file 0\nfile 1\nfile 2\n"
+    enc = run_cli("encode", stdin=bom + b"line one\n" + bom + b"line two\n")
+    back = run_cli("decode", "--messages", stdin=enc.stdout)
+    assert back.stdout == b"line one\nline two\n"
+
+
 def test_given_json_line_over_a_mebibyte_then_streamed_glued_documents_all_decoded():
     docs = [t.make_document([f"{i}:" + "x" * 5000 for _ in range(60)], log_stream=f"s{i}") for i in range(8)]
     glued = b"".join(msgspec.json.encode(d) for d in docs)

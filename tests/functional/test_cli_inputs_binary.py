@@ -134,6 +134,20 @@ def test_given_text_lines_then_a_gzip_object_then_report_reads_both():
     assert [r["requestId"] for r in _documents(done.stdout)] == [f"t{i}" for i in range(20)] + ["g1", "g2"]
 
 
+def test_given_a_short_text_then_a_gzip_object_then_report_reads_both():
+    """The README's ``cat app.log object.gz``: text shorter than the first look (512 bytes), so
+    the start of the gzip data is inside it. Before, the whole input was taken for binary and
+    the text was one 'not gzip or zlib data' error."""
+    for lines in (1, 3):
+        text = "".join(REPORT.format(id=f"t{i}") for i in range(lines)).encode()
+        assert len(text) < 512
+        doc = t.make_document([REPORT.format(id="g1")])
+        done = run_cli("report", stdin=text + t.s3_object([doc]))
+        assert done.stderr == b"", lines
+        assert done.returncode == 0
+        assert [r["requestId"] for r in _documents(done.stdout)] == [f"t{i}" for i in range(lines)] + ["g1"]
+
+
 def test_given_text_lines_then_a_gzip_object_then_decode_names_the_text_and_decodes_the_object():
     docs = _docs(2)
     text = b"a line that is not a payload\n" * 40
@@ -223,6 +237,84 @@ def test_given_utf16_plain_text_then_encode_keeps_every_character():
     back = run_cli("decode", "--messages", stdin=enc.stdout)
     assert back.returncode == 0, back.stderr
     assert back.stdout == text.encode("utf-8")
+
+
+def test_given_utf16_text_without_a_byte_order_mark_then_read_as_the_same_text_in_utf8(tmp_path):
+    """What ``iconv -t UTF-16LE`` / ``UTF-16BE`` and some PowerShell ``Out-File`` modes write: no
+    byte order mark, NUL in every other byte. Before, each line was 'neither JSON, a base64
+    payload nor an aws logs tail line' for decode, and encode kept the NUL bytes in the text."""
+    docs = _docs(2)
+    pretty = json.dumps(docs[0], indent=2) + "\n"
+    lines = "".join(base64.b64encode(m).decode() + "\r\n" for m in _members(docs))
+    plain = "caf\u00e9 line one\r\n" + REPORT.format(id="r1")
+    for codec in ("utf-16-le", "utf-16-be"):
+        path = tmp_path / f"{codec}.json"
+        path.write_bytes(pretty.encode(codec))
+        done = run_cli("decode", "--documents", str(path))
+        assert (done.returncode, done.stderr) == (0, b""), codec
+        assert _documents(done.stdout) == docs[:1], codec
+        path.write_bytes(lines.encode(codec))
+        done = run_cli("decode", "--documents", str(path))
+        assert (done.returncode, done.stderr) == (0, b""), codec
+        assert _documents(done.stdout) == docs, codec
+        report = run_cli("report", stdin=plain.encode(codec))
+        assert (report.returncode, report.stderr) == (0, b""), codec
+        assert [r["requestId"] for r in _documents(report.stdout)] == ["r1"]
+        enc = run_cli("encode", stdin=plain.encode(codec))
+        back = run_cli("decode", "--messages", stdin=enc.stdout)
+        assert back.stdout == plain.encode("utf-8"), codec
+
+
+def test_given_utf16_text_without_a_byte_order_mark_on_a_pipe_in_small_pieces_then_the_same():
+    docs = _docs(3)
+    data = "".join(base64.b64encode(m).decode() + "\n" for m in _members(docs)).encode("utf-16-le")
+    with subprocess.Popen(
+        [sys.executable, "-m", "logstream", "decode", "--documents"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
+        for i in range(0, len(data), 5):  # odd-sized pieces: code units split between writes
+            proc.stdin.write(data[i : i + 5])
+            proc.stdin.flush()
+        proc.stdin.close()
+        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    assert (proc.returncode, stderr) == (0, b"")
+    assert _documents(stdout) == docs
+
+
+def test_given_utf16_text_cut_in_the_middle_of_a_character_then_one_error_and_the_rest_decoded():
+    """A download cut at an odd byte: before, a UnicodeDecodeError traceback and nothing after
+    the error; now the half character is U+FFFD on a last line of its own, reported as such."""
+    docs = _docs(2)
+    lines = "".join(base64.b64encode(m).decode() + "\n" for m in _members(docs))
+    for stdin in (
+        "\ufeff".encode("utf-16-le") + lines.encode("utf-16-le") + b"x",
+        lines.encode("utf-16-be") + b"x",
+    ):
+        done = run_cli("decode", "--documents", stdin=stdin)
+        assert done.returncode == 1
+        assert _documents(done.stdout) == docs
+        assert done.stderr.decode() == (
+            "logstream: <stdin>: line 3: envelope: "
+            "neither JSON, a base64 payload nor an 'aws logs tail' line\n"
+        )
+
+
+def test_given_binary_with_nul_in_every_other_byte_then_not_taken_for_utf16():
+    """Little-endian 16-bit numbers (NUL high bytes, control characters as text) and NUL padding
+    before text stay what they were: binary, and text."""
+    numbers = bytes(b for i in range(300) for b in (i % 256, 0))
+    done = run_cli("decode", stdin=numbers)
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        "logstream: <stdin>: decompress: not gzip or zlib data (no gzip/zlib header)\n"
+    )
+    padded = b"\x00" * 601 + b"[INFO] restarted\n" + REPORT.format(id="r1").encode()
+    done = run_cli("report", stdin=padded)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert [r["requestId"] for r in _documents(done.stdout)] == ["r1"]
 
 
 # ----------------------------------------------------------------------- text that stays text

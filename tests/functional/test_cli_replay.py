@@ -117,3 +117,27 @@ def test_given_a_destination_that_does_not_exist_then_every_message_is_kept(aws)
     assert (summary["messages"], summary["deleted"], summary["kept"]) == (2, 0, 2)
     assert all("kept in the queue" in line for line in res.stderr.decode().splitlines())
     assert messages_left(aws("sqs"), url) == 2
+
+
+def test_given_no_boto3_installed_then_replay_says_what_to_install_and_reads_nothing(tmp_path):
+    """The wheel installs without boto3 (sinks import it lazily): replay needs it for every source
+    but a dry run of files, and says so in one line instead of a bare ModuleNotFoundError."""
+    fake = tmp_path / "site" / "boto3"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError(\"No module named 'boto3'\")\n")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(t.lambda_event(t.make_document(["hello\n"]))))
+    env = {"PYTHONPATH": str(tmp_path / "site")}
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
+
+    for source in (str(event), "https://sqs.us-east-1.amazonaws.com/123456789012/q"):
+        proc = run_cli("replay", "--to", arn, source, env=env)
+        assert proc.returncode == 1, source
+        assert proc.stderr.decode().splitlines() == [
+            "logstream: replay needs boto3 (pip install boto3): nothing was read or sent"
+        ], source
+        assert proc.stdout == b""
+
+    dry = run_cli("replay", "--to", arn, "--dry-run", str(event), env=env)  # files only: no AWS call
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["events"] == 1

@@ -67,3 +67,11 @@ def test_given_report_summary_over_a_prefix_then_one_table(aws):
     assert res.returncode == 0, res.stderr
     row = res.stdout.decode().splitlines()[1].split()
     assert row[:7] == ["checkout", "12", "20.00", "40.00", "40.00", "53", "41"]
+
+
+def test_given_an_endpoint_url_that_is_not_a_url_then_one_error_line_not_a_traceback():
+    """``AWS_ENDPOINT_URL=localhost:4566`` (no scheme): botocore's ValueError was a traceback."""
+    env = {"AWS_ENDPOINT_URL": "localhost-4566", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    res = run_cli("decode", "s3://bucket/key", env=env)
+    assert (res.returncode, res.stdout) == (1, b"")
+    assert res.stderr.decode() == "logstream: s3://bucket/key: Invalid endpoint: localhost-4566\n"

@@ -224,3 +224,94 @@ def test_given_pieces_and_a_member_running_on_before_a_nested_member_then_order_
             out, errors = _decode(_pieces(blob, n))
             assert out == docs, n  # the document before the member running on comes out first
             assert [e.member for e in errors] == [2]
+
+
+def _wrong_length(member: bytes) -> bytes:
+    return member[:-4] + struct.pack("<I", (len(member) * 7) & 0xFFFFFFFF)
+
+
+def test_given_a_wrong_checksum_on_gzip_on_top_then_intact_inner_documents_kept_whatever_the_read_size(codec):
+    # an S3 object gzipped again: the outer member's trailer is wrong, the three members inside
+    # it pass their own checks: they are kept, and the outer check is reported, for any read size
+    docs = _docs(4)
+    outer = gz(b"".join(gz(document_json(d)) for d in docs[:3]))
+    for damage, check in ((_bad_crc, "data"), (_wrong_length, "length")):
+        blob = damage(outer) + gz(document_json(docs[3]))
+        for n in (1, 7, 64, 4096, None):
+            out, errors = _decode(blob if n is None else _pieces(blob, n))
+            assert out == docs, (check, n)
+            assert [str(e) for e in errors] == [
+                f"decompress: corrupt compressed data in member 1: incorrect {check} check of the "
+                f"compressed layer on top ({len(outer)} bytes); the members inside it are checked on "
+                "their own and kept when intact"
+            ], (check, n)
+
+
+def test_given_gzip_on_top_with_a_wrong_checksum_and_a_damaged_inner_member_then_only_that_one_is_lost(codec):
+    docs = _docs(5)
+    inner = [gz(document_json(d)) for d in docs[1:4]]
+    inner[1] = _bad_crc(inner[1])
+    blob = gz(document_json(docs[0])) + _bad_crc(gz(b"".join(inner))) + gz(document_json(docs[4]))
+    for n in (1, 7, 64, 4096, None):
+        out, errors = _decode(blob if n is None else _pieces(blob, n))
+        assert out == docs[:2] + docs[3:], n
+        # one error: the inner member's own (member 3); the layer on top (member 2, holding
+        # members 2 to 4) is not reported again for the same loss
+        assert [(e.step, e.member) for e in errors] == [("decompress", 2)], n
+        assert "member 3: incorrect data check; skipped" in str(errors[0])
+
+
+def _stored_member(data: bytes) -> bytes:
+    """A gzip member holding ``data`` verbatim in one stored block (as deflate stores data that
+    does not compress: another compressed layer)."""
+    block = b"\x01" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF) + data
+    return HEADER + block + struct.pack("<II", zlib.crc32(data), len(data))
+
+
+def test_given_a_layer_cut_by_one_byte_then_the_member_it_stores_verbatim_is_not_decoded_twice(codec):
+    # gz(zlib(doc)) whose last length byte is missing: the zlib layer inside came out whole and
+    # passes its own check (kept); scanning the broken member's bytes then finds the zlib stream
+    # stored verbatim in it: a copy of what was decoded, not another document
+    docs = _docs(2)
+    blob = _stored_member(zlib.compress(document_json(docs[0])))[:-1] + gz(document_json(docs[1]))
+    for n in (1, 7, 64, 4096, None):
+        out, errors = _decode(blob if n is None else _pieces(blob, n))
+        assert out == docs, n
+        assert [(e.step, e.member) for e in errors] == [("decompress", None)], n
+
+
+def test_given_a_cut_layer_running_on_over_the_next_member_then_its_documents_come_out_once(codec):
+    # the first member's stored block claims more bytes than it has left: inflating it runs on
+    # over the next member verbatim (decoded through the layer inside); that member, found again
+    # by scanning, is a copy
+    docs = _docs(3)
+    first = zlib.compress(document_json(docs[0]))
+    second, third = gz(document_json(docs[1])), gz(document_json(docs[2]))
+    claimed = len(first) + len(second) + 20
+    cut = HEADER + b"\x01" + struct.pack("<HH", claimed, claimed ^ 0xFFFF) + first
+    blob = cut + second + third
+    for n in (1, 7, 64, 4096, None):
+        out, errors = _decode(blob if n is None else _pieces(blob, n))
+        assert out == docs, n
+        assert errors and all(e.step == "decompress" for e in errors), n
+
+
+def test_given_a_member_whose_file_name_is_long_then_decoded_up_to_64_kib_and_refused_beyond(codec):
+    # the header is read by the decoder (so the trailer can be checked after the output):
+    # a file name up to 64 KiB is read as zlib read it; a longer one is a corrupt header
+    # (a header never holds more than that in memory)
+    docs = _docs(2)
+    raw = document_json(docs[0])
+    after = gz(document_json(docs[1]))
+    for length, expected in ((5000, docs), (65534, docs), (70000, docs[1:])):
+        member = _member_with_header_fields(raw, 8, b"n" * length + b"\x00")
+        for obj in (member + after, _pieces(member + after, 4096)):
+            out, errors = _decode(obj)
+            assert out == expected, length
+            if expected == docs:
+                assert errors == [], length
+            else:
+                assert [str(e) for e in errors] == [
+                    "decompress: corrupt compressed data in member 1: a file name or comment of "
+                    f"65536 bytes or more; skipped {len(member)} bytes to the next member"
+                ]

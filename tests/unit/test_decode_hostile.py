@@ -348,23 +348,36 @@ def test_given_one_damaged_member_then_it_costs_only_its_own_documents(drawn, ta
     _with_each_codec(check)
 
 
+#: The nestings whose member holds another gzip or zlib layer: what is inside has checksums of
+#: its own (base64 text and JSON have none)
+CHECKED_INSIDE = ("gz(gz)", "gz(gz(gz))", "gz(zlib)")
+
+
 def test_given_a_checksum_failure_in_member_k_then_the_error_names_member_k_and_the_step():
     docs = [_document(i, "", None) for i in range(12)]
-    for k in (0, 5, 11):
+    nestings = [sorted(NESTINGS)[i % len(NESTINGS)] for i in range(len(docs))]
+    for k in (0, 5, 11, 1, 3, 6, 9):
         members = [
-            NESTINGS[sorted(NESTINGS)[i % len(NESTINGS)]](_compact(d), "cloudwatch")
-            for i, d in enumerate(docs)
+            NESTINGS[nesting](_compact(d), "cloudwatch") for nesting, d in zip(nestings, docs, strict=True)
         ]
         good = members[k]
         members[k] = good[:-8] + struct.pack("<I", zlib.crc32(good) ^ 1) + good[-4:]
         out, errors = _decode(b"".join(members))
-        assert out == docs[:k] + docs[k + 1 :]
         assert [(e.step, e.member) for e in errors] == [("decompress", k if k else None)]
         prefix = f"member {k + 1}: " if k else ""
-        assert str(errors[0]) == (
-            f"{prefix}decompress: corrupt compressed data in member {k + 1}: incorrect data check; "
-            f"skipped {len(good)} bytes to the next member"
-        )
+        if nestings[k] in CHECKED_INSIDE:  # the member inside passes its own check: kept
+            assert out == docs, nestings[k]
+            assert str(errors[0]) == (
+                f"{prefix}decompress: corrupt compressed data in member {k + 1}: incorrect data check of "
+                f"the compressed layer on top ({len(good)} bytes); the members inside it are checked on "
+                "their own and kept when intact"
+            )
+        else:
+            assert out == docs[:k] + docs[k + 1 :], nestings[k]
+            assert str(errors[0]) == (
+                f"{prefix}decompress: corrupt compressed data in member {k + 1}: incorrect data check; "
+                f"skipped {len(good)} bytes to the next member"
+            )
 
 
 def test_given_a_broken_member_of_one_writer_among_members_of_others_then_the_others_kept():
@@ -520,7 +533,8 @@ def _files(tmp_path: Path) -> tuple[Path, int]:
         ]
         k = rng.randrange(1, 5)
         members[k] = members[k][: len(members[k]) - 8] + b"\x00\x00\x00\x00" + members[k][-4:]  # checksum
-        intact += 4
+        # a gzip or zlib member inside passes its own check: its document is intact and kept
+        intact += 5 if k % 4 in (1, 2) else 4
         (top / ("2024/05" if i % 2 else ".") / f"object-{i:02d}.gz").write_bytes(b"".join(members))
     return top, intact
 

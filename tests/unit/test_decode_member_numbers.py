@@ -78,9 +78,11 @@ def test_given_2000_false_headers_chained_in_junk_then_one_error_for_the_stretch
     assert [(e.step, e.member) for e in errors] == [("decompress", 1)]
 
 
-def test_given_a_checksum_failure_in_a_member_holding_a_whole_member_then_nothing_inside_is_taken(codec):
+def test_given_a_checksum_failure_in_a_member_holding_a_whole_member_then_the_intact_inner_one_is_kept(codec):
     # gz(gz(doc)): the inner member sits verbatim in the outer's stored block. Only the outer's
-    # checksum is wrong: it is skipped as a whole, to its known end.
+    # checksum is wrong: the inner member passes its own check, so its document is kept; the
+    # outer one is reported, and skipped to its known end (nothing inside is taken for a member
+    # after it)
     docs = _docs(10)
     members = _members(docs)
     inner = members[3]
@@ -88,9 +90,12 @@ def test_given_a_checksum_failure_in_a_member_holding_a_whole_member_then_nothin
     members[3] = _bad_crc(outer)
     members[7] = _bad_crc(members[7])
     out, errors = _decode(b"".join(members))
-    assert out == docs[:3] + docs[4:7] + docs[8:]
+    assert out == docs[:7] + docs[8:]
     assert [(e.step, e.member) for e in errors] == [("decompress", 3), ("decompress", 7)]
-    assert str(errors[0]).endswith(f"incorrect data check; skipped {len(outer)} bytes to the next member")
+    assert str(errors[0]).endswith(
+        f"incorrect data check of the compressed layer on top ({len(outer)} bytes); the members "
+        "inside it are checked on their own and kept when intact"
+    )
 
 
 def test_given_a_broken_member_holding_a_false_header_then_one_error_and_later_numbers_right(codec):

@@ -414,7 +414,7 @@ def test_given_secrets_among_escapes_and_separators_when_redacted_as_a_batch_the
 
 def test_given_lines_counts_then_the_self_metrics_name_each_drop_where_the_readme_says():
     """patterns and min_level are DroppedFiltered, sample is DroppedSampled; events joined into
-    another are neither (they are not dropped)."""
+    another are neither (they are not dropped): they are JoinedEvents."""
     from handlers._selfmetrics import Tally
 
     messages = [
@@ -439,7 +439,7 @@ def test_given_lines_counts_then_the_self_metrics_name_each_drop_where_the_readm
     assert kept == [messages[5]]
     assert tally.stages == {"join": 1, "patterns": 1, "min_level": 1, "sample": 2}
     values = tally.values(now_ms=0)
-    assert (values["DroppedFiltered"], values["DroppedSampled"]) == (2, 2)
+    assert (values["DroppedFiltered"], values["DroppedSampled"], values["JoinedEvents"]) == (2, 2, 1)
 
 
 # ------------------------------------------------------------------ defects the review found (fixed)

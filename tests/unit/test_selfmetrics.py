@@ -32,6 +32,7 @@ def test_given_every_count_set_then_the_document_holds_the_tallys_values_in_metr
         "ControlMessages": 1,
         "DroppedFiltered": 3,  # patterns + min_level
         "DroppedSampled": 3,
+        "JoinedEvents": 9,
         "DecodeErrors": 2,
         "Retries": 3,
         "FailedEntries": 5,
