@@ -84,9 +84,12 @@ class Pace:
     [0, 1]
     """
 
-    __slots__ = ("clock", "expires", "stop", "slowest", "started", "begun", "running", "expired")
+    __slots__ = ("clock", "expires", "stop", "slowest", "started", "begun", "running", "expired", "limit")
 
-    def __init__(self, deadline: Deadline) -> None:
+    def __init__(self, deadline: Deadline, *, time_limit: bool = True) -> None:
+        """``time_limit=False``: no alarm, units are only paced (the metrics handlers: they run
+        no user-supplied pattern, only logstream's parsers, linear in their input)."""
+        self.limit = time_limit
         self.clock = deadline.clock
         self.expires = deadline.expires
         self.stop = self.begun = self.started = math.inf  # set when processing begins (``each``)
@@ -114,7 +117,17 @@ class Pace:
         expires = self.expires
         self.stop = stop = expires - min(SEND_RESERVE_S, max(0.0, expires - now) / 2)
         saved = None
-        if _setitimer is not None and 0 < stop - now < math.inf:  # arm the alarm
+        if not self.limit and len(units) == 1:  # one unit, no alarm (a metrics handler's usual event)
+            if stop - now <= 0:
+                return out
+            self.started = now
+            try:
+                out.append(work(0, units[0]))
+            except Exception as exc:  # noqa: BLE001 - one unit's failure costs only that unit
+                out.append(exc)
+            self.slowest = clock() - now
+            return out
+        if self.limit and _setitimer is not None and 0 < stop - now < math.inf:  # arm the alarm
             try:
                 previous = _set_handler(_SIGALRM, self._alarm)
             except ValueError:  # not the main thread (of the main interpreter): no alarm

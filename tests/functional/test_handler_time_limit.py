@@ -1,6 +1,7 @@
-"""Every handler when one unit's processing alone would outlast the invocation: a catastrophic
-regex (``REDACT_PATTERNS`` in the pipeline, a parser's regex in the metrics handlers) meeting a
-hostile line. The unit is interrupted when the time for processing runs out: the cause (it had
+"""The forwarder and the Firehose transformation when one unit's processing alone would outlast
+the invocation: a catastrophic user regex (``REDACT_PATTERNS`` in the pipeline) meeting a
+hostile line. The metrics handlers run no user pattern and arm no alarm (their units are only
+paced). The unit is interrupted when the time for processing runs out: the cause (it had
 nearly all that time) is dead-lettered or answered ProcessingFailed with its data as received,
 a unit that started late is reported for retry, and the rest of the batch is answered before
 the deadline.
@@ -18,7 +19,7 @@ import base64
 import importlib
 import io
 import json
-import re
+import signal
 import time
 from contextlib import redirect_stdout
 
@@ -159,20 +160,17 @@ def test_given_a_record_interrupted_after_a_slow_one_then_it_is_failed_as_not_pr
 
 
 # ---------------------------------------------------------------------------- metrics handler
-def hostile_parser(monkeypatch, clock: FakeClock | None = None) -> None:
-    """The REPORT parser meets a hostile line: a catastrophic regex on the request id when it
-    holds ``!``; the request id ``slow`` takes 0.1 s on ``clock`` (and ends)."""
+def timer_watch(monkeypatch) -> list[float]:
+    """The REPORT parser notes the real-time timer's seconds left each time it runs."""
     real = report_module.parse_report
-    pattern = re.compile(CATASTROPHIC)
+    seen: list[float] = []
 
     def parse_report(message):
-        if "!" in message:
-            pattern.search(message)
-        if clock is not None and "RequestId: slow" in message:
-            clock.sleep(0.1)
+        seen.append(signal.getitimer(signal.ITIMER_REAL)[0])
         return real(message)
 
     monkeypatch.setattr(report_module, "parse_report", parse_report)
+    return seen
 
 
 def report_event(names: list[str]) -> dict:
@@ -187,66 +185,47 @@ def report_event(names: list[str]) -> dict:
     )
 
 
-def test_given_a_kinesis_record_whose_parsing_would_outlast_the_invocation_then_it_alone_is_dead_lettered(
-    mods, monkeypatch
-):
-    hostile_parser(monkeypatch)
+def test_given_the_metrics_handler_then_no_alarm_is_armed_and_its_records_are_only_paced(mods, monkeypatch):
+    """The metrics handlers run nothing user-supplied, only logstream's parsers (linear in
+    their input): no time limit, which would cost every invocation the alarm's arming."""
+    seen = timer_watch(monkeypatch)
     mod = mods["lambda_metrics"]
     emf = io.StringIO()
-    clock = StageClock()
-    handler = mod.build(config(), sink=EmfSink("Logstream/Lambda", stream=emf), clock=clock)
-    event = report_event(["one", HOSTILE, "three"])
+    handler = mod.build(config(), sink=EmfSink("Logstream/Lambda", stream=emf))
+    event = report_event(["one", "two", "three"])
+    before = signal.getitimer(signal.ITIMER_REAL)[0]  # the test runner's own timer, or none (0)
 
-    began = time.monotonic()
-    with log_records(mod.logger) as log:
-        answer, _, own = run(handler, event, Context(1.0, clock=clock))
+    answer, _, own = run(handler, event, Context(30.0))
 
-    assert time.monotonic() - began < 1.0
-    seqs = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
-    assert answer == {"batchItemFailures": [{"itemIdentifier": seqs[2]}]}  # not reached: retried
-    assert [d["FunctionName"] for d in emf_documents(emf.getvalue(), "Logstream/Lambda")] == ["f0"]
-    (letter,) = logged_dead_letters(log)  # no queue configured: logged with its data
-    assert letter["data"] == event["Records"][1]["kinesis"]["data"]
-    assert letter["source"]["step"] == "time limit" and letter["source"]["sequenceNumber"] == seqs[1]
-    assert letter["reason"].startswith("record 2: time limit: processing still running after")
-    assert (own["DecodeErrors"], own["FailedEntries"]) == (1, 1)
+    assert answer == {"batchItemFailures": []}
+    assert len(seen) == 3 and all(abs(left - before) < 5 for left in seen)  # only the runner's timer
+    functions = [d["FunctionName"] for d in emf_documents(emf.getvalue(), "Logstream/Lambda")]
+    assert functions == ["f0", "f1", "f2"]
+    assert (own["DecodeErrors"], own["FailedEntries"]) == (0, 0)
 
 
-def test_given_a_record_interrupted_late_when_run_like_the_event_source_mapping_then_it_is_dead_lettered_once(
-    mods, monkeypatch
-):
-    clock = FakeClock()
-    hostile_parser(monkeypatch, clock)
-    mod = mods["lambda_metrics"]
-    emf = io.StringIO()
-    handler = mod.build(config(), sink=EmfSink("Logstream/Lambda", stream=emf), clock=clock)
-    event = report_event(["slow", HOSTILE, "three"])
-    seqs = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
-    answers = []
+def test_given_the_forwarder_then_the_alarm_is_armed_while_it_processes(mods, aws, monkeypatch):
+    """The contrast: the forwarder runs user patterns, so its processing runs under the alarm
+    (set for when the time for processing ends: about 25 s into a 30 s invocation)."""
+    seen: list[float] = []
+    real = pipeline_module.redact_events
 
-    def invoke(batch, context):
-        answers.append(handler(batch, context))
-        return answers[-1]
+    def redact_events(events, redactor):
+        seen.append(signal.getitimer(signal.ITIMER_REAL)[0])
+        return real(events, redactor)
 
-    with log_records(mod.logger) as log, redirect_stdout(io.StringIO()):
-        invocations, discarded = run_like_event_source_mapping(
-            invoke, event["Records"], context=lambda: Context(1.0, clock=clock)
-        )
+    monkeypatch.setattr(pipeline_module, "redact_events", redact_events)
+    name, arn = new_stream(aws)
+    handler = mods["forward"].build(config({"REDACT": "email"}, destination_arn=arn))
+    event = t.lambda_event(t.make_document(["mail bob@example.org\n"]))
+    before = signal.getitimer(signal.ITIMER_REAL)[0]  # the test runner's own timer, or none (0)
 
-    # 1: the hostile record started with 60% of the time: interrupted, retried with the rest;
-    # 2: it comes first, has all the time, is interrupted again: the cause, dead-lettered;
-    # 3: the last record
-    assert (invocations, discarded) == (3, [])
-    assert answers == [
-        {"batchItemFailures": [{"itemIdentifier": seqs[1]}, {"itemIdentifier": seqs[2]}]},
-        {"batchItemFailures": [{"itemIdentifier": seqs[2]}]},
-        {"batchItemFailures": []},
-    ]
-    functions = sorted(d["FunctionName"] for d in emf_documents(emf.getvalue(), "Logstream/Lambda"))
-    assert functions == ["f0", "f2"]  # each counted once
-    (letter,) = logged_dead_letters(log)
-    assert letter["data"] == event["Records"][1]["kinesis"]["data"]
-    assert letter["source"]["step"] == "time limit"
+    answer, _, _ = run(handler, event, Context(30.0))
+
+    assert answer["delivered"] == 1
+    assert messages_in(stream_records(aws("kinesis"), name)) == ["mail [REDACTED:email]\n"]
+    assert len(seen) == 1 and 20.0 < seen[0] < 28.0  # armed, to go off before the deadline
+    assert abs(signal.getitimer(signal.ITIMER_REAL)[0] - before) < 5  # ours disarmed, theirs back
 
 
 # -------------------------------------------------------------------------------- forwarder

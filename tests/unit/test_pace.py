@@ -192,6 +192,31 @@ def test_given_no_deadline_then_no_alarm():
         assert armed_during(Pace(Deadline.never())) == (theirs, 0.0)
 
 
+def test_given_no_time_limit_then_no_alarm_for_one_unit_or_many():
+    with alarm_as_found():
+        signal.signal(signal.SIGALRM, theirs)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        seen: list[tuple[object, float]] = []
+
+        def work(index: int, unit: str) -> str:
+            seen.append((signal.getsignal(signal.SIGALRM), signal.getitimer(signal.ITIMER_REAL)[0]))
+            return unit
+
+        for units in (["a"], ["a", "b", "c"]):
+            seen.clear()
+            assert Pace(Deadline.after(60.0), time_limit=False).each(work, units) == units
+            assert seen == [(theirs, 0.0)] * len(units)
+
+
+def test_given_no_time_limit_and_one_unit_then_its_exception_is_its_outcome_and_no_time_starts_none():
+    def bug(index: int, unit: str) -> str:
+        raise ValueError("stage bug on purpose")
+
+    (outcome,) = Pace(Deadline.after(60.0), time_limit=False).each(bug, ["a"])
+    assert isinstance(outcome, ValueError)
+    assert Pace(Deadline.after(0.0), time_limit=False).each(bug, ["a"]) == []  # no time: not started
+
+
 def test_given_no_setitimer_then_no_alarm(monkeypatch):
     monkeypatch.setattr(pace_module, "_setitimer", None)  # as on Windows
     with alarm_as_found():
