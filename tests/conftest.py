@@ -46,6 +46,26 @@ def run_cli(*args: str, stdin: bytes = b"", env: dict | None = None) -> subproce
     )
 
 
+# ------------------------------------------------------------------ the handler modules
+#: The deployment's own log group the handler modules are imported with (skipped by them).
+HANDLERS_SELF = "/aws/lambda/logstream-self"
+HANDLER_NAMES = ("forward", "lambda_metrics", "fluentd_metrics", "firehose_transform")
+
+
+@pytest.fixture(scope="module")
+def handler_modules(aws_endpoint):
+    """The four handler modules as Lambda imports them, by name. Their environment is read once,
+    at import, and Python imports a module once per process: every test module takes them from
+    here, so they see the same environment whichever test imports them first."""
+    import importlib
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DESTINATION_ARN", "arn:aws:kinesis:us-east-1:123456789012:stream/unused")
+        mp.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
+        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", HANDLERS_SELF)
+        yield {name: importlib.import_module(f"handlers.{name}") for name in HANDLER_NAMES}
+
+
 # ------------------------------------------------------------------ local AWS endpoint (moto)
 @pytest.fixture(scope="session")
 def aws_endpoint():

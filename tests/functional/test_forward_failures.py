@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
-import importlib
 import io
 import json
 import logging
@@ -29,7 +28,6 @@ from logstream import testing as t
 from logstream.sinks import sink_for_destination
 from tests.conftest import run_cli
 from tests.functional.wire import (
-    ACCOUNT,
     SELF_NAMESPACE,
     emf_documents,
     new_queue,
@@ -43,12 +41,8 @@ SELF = "/aws/lambda/logstream-self"
 
 
 @pytest.fixture(scope="module")
-def forward(aws_endpoint):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DESTINATION_ARN", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/unused")
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", SELF)
-        yield importlib.import_module("handlers.forward")
+def forward(handler_modules):
+    return handler_modules["forward"]
 
 
 def config(env: dict | None = None, **kw) -> Config:

@@ -39,14 +39,8 @@ RESPONSE_MAX = 6 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def modules(aws_endpoint):
-    import importlib
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DESTINATION_ARN", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/unused")
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
-        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", SELF)
-        yield {n: importlib.import_module(f"handlers.{n}") for n in ("forward", "firehose_transform")}
+def modules(handler_modules):
+    return handler_modules
 
 
 def run(handler, event, timeout_s: float = 300.0):

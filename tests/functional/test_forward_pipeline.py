@@ -43,14 +43,8 @@ GROUP, STREAM = "/aws/lambda/checkout", "2026/11/23/[$LATEST]0f1e2d3c4b5a6978879
 
 
 @pytest.fixture(scope="module")
-def modules(aws_endpoint):
-    import importlib
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DESTINATION_ARN", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/unused")
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
-        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", SELF)
-        yield {n: importlib.import_module(f"handlers.{n}") for n in ("forward", "firehose_transform")}
+def modules(handler_modules):
+    return handler_modules
 
 
 def forwarder(modules, arn, **env):

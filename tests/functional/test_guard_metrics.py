@@ -9,7 +9,6 @@ parser is the real parser with a monkeypatched wrapper; time is a clock whose sl
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import time
@@ -44,14 +43,8 @@ PER_REPORT = 9
 
 
 @pytest.fixture(scope="module")
-def mods(aws_endpoint):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", SELF)
-        yield {
-            name: importlib.import_module(f"handlers.{name}")
-            for name in ("lambda_metrics", "fluentd_metrics")
-        }
+def mods(handler_modules):
+    return handler_modules
 
 
 def config(**kw) -> Config:

@@ -9,7 +9,6 @@ sleeps pass at once.
 from __future__ import annotations
 
 import base64
-import importlib
 import io
 import json
 import logging
@@ -29,11 +28,8 @@ SELF = "/aws/lambda/logstream-self"
 
 
 @pytest.fixture(scope="module")
-def transform(aws_endpoint):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", SELF)
-        yield importlib.import_module("handlers.firehose_transform")
+def transform(handler_modules):
+    return handler_modules["firehose_transform"]
 
 
 def config(env: dict | None = None) -> Config:

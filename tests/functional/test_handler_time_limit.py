@@ -16,7 +16,6 @@ forwarder sends.
 from __future__ import annotations
 
 import base64
-import importlib
 import io
 import json
 import signal
@@ -54,15 +53,8 @@ REPORT = (
 
 
 @pytest.fixture(scope="module")
-def mods(aws_endpoint):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DESTINATION_ARN", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/unused")
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", SELF)
-        yield {
-            name: importlib.import_module(f"handlers.{name}")
-            for name in ("forward", "lambda_metrics", "firehose_transform")
-        }
+def mods(handler_modules):
+    return handler_modules
 
 
 class StageClock(FakeClock):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import importlib
 import io
 import json
 import os
@@ -41,16 +40,9 @@ REPORT = (
 
 
 @pytest.fixture(scope="module")
-def handlers_env(aws_endpoint):
+def handlers_env(handler_modules):
     """The handler modules as Lambda imports them (environment read once, at import)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DESTINATION_ARN", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/unused")
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", SELF)
-        yield {
-            name: importlib.import_module(f"handlers.{name}")
-            for name in ("forward", "lambda_metrics", "fluentd_metrics", "firehose_transform")
-        }
+    return handler_modules
 
 
 def config(**kw):

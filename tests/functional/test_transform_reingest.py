@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import importlib
 import io
 import json
 import math
@@ -37,12 +36,9 @@ SELF = "/aws/lambda/logstream-self"
 
 
 @pytest.fixture(scope="module")
-def transform(aws_endpoint):
+def transform(handler_modules):
     """handlers.firehose_transform as Lambda imports it (environment read once, at import)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", SELF)
-        yield importlib.import_module("handlers.firehose_transform")
+    return handler_modules["firehose_transform"]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ deadline in the context, the event source mapping's retries) is played by tests/
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import time
@@ -40,12 +39,9 @@ ACCOUNT = "123456789012"
 
 
 @pytest.fixture(scope="module")
-def modules(aws_endpoint):
+def modules(handler_modules):
     """The handler modules as Lambda imports them (environment read once, at import)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DESTINATION_ARN", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/unused")
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-        yield {name: importlib.import_module(f"handlers.{name}") for name in ("forward", "lambda_metrics")}
+    return handler_modules
 
 
 @pytest.fixture

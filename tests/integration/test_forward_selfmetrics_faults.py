@@ -5,7 +5,6 @@ back from moto directly. The numbers must add up with what arrived, whatever was
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import math
@@ -19,7 +18,7 @@ import pytest
 from handlers._config import Config
 from logstream import testing as t
 from tests.faultproxy import FaultProxy
-from tests.functional.wire import ACCOUNT, SELF_NAMESPACE, emf_documents, new_stream, stream_records
+from tests.functional.wire import SELF_NAMESPACE, emf_documents, new_stream, stream_records
 from tests.lambda_sim import Context
 
 SELF = "/aws/lambda/logstream-self"
@@ -36,12 +35,8 @@ N_DOCS, TRACE = 1_200, 3  # per document: 1 health check, 4 info lines, 1 error 
 
 
 @pytest.fixture(scope="module")
-def forward(aws_endpoint):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DESTINATION_ARN", f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/unused")
-        mp.setenv("POWERTOOLS_LOG_LEVEL", "CRITICAL")
-        mp.setenv("AWS_LAMBDA_LOG_GROUP_NAME", SELF)
-        yield importlib.import_module("handlers.forward")
+def forward(handler_modules):
+    return handler_modules["forward"]
 
 
 def direct(aws_endpoint):

@@ -14,37 +14,21 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-import yaml
 
 from handlers._config import Config
 from handlers._selfmetrics import METRICS
 from logstream import testing as t
 from logstream.sinks import EmfSink
 from tests.lambda_sim import Context
+from tests.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 SEARCH = re.compile(r"^SEARCH\('\{([^,}]+),([^}]+)\} MetricName=\"([^\"]+)\"', '(\w+)', (\d+)\)$")
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        return {name: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {name: loader.construct_sequence(node, deep=True)}
-    return {name: loader.construct_mapping(node, deep=True)}
-
-
-_Loader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
 def dashboard() -> dict:
-    template = yaml.load((ROOT / "sam-template.yaml").read_text(), Loader=_Loader)  # noqa: S506 - safe loader subclass
+    template = load_template()
     body = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     values = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
     values["AWS::Region"] = "eu-west-1"

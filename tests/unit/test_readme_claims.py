@@ -15,7 +15,6 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-import yaml
 
 import logstream
 from handlers._config import Config
@@ -28,6 +27,7 @@ from logstream.parsers.lambda_report import parse_report
 from logstream.process.config import ENV_NAMES, FLAG_NAMES, PipelineConfig
 from tests import readme_text as readme
 from tests.lambda_sim import Context
+from tests.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER_VARIABLES = ("RECORD_FORMAT", "SELF_METRICS")  # in the processing table, read by Config
@@ -35,25 +35,9 @@ OPTION_OF = {var: option for option, var in ENV_NAMES.items()}
 FIELD_OF = {option: ("sample_rate" if option == "sample" else option) for option in ENV_NAMES}
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        return {name: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {name: loader.construct_sequence(node, deep=True)}
-    return {name: loader.construct_mapping(node, deep=True)}
-
-
-_Loader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict:
-    return yaml.load((ROOT / "sam-template.yaml").read_text(), Loader=_Loader)  # noqa: S506 - safe loader subclass
+    return load_template()
 
 
 def function_env(template: dict, logical_id: str) -> dict:

@@ -10,35 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from handlers._config import Config
 from logstream import ConfigError
+from tests.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else ("Condition" if suffix == "Condition" else f"Fn::{suffix}")
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_Loader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
 def template():
-    return yaml.load((ROOT / "sam-template.yaml").read_text(), Loader=_Loader)  # noqa: S506 - safe loader subclass
+    return load_template()
 
 
 def resources(template, kind):
