@@ -330,7 +330,21 @@ class _Input:
     """A cursor over compressed input arriving in chunks (one bytes object, or a file read in
     pieces), with the absolute offset of what it hands out."""
 
-    __slots__ = ("chunks", "buf", "pos", "base", "mark", "seen_end", "fresh", "z_from", "z_next", "z_clear")
+    __slots__ = (
+        "chunks",
+        "buf",
+        "pos",
+        "base",
+        "mark",
+        "seen_end",
+        "fresh",
+        "z_from",
+        "z_next",
+        "z_clear",
+        "g_from",
+        "g_next",
+        "g_clear",
+    )
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
@@ -344,6 +358,9 @@ class _Input:
         # first one starting at or after z_from is z_next (-1: none starts before z_clear)
         self.z_from = self.z_clear = 0
         self.z_next = -1
+        # the same for gzip magics
+        self.g_from = self.g_clear = 0
+        self.g_next = -1
 
     @property
     def offset(self) -> int:
@@ -411,7 +428,9 @@ class _Input:
         while True:
             buf, base, pos = self.buf, self.base, self.pos
             held = len(buf) if limit < 0 else min(len(buf), limit - base + len(_GZIP_MAGIC) - 1)
-            found = buf.find(_GZIP_MAGIC, pos, held)
+            found = self._next_gzip(base + pos, base + held) - base
+            if found < 0:
+                found = -1
             region = held if limit < 0 else min(held, limit - base + 1)  # where zlib headers may start
             zlib_at = self._next_zlib(base + pos, base + (found + 1 if found >= 0 else region))
             if zlib_at >= 0:  # a zlib stream before the gzip magic
@@ -440,6 +459,31 @@ class _Input:
             if not self._fill():
                 self.pos = len(self.buf)
                 return False
+
+    def _next_gzip(self, at: int, stop: int) -> int:
+        """The absolute offset of the first gzip magic lying whole in ``[at, stop)`` (absolute
+        offsets within what is held), or -1. Like :meth:`_next_zlib`, each search runs to the
+        end of what is held and is remembered: after a zlib candidate that was not a member,
+        the search for the next gzip magic does not cross the same megabytes again (quadratic
+        in an incompressible stretch with many zlib-looking byte pairs and no gzip magic)."""
+        m = len(_GZIP_MAGIC)
+        if self.g_from <= at:
+            if self.g_next >= at:
+                return self.g_next if self.g_next + m <= stop else -1
+            if self.g_next < 0:
+                if stop - m < self.g_clear:
+                    return -1
+                frm = max(at, self.g_clear)  # the search goes on where the last one ended
+            else:
+                frm = self.g_from = at  # (the one found is behind)
+        else:
+            frm = self.g_from = at
+        i = self.buf.find(_GZIP_MAGIC, frm - self.base)
+        if i >= 0:
+            self.g_next = self.g_clear = self.base + i
+        else:  # no magic starts before the last m - 1 bytes (one may run on into the next chunk)
+            self.g_next, self.g_clear = -1, self.base + max(0, len(self.buf) - m + 1)
+        return self.g_next if 0 <= self.g_next and self.g_next + m <= stop else -1
 
     def _next_zlib(self, at: int, stop: int) -> int:
         """The absolute offset of the first zlib header whose two bytes lie in ``[at, stop)``
