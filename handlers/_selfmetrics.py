@@ -9,6 +9,7 @@ that can fail the invocation. What each metric counts is in the README ("Self-me
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -122,6 +123,12 @@ _TEMPLATE = (
 )
 
 
+@functools.lru_cache(maxsize=16)
+def _quoted(function_name: str) -> str:
+    """The function name as a JSON string (one per execution environment: encoded once)."""
+    return _enc.encode(function_name).decode()
+
+
 def emf_document(tally: Tally, function_name: str, now_ms: int) -> str:
     """The invocation's EMF document, one line.
 
@@ -139,7 +146,7 @@ def emf_document(tally: Tally, function_name: str, now_ms: int) -> str:
     doc = _TEMPLATE % (  # Tally.values, without building its dict
         now_ms,
         _DIRECTIVES[oldest is not None],
-        _enc.encode(function_name).decode(),
+        _quoted(function_name),
         tally.events_in,
         tally.events_out,
         tally.control_messages,
