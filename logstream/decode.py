@@ -326,6 +326,26 @@ class Numbers:
         self.next -= 1
 
 
+class _Sought:
+    """What the last search for one kind of header found, in absolute offsets: the first one
+    starting at or after ``start`` is at ``at`` (-1: none starts before ``clear``)."""
+
+    __slots__ = ("start", "at", "clear")
+
+    def __init__(self) -> None:
+        self.start = self.clear = 0
+        self.at = -1
+
+
+def _find_gzip(buf: bytes, i: int) -> int:
+    return buf.find(_GZIP_MAGIC, i)
+
+
+def _find_zlib(buf: bytes, i: int) -> int:
+    m = _ZLIB_HEAD.search(buf, i)
+    return -1 if m is None else m.start()
+
+
 class _Input:
     """A cursor over compressed input arriving in chunks (one bytes object, or a file read in
     pieces), with the absolute offset of what it hands out."""
@@ -338,12 +358,8 @@ class _Input:
         "mark",
         "seen_end",
         "fresh",
-        "z_from",
-        "z_next",
-        "z_clear",
-        "g_from",
-        "g_next",
-        "g_clear",
+        "zlib_sought",
+        "gzip_sought",
     )
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
@@ -354,13 +370,8 @@ class _Input:
         self.mark = 0  # absolute offset to keep from (the current member's start), within limits
         self.seen_end = 0  # absolute end of the ten bytes of the last gzip header looked at
         self.fresh = True  # the header found last starts at or after seen_end (see skip_to_member)
-        # what the last search for zlib headers found (absolute offsets, see _next_zlib): the
-        # first one starting at or after z_from is z_next (-1: none starts before z_clear)
-        self.z_from = self.z_clear = 0
-        self.z_next = -1
-        # the same for gzip magics
-        self.g_from = self.g_clear = 0
-        self.g_next = -1
+        self.zlib_sought = _Sought()  # what the last search for each kind of header found
+        self.gzip_sought = _Sought()
 
     @property
     def offset(self) -> int:
@@ -460,53 +471,38 @@ class _Input:
                 self.pos = len(self.buf)
                 return False
 
-    def _next_gzip(self, at: int, stop: int) -> int:
-        """The absolute offset of the first gzip magic lying whole in ``[at, stop)`` (absolute
-        offsets within what is held), or -1. Like :meth:`_next_zlib`, each search runs to the
-        end of what is held and is remembered: after a zlib candidate that was not a member,
-        the search for the next gzip magic does not cross the same megabytes again (quadratic
-        in an incompressible stretch with many zlib-looking byte pairs and no gzip magic)."""
-        m = len(_GZIP_MAGIC)
-        if self.g_from <= at:
-            if self.g_next >= at:
-                return self.g_next if self.g_next + m <= stop else -1
-            if self.g_next < 0:
-                if stop - m < self.g_clear:
+    def _next(
+        self, sought: _Sought, width: int, find: Callable[[bytes, int], int], at: int, stop: int
+    ) -> int:
+        """The absolute offset of the first header (``width`` bytes; ``find(buf, i)`` gives the
+        index of the next one from ``i``, or -1) lying whole in ``[at, stop)`` (absolute offsets
+        within what is held), or -1. Each search runs to the end of what is held and is
+        remembered in ``sought``: the same bytes are not searched again for every candidate
+        looked at in between, nor after a rewind to a member's start (that was quadratic: an
+        incompressible stretch with many zlib-looking byte pairs and no gzip magic)."""
+        if sought.start <= at:
+            if sought.at >= at:
+                return sought.at if sought.at + width <= stop else -1
+            if sought.at < 0:
+                if stop - width < sought.clear:
                     return -1
-                frm = max(at, self.g_clear)  # the search goes on where the last one ended
+                frm = max(at, sought.clear)  # the search goes on where the last one ended
             else:
-                frm = self.g_from = at  # (the one found is behind)
+                frm = sought.start = at  # (the one found is behind)
         else:
-            frm = self.g_from = at
-        i = self.buf.find(_GZIP_MAGIC, frm - self.base)
+            frm = sought.start = at
+        i = find(self.buf, frm - self.base)
         if i >= 0:
-            self.g_next = self.g_clear = self.base + i
-        else:  # no magic starts before the last m - 1 bytes (one may run on into the next chunk)
-            self.g_next, self.g_clear = -1, self.base + max(0, len(self.buf) - m + 1)
-        return self.g_next if 0 <= self.g_next and self.g_next + m <= stop else -1
+            sought.at = sought.clear = self.base + i
+        else:  # none starts before the last width - 1 bytes (one may run on into the next chunk)
+            sought.at, sought.clear = -1, self.base + max(0, len(self.buf) - width + 1)
+        return sought.at if 0 <= sought.at and sought.at + width <= stop else -1
+
+    def _next_gzip(self, at: int, stop: int) -> int:
+        return self._next(self.gzip_sought, len(_GZIP_MAGIC), _find_gzip, at, stop)
 
     def _next_zlib(self, at: int, stop: int) -> int:
-        """The absolute offset of the first zlib header whose two bytes lie in ``[at, stop)``
-        (absolute offsets within what is held), or -1. Each search runs to the end of what is
-        held and is remembered: the bytes between two gzip magics are not searched once per
-        magic, nor again after a rewind to a member's start."""
-        if self.z_from <= at:
-            if self.z_next >= at:
-                return self.z_next if self.z_next + 2 <= stop else -1
-            if self.z_next < 0:
-                if stop - 1 <= self.z_clear:
-                    return -1
-                frm = max(at, self.z_clear)  # the search goes on where the last one ended
-            else:
-                frm = self.z_from = at  # (the one found is behind)
-        else:
-            frm = self.z_from = at
-        m = _ZLIB_HEAD.search(self.buf, frm - self.base)
-        if m is not None:
-            self.z_next = self.z_clear = self.base + m.start()
-        else:
-            self.z_next, self.z_clear = -1, self.base + len(self.buf) - 1
-        return self.z_next if 0 <= self.z_next and self.z_next + 2 <= stop else -1
+        return self._next(self.zlib_sought, 2, _find_zlib, at, stop)
 
     def only_padding_left(self) -> bool:
         """True when the rest of the input is padding: NUL bytes (tape-style) or whitespace (a

@@ -24,6 +24,7 @@ import pytest
 
 from logstream import testing as t
 from tests import readme_text as readme
+from tests.functional.test_cli_terminal import _read_all
 
 BIN = Path(sys.executable).parent  # the environment's `logstream` command
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -32,19 +33,6 @@ ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 def environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
     return {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "NO_COLOR": "1", "TERM": "xterm"}
-
-
-def _read_all(fd: int) -> bytes:
-    out = []
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # EIO: the other side of the terminal is closed
-            break
-        if not chunk:
-            break
-        out.append(chunk)
-    return b"".join(out)
 
 
 def on_terminal(line: str, cwd: Path) -> tuple[int, str, str]:
