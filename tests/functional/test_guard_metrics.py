@@ -27,8 +27,9 @@ from tests.functional.test_forward_failures import (
     assert_dead_lettered_poison,
     log_records,
     multi_document_payload,
+    run,
 )
-from tests.functional.wire import SELF_NAMESPACE, emf_documents, new_queue, read_queue
+from tests.functional.wire import emf_documents, new_queue, read_queue
 from tests.lambda_sim import Context, FakeClock, run_like_event_source_mapping
 
 SELF = "/aws/lambda/logstream-self"
@@ -49,19 +50,6 @@ def mods(handler_modules):
 
 def config(**kw) -> Config:
     return Config.load({"AWS_REGION": "us-east-1"}, skip_log_groups=frozenset({SELF}), **kw)
-
-
-def run(handler, event, context):
-    """Invoke; the answer (or the exception raised), the metric EMF documents and the
-    self-metrics document printed."""
-    out = io.StringIO()
-    with redirect_stdout(out):
-        try:
-            answer = handler(event, context)
-        except Exception as exc:  # noqa: BLE001 - returned for the test to look at
-            answer = exc
-    (own,) = emf_documents(out.getvalue(), SELF_NAMESPACE)
-    return answer, own
 
 
 def now_ms() -> int:
