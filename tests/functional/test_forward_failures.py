@@ -188,12 +188,14 @@ def test_given_an_async_event_of_three_documents_one_raising_then_the_two_arrive
 
 
 # ---------------------------------------------------------------------------------- deadline
-def slow_redaction(monkeypatch, clock: FakeClock, seconds: float) -> None:
-    """Redaction that takes ``seconds`` per stream (a slow REDACT_PATTERNS regex)."""
+def slow_redaction(monkeypatch, clock: FakeClock, seconds: float, marker: str | None = None) -> None:
+    """Redaction that takes ``seconds`` (on ``clock``) per stream, or only for a stream holding
+    ``marker`` when given (a slow REDACT_PATTERNS regex), and ends."""
     real = pipeline_module.redact_events
 
     def redact_events(events, redactor):
-        clock.sleep(seconds)
+        if marker is None or any(marker in e.message for e in events):
+            clock.sleep(seconds)
         return real(events, redactor)
 
     monkeypatch.setattr(pipeline_module, "redact_events", redact_events)

@@ -20,7 +20,7 @@ import handlers._transform as transform_module
 import logstream.process.pipeline as pipeline_module
 from handlers._config import Config
 from logstream import testing as t
-from tests.functional.test_forward_failures import log_records
+from tests.functional.test_forward_failures import log_records, poisoned_redaction
 from tests.functional.wire import SELF_NAMESPACE, emf_documents
 from tests.lambda_sim import Context, FakeClock
 
@@ -58,14 +58,7 @@ def test_given_a_record_whose_processing_raises_then_it_alone_is_processing_fail
     transform, monkeypatch, where
 ):
     if where == "a pipeline stage":
-        real = pipeline_module.redact_events
-
-        def redact_events(events, redactor):
-            if any("poison" in e.message for e in events):
-                raise RuntimeError("stage bug on purpose")
-            return real(events, redactor)
-
-        monkeypatch.setattr(pipeline_module, "redact_events", redact_events)
+        poisoned_redaction(monkeypatch)
         env = {"REDACT": "email"}
     else:
         real_lines = transform_module.event_lines

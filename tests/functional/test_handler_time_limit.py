@@ -31,7 +31,7 @@ from handlers._pace import TimeLimit
 from logstream import iter_log_streams
 from logstream import testing as t
 from logstream.sinks import EmfSink
-from tests.functional.test_forward_failures import log_records, messages_in
+from tests.functional.test_forward_failures import log_records, messages_in, slow_redaction
 from tests.functional.wire import (
     ACCOUNT,
     SELF_NAMESPACE,
@@ -83,18 +83,6 @@ def run(handler, event, context):
     return answer, out.getvalue(), own
 
 
-def slow_stage(monkeypatch, clock: FakeClock, seconds: float, marker: str = "slow") -> None:
-    """Redaction takes ``seconds`` for a stream holding ``marker`` (and ends)."""
-    real = pipeline_module.redact_events
-
-    def redact_events(events, redactor):
-        if any(marker in e.message for e in events):
-            clock.sleep(seconds)
-        return real(events, redactor)
-
-    monkeypatch.setattr(pipeline_module, "redact_events", redact_events)
-
-
 def logged_dead_letters(log) -> list[dict]:
     """The dead letters the handler logged with their data (no queue took them)."""
     return [json.loads(r.deadLetterBody) for r in log if hasattr(r, "deadLetterBody")]
@@ -140,7 +128,7 @@ def test_given_a_record_interrupted_after_a_slow_one_then_it_is_failed_as_not_pr
     mods, monkeypatch
 ):
     clock = StageClock()
-    slow_stage(monkeypatch, clock, 0.1)  # of the 0.25 s for processing: the next starts with 60%
+    slow_redaction(monkeypatch, clock, 0.1, "slow")  # of the 0.25 s for processing: the next starts with 60%
     docs = [t.make_document([m], log_stream=f"s{i}") for i, m in enumerate(["slow", HOSTILE, "3"])]
     event = t.firehose_event(docs)
 
@@ -244,7 +232,7 @@ def test_given_a_poisoned_kinesis_record_when_run_like_the_event_source_mapping_
     mods, aws, monkeypatch
 ):
     clock = FakeClock()
-    slow_stage(monkeypatch, clock, 0.3)  # of 2 s for processing: the next starts with 85% left
+    slow_redaction(monkeypatch, clock, 0.3, "slow")  # of 2 s for processing: the next starts with 85% left
     name, arn = new_stream(aws)
     queue = new_queue(aws)
     mod = mods["forward"]
