@@ -19,6 +19,10 @@ Three promises hold for every input (see DESIGN.md section 5):
 * **Linear time, bounded memory.** Compressed input is fed to the inflater in pieces sized from
   the previous member, so many small members never copy the rest of the object per member; the
   cap (``max_size``) counts every expanded byte of every nested layer of one payload.
+* **The same for any read size.** Bytes read whole, from a pipe a few at a time or in the CLI's
+  1 MiB reads give the same documents and errors, also when a layer is corrupt inside its
+  compressed data: what a corrupt member passes on to the layer inside it is fixed by pieces of
+  its input whose bounds do not depend on the reads (see :func:`inflate`).
 """
 
 from __future__ import annotations
@@ -138,7 +142,7 @@ _ZLIB_ERRORS: tuple[type[BaseException], ...] = (zlib.error,) + (  # type: ignor
 )
 _STEP: Final = 32 * _MiB  # inflate output per call: bounds memory on a bomb to the cap plus this
 _FIRST_PIECE: Final = 1 * _MiB  # compressed bytes fed for the first member
-_MAX_PIECE: Final = 4 * _MiB
+_MAX_PIECE: Final = 4 * _MiB  # (below _REWIND_LIMIT: a first piece is inflated again from bytes still held)
 _REWIND_LIMIT: Final = 8 * _MiB  # compressed bytes of one member kept to resume after it fails
 _B64_WS = re.compile(r"\s+")
 _GZIP_MAGIC: Final = b"\x1f\x8b\x08"
@@ -377,22 +381,33 @@ class _Input:
     def offset(self) -> int:
         return self.base + self.pos
 
-    def _fill(self) -> bool:
+    def _fill(self, need: int = 1) -> bool:
+        """Read the next chunk, or as many as bring ``need`` bytes (joined once: a piece held
+        whole from small reads is not copied again for each read)."""
+        got: list[bytes] = []
+        size = 0
         for chunk in self.chunks:
             if chunk:
-                keep = max(self.mark - self.base, self.pos - _REWIND_LIMIT, 0)
-                keep = min(keep, self.pos)
-                rest = self.buf[keep:]
-                self.base += keep
-                self.pos -= keep
-                self.buf = rest + chunk if rest else bytes(chunk)
-                return True
-        return False
+                got.append(chunk)
+                size += len(chunk)
+                if size >= need:
+                    break
+        if not got:
+            return False
+        keep = max(self.mark - self.base, self.pos - _REWIND_LIMIT, 0)
+        keep = min(keep, self.pos)
+        rest = self.buf[keep:]
+        self.base += keep
+        self.pos -= keep
+        if rest:
+            got.insert(0, rest)
+        self.buf = bytes(got[0]) if len(got) == 1 else b"".join(got)
+        return True
 
     def have(self, n: int) -> int:
         """Hold at least ``n`` bytes from the cursor (fewer when the input ends first) and say
         how many are held; ``buf`` and ``pos`` may move (nothing is copied for the caller)."""
-        while len(self.buf) - self.pos < n and self._fill():
+        while len(self.buf) - self.pos < n and self._fill(n - (len(self.buf) - self.pos)):
             pass
         return len(self.buf) - self.pos
 
@@ -456,6 +471,8 @@ class _Input:
                 fresh = gzip_at >= self.seen_end
                 self.seen_end = max(self.seen_end, gzip_at + 10)
                 self.pos = found
+                self.have(15)  # judged on the same bytes whatever the read size (the buffer may move)
+                buf, found = self.buf, self.pos
                 if (fresh and known and _signature(buf[found : found + 10]) in known) or (
                     not _surely_false(buf, found) and _plausible_at(self)
                 ):
@@ -779,6 +796,19 @@ def inflate(
     resumes right after it. The trailer is checked here, after all of the member's output came
     out (the same output for any read size): what the member holds is dropped unless it has
     checksums of its own (another gzip or zlib layer, whose intact members are kept).
+
+    A member's data is inflated in pieces whose bounds depend on where it starts and on the
+    members before it, never on the read size (the first piece :data:`_FIRST_PIECE` bytes, or
+    twice the size of the member before; each next one twice as large, up to
+    :data:`_MAX_PIECE`), and a piece's output is passed on once the whole piece is inflated.
+    When the data proves corrupt (or runs past the member's end into other bytes), the member
+    has passed on the output of the pieces before the one holding the damage, whatever the
+    read size: a layer inside it keeps the members that came out whole (each checked by its own
+    trailer), and the same ones for whole bytes, a pipe giving a few bytes at a time or the
+    CLI's reads. (The first piece is fed as the input comes, so that a member ending in it comes
+    out before the next bytes arrive; a first piece the member does not end in is inflated again
+    in one call, as the later pieces are.)
+
     Otherwise it resumes at the next gzip header that starts a member, and a header found that
     way counts as a member only when its data inflates to its end (or over the cap, or, after
     bytes that were not gzip data or a corrupt member, up to the end of the input). A false
@@ -890,12 +920,24 @@ def inflate(
             else:
                 src.advance(header)
             while status == "ok" and not d.eof:
+                # One piece: [last_piece, last_piece + step) of the input, its bounds fixed by
+                # where the member starts and by the members before it, never by the read size.
+                # Its output is passed on once it is inflated to its end (or the member's data
+                # or the input ends inside it), and dropped when the data proves corrupt inside
+                # it: what a corrupt member passed on to the layer inside it is the same for any
+                # read size (zlib drops the output of a call that fails, so what came out before
+                # the error would depend on how much input each call had).
                 last_piece = src.offset
                 pieces += 1
+                piece_end = last_piece + step
+                if pieces > 1:  # the next piece whole, in one call (see below)
+                    src.have(step)
                 data = src.take(step)
                 if not data:
                     status = "cut" if feed is not None and feed.cut is not None else "ran_out"
                     break
+                held: list[bytes] = []
+                takes = 1
                 while True:  # bounded output per call: a bomb never holds more than the cap + a step
                     if budget.left < 0:  # spent by a layer inside this one, which reported it
                         status = "spent"
@@ -903,16 +945,47 @@ def inflate(
                     out = d.decompress(data, min(_STEP, budget.left + 1))
                     if out:
                         budget.take(len(out))
-                        value = check(out, value)
-                        size += len(out)
-                        if len(first) < _HEAD_BYTES:
-                            first += out[: _HEAD_BYTES - len(first)]
-                        yield out
+                        held.append(out)
                     data = d.unconsumed_tail
-                    if d.eof or not data:
+                    if d.eof:
                         break
+                    if not data:  # (the first piece) the rest of it, as the input brings it
+                        if src.offset >= piece_end:
+                            break
+                        data = src.take(piece_end - src.offset)
+                        if not data:
+                            break
+                        takes += 1
                 if status != "ok":
                     break
+                if takes > 1 and not d.eof:
+                    # The first piece is fed as the input comes, so that a member is seen to
+                    # end as soon as its bytes are in (a producer pausing after each member);
+                    # when it does not end there, the piece is inflated again in one call: where
+                    # its input stops, what ISA-L gives depends on how that input was cut.
+                    budget.left += sum(map(len, held))
+                    held = []
+                    fed = src.offset - last_piece
+                    src.rewind(last_piece)
+                    src.have(fed)
+                    data = src.take(fed)
+                    d = _zlib.decompressobj(-15)
+                    while data:
+                        out = d.decompress(data, min(_STEP, budget.left + 1))
+                        if out:
+                            budget.take(len(out))
+                            held.append(out)
+                        data = d.unconsumed_tail
+                        if d.eof:
+                            break
+                held.reverse()
+                while held:  # (each handed on and let go: the layer after may keep it a while)
+                    out = held.pop()
+                    value = check(out, value)
+                    size += len(out)
+                    if len(first) < _HEAD_BYTES:
+                        first += out[: _HEAD_BYTES - len(first)]
+                    yield out
                 if not d.eof:
                     step = min(step * 2, _MAX_PIECE)
         except _ZLIB_ERRORS as exc:
@@ -1006,7 +1079,7 @@ def inflate(
             members += 1
             if signature:  # (the first member's, or one found by scanning that proved a member)
                 known.add(signature)
-            piece_size = max(4096, 2 * consumed)
+            piece_size = min(max(4096, 2 * consumed), _MAX_PIECE)
             if numbers.copies and start >= copies_end and feed is None:
                 numbers.copies.clear()  # past every byte the broken members read: no copy follows
             yield _Cut(keep=False) if copy else _Member(index, True)
