@@ -1096,9 +1096,10 @@ def inflate(
                     "own and kept when intact"
                 )
             else:
+                following = src.peek(_PROBE_BYTES).strip(_PADDING)  # (the last member: nothing)
                 err = DecompressError(
-                    f"corrupt compressed data in member {index + 1}: {detail}; "
-                    f"skipped {consumed} bytes to the next member"
+                    f"corrupt compressed data in member {index + 1}: {detail}; skipped {consumed} "
+                    f"bytes to the {'next member' if following else 'end of the input'}"
                 )
             report(err.locate(member=index) if index else err)
             continue

@@ -289,3 +289,25 @@ def test_given_an_outer_layer_cut_off_and_another_object_after_it_then_the_same_
             blob = outer[: rng.randrange(header + 1, len(outer) - trailer)] + tail
             for whole in _read_every_way(blob, (1, 7, 4096), seed):
                 _check_against_the_build(*whole, docs + after, 0)
+
+
+# ---------------------------------------------------------------------------- error texts
+def test_given_a_wrong_checksum_in_the_last_member_then_the_error_says_it_skipped_to_the_end_of_the_input():
+    """The bytes skipped run to the next member, or (the last member) to the end of the input:
+    "to the next member" was said of the last one too."""
+    rng = random.Random(2)
+    docs = _documents(rng, 0, 3)
+    members = [gzip_member(document_json(d)) for d in docs]
+    for k, where in ((1, "the next member"), (2, "the end of the input")):
+        damaged = list(members)
+        damaged[k] = members[k][:-8] + bytes([members[k][-8] ^ 1]) + members[k][-7:]
+        for out, errors in _read_every_way(b"".join(damaged) + b"\n" * (k == 2), READ_SIZES, k):
+            assert out == docs[:k] + docs[k + 1 :]
+            assert errors == [
+                (
+                    f"{SOURCE}: member {k + 1}: decompress: corrupt compressed data in member {k + 1}: "
+                    f"incorrect data check; skipped {len(members[k])} bytes to {where}",
+                    "decompress",
+                    k,
+                )
+            ]
