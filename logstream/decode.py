@@ -986,6 +986,7 @@ def inflate(
                     if len(first) < _HEAD_BYTES:
                         first += out[: _HEAD_BYTES - len(first)]
                     yield out
+                out = b""  # (not kept alive while this generator waits)
                 if not d.eof:
                     step = min(step * 2, _MAX_PIECE)
         except _ZLIB_ERRORS as exc:
@@ -1422,10 +1423,10 @@ def flatten(
                 return
             yield piece
             continue
-        head = src.head(16)
-        if head[:1] in _JSON_OPENERS:  # the usual case: documents
+        holds = _holds(src, splitter)
+        if holds == "json":
             yield piece
-        elif head[:2] == b"\x1f\x8b" or (is_compressed(head) and _holds_zlib(src, splitter)):
+        elif holds == "layer":
             numbers.release()  # the members inside take its number
             yield _End()
             # what goes wrong inside a member found by scanning counts only if it is a member
@@ -1450,10 +1451,8 @@ def flatten(
             if type(end) is not _Cut:
                 for found_error in held:
                     from_inside(found_error)
-        elif _json_start(head):
-            yield piece
         else:  # base64 text, the rest of a value begun in the member before, or neither
-            parts, end = src.collect(_NOT_BASE64 if _base64_start(head) else _ANYTHING)
+            parts, end = src.collect(_NOT_BASE64 if holds == "base64" else _ANYTHING)
             while src.verdicts:
                 yield src.verdicts.pop(0)
             found = _payloads(b"".join(parts)) if type(end) is _Member else None
@@ -1488,6 +1487,20 @@ def flatten(
                         depth=depth,
                         max_depth=max_depth,
                     )
+
+
+def _holds(src: _Ahead, splitter: Splitter) -> str:
+    """What the member starting in ``src`` holds, told by its first bytes: ``"json"``,
+    ``"layer"`` (gzip or zlib), ``"base64"`` (text of payloads) or ``"other"``. (Its first piece
+    is looked at here, not kept by the caller while the member is read: it may be 32 MiB.)"""
+    head = src.head(16)
+    if head[:1] in _JSON_OPENERS:  # the usual case: documents
+        return "json"
+    if head[:2] == b"\x1f\x8b" or (is_compressed(head) and _holds_zlib(src, splitter)):
+        return "layer"
+    if _json_start(head):
+        return "json"
+    return "base64" if _base64_start(head) else "other"
 
 
 def _holds_zlib(src: _Ahead, splitter: Splitter) -> bool:
@@ -1714,10 +1727,12 @@ class Splitter:
     occur inside a JSON string), waiting for more input when none has arrived yet. Values are
     parsed as soon as bytes arrive, except that after an attempt found an incomplete value the
     next waits until the pending bytes have doubled (or the input ends), so time stays linear
-    and memory holds about one value (at most the cap) at a time. Values of a gzip member are
-    held until the member's checksum has been verified: a corrupt member's values never come
-    out; those of a member cut off by the end of the input count unless its data proves to run
-    past another member.
+    and memory holds about one value (at most the cap) at a time. The bytes of a gzip member
+    are parsed once the member is inflated to its end and its checksum verified: a corrupt
+    member's bytes are never parsed (nor a value reaching into them: it lost its end), so what
+    comes out does not depend on when a parse was tried, that is on the read size; those of a
+    member cut off by the end of the input count unless its data proves to run past another
+    member.
     """
 
     __slots__ = (
@@ -1758,7 +1773,11 @@ class Splitter:
         if type(piece) is bytes:
             self.parts.append(piece)
             self.size += len(piece)
-            if len(self.pending) + self.size >= 2 * self.stuck:  # doubling: linear, and prompt
+            # doubling: linear, and prompt. Not while a member is being inflated: what a parse of
+            # its bytes finds waits for its end (its checksum), and a member that breaks is never
+            # parsed (its bytes are dropped); an attempt on a damaged member's bytes found or not
+            # a JSON error, and counted lines and documents, by when it happened: the read size
+            if self.open is None and len(self.pending) + self.size >= 2 * self.stuck:
                 yield from self._out(self._parse(final=False))
         elif isinstance(piece, _Member):
             if piece.end:

@@ -291,6 +291,35 @@ def test_given_an_outer_layer_cut_off_and_another_object_after_it_then_the_same_
                 _check_against_the_build(*whole, docs + after, 0)
 
 
+# ------------------------------------------------------------- documents split over members
+def test_given_a_document_split_over_members_and_its_last_part_corrupt_then_dropped_for_any_read_size():
+    """A pretty document in two members, the second one corrupt (its checksum, or zeros in its
+    data): the document is dropped and the member reported, once. Before, whether it came out
+    (its end from a member whose checksum failed) or a JSON error was reported for it depended
+    on whether the splitter tried to parse the corrupt member's bytes before they were dropped,
+    that is on the read size."""
+    rng = random.Random(1)
+    split, after = _documents(rng, 0, 2)
+    text = json.dumps(split, indent=2).encode()
+    for cut in (len(text) // 3, len(text) // 2, len(text) - 5):
+        second = gzip_member(text[cut:])
+        crc = second[:-8] + bytes([second[-8] ^ 1]) + second[-7:]
+        at = len(second) * 2 // 3
+        zeros = second[:at] + bytes(6) + second[at + 6 :]
+        for damaged in (crc, zeros):
+            blob = gzip_member(text[:cut]) + damaged + gzip_member(document_json(after))
+            for out, errors in _read_every_way(blob, READ_SIZES, cut):
+                assert out == [after]
+                assert [e[1:] for e in errors] == [("decompress", 1)]
+                assert errors[0][0].startswith(
+                    f"{SOURCE}: member 2: decompress: corrupt compressed data in member 2: "
+                )
+                if damaged is crc:
+                    assert errors[0][0].endswith(
+                        f"incorrect data check; skipped {len(crc)} bytes to the next member"
+                    )
+
+
 # ---------------------------------------------------------------------------- error texts
 def test_given_a_wrong_checksum_in_the_last_member_then_the_error_says_it_skipped_to_the_end_of_the_input():
     """The bytes skipped run to the next member, or (the last member) to the end of the input:
