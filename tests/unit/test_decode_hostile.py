@@ -287,6 +287,8 @@ def test_given_a_duplicated_member_then_its_documents_come_out_twice_where_it_is
 
 # ------------------------------------------------------------------------ damaged members
 def _damage(member: bytes, how: str, at: float, size: int, bits: int) -> bytes:
+    if not member:  # (cut to nothing by an earlier damage)
+        return member
     i = min(int(at * len(member)), len(member) - 1)
     if how == "flip":
         return member[:i] + bytes([member[i] ^ (1 << (bits % 8))]) + member[i + 1 :]
@@ -413,10 +415,16 @@ def test_given_any_damage_and_cap_then_only_decode_errors_leave(drawn, damage, c
     blob = {"": blob, "gz": gz(blob), "b64": b64(blob)}[on_top]
 
     def check() -> None:
-        _, errors = _decode(blob, max_size=cap)
-        _, streamed = _decode(Pieces(blob, piece), max_size=cap)
+        out, errors = _decode(blob, max_size=cap)
+        streamed_out, streamed = _decode(Pieces(blob, piece), max_size=cap)
         for err in errors + streamed:
             assert isinstance(err, DecodeError) and len(str(err)) < 400
+        if on_top != "b64":  # the same for any read size (base64 text of a whole object is
+            # taken for a payload only when given as bytes, not from a reader: envelopes' detection)
+            assert streamed_out == out
+            assert [(str(e), e.step, e.member) for e in streamed] == [
+                (str(e), e.step, e.member) for e in errors
+            ]
         try:
             list(iter_log_streams(blob, max_size=cap))
         except DecodeError:
