@@ -72,28 +72,37 @@ def _end_by_sigint() -> None:
     os.kill(os.getpid(), signal.SIGINT)  # the default action: the process ends here
 
 
+def _unknown(name: str) -> int:
+    hint = suggest_subcommand(name)
+    return _usage_error(
+        f"unknown subcommand {name!r}"
+        + (f"; did you mean {hint!r}?" if hint else f" ({', '.join(SUBCOMMANDS)})")
+    )
+
+
 def _main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help") or argv == ["help"]:
+    if not argv or argv in (["help"], ["-h"], ["--help"]):
         write_all(1, top_help().encode())
         return 0
     if argv[0] == "--version":
+        if len(argv) > 1:
+            return _usage_error(f"--version takes no arguments, not {argv[1]!r}")
         from .. import __version__
 
         write_all(1, f"logstream {__version__}\n".encode())
         return 0
     name = argv[0]
-    if name == "help":
+    if name in ("help", "-h", "--help"):  # `logstream help decode`, `logstream --help decode`
+        if len(argv) > 2:
+            return _usage_error(f"{name} takes one subcommand (logstream help SUBCOMMAND), not {argv[2]!r}")
         name = argv[1]
-        if name in SUBCOMMANDS:
-            argv = [name, "--help"]
+        if name not in SUBCOMMANDS:
+            return _unknown(name)
+        argv = [name, "--help"]
     if name not in SUBCOMMANDS:
         if name.startswith("-"):
             return _usage_error(f"a subcommand comes first, before {name!r}: one of {', '.join(SUBCOMMANDS)}")
-        hint = suggest_subcommand(name)
-        return _usage_error(
-            f"unknown subcommand {name!r}"
-            + (f"; did you mean {hint!r}?" if hint else f" ({', '.join(SUBCOMMANDS)})")
-        )
+        return _unknown(name)
     parser = build_parser(name)
     try:
         args = parser.parse_args(argv[1:])
