@@ -46,21 +46,30 @@ def main(argv: list[str] | None = None) -> int:
 
     Interrupted (Ctrl-C), the program itself (``argv`` None) ends by SIGINT after erasing its
     progress line, so that the shell sees 130 *and* knows the user interrupted it (bash stops a
-    loop only then); called with ``argv``, it returns 130.
+    loop only then); called with ``argv``, it returns 130. The program is interrupted quietly
+    from start to end: the ``logstream`` command's launcher (``_logstream_cli``) leaves SIGINT
+    at its default action while Python imports the CLI, this takes over (Ctrl-C becomes
+    ``KeyboardInterrupt``) inside its ``try``, and gives the default action back once the work
+    is done, for the interpreter's shutdown.
     """
     program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _main(argv)
+        if program and signal.getsignal(signal.SIGINT) == signal.SIG_DFL:  # set by the launcher
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        status = _main(argv)
     except OutputClosed:
-        return _closed()
+        status = _closed()
     except OutputError as exc:
         say(f"logstream: cannot write output: {exc}\n")
-        return 1
+        status = 1
     except KeyboardInterrupt:
         if program:
             _end_by_sigint()
         return 130
+    if program and signal.getsignal(signal.SIGINT) == signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C from here on: the end, quietly
+    return status
 
 
 def _end_by_sigint() -> None:
