@@ -134,6 +134,18 @@ def test_given_files_with_byte_order_marks_concatenated_then_every_mark_ignored(
     assert back.stdout == b"line one\nline two\n"
 
 
+def test_given_files_with_byte_order_marks_and_no_final_line_break_concatenated_then_every_document():
+    """``cat a.json b.json`` where a.json ends without a line break: b.json's byte order mark is
+    glued to a.json's closing brace, on one line. Before, that line was one 'invalid JSON' error
+    and both documents were lost."""
+    bom = b"\xef\xbb\xbf"
+    docs = [t.make_document([f"file {i}\n"], log_stream=f"s{i}") for i in range(2)]
+    files = [bom + msgspec.json.encode(t.lambda_event(doc)) for doc in docs]
+    res = run_cli("decode", "--messages", stdin=b"".join(files) + b"\n")
+    assert (res.returncode, res.stderr) == (0, b"")
+    assert res.stdout == b"file 0\nfile 1\n"
+
+
 def test_given_json_line_over_a_mebibyte_then_streamed_glued_documents_all_decoded():
     docs = [t.make_document([f"{i}:" + "x" * 5000 for _ in range(60)], log_stream=f"s{i}") for i in range(8)]
     glued = b"".join(msgspec.json.encode(d) for d in docs)
