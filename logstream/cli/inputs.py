@@ -777,9 +777,9 @@ class _Scanner:
         else:
             stream = _text_stream("", "", "", (), events)
         tail, self.plain_stream = bool(self.plain_stream), ""
-        if tail or opts.mode == "encode":
+        if tail:
             kept = opts.keep(stream)
-        else:  # plain log lines have no time: time filters do not apply to them
+        else:  # plain log lines have no time (encode's is the time of the run): time filters pass them
             kept = dataclasses.replace(opts, since=None, until=None).keep(stream)
         if kept is not None:
             yield kept

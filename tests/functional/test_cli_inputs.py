@@ -9,6 +9,7 @@ import sys
 import time
 
 import msgspec
+import pytest
 
 from logstream import testing as t
 from tests.conftest import ROOT, run_cli
@@ -41,6 +42,16 @@ def test_given_plain_text_when_encode_then_decode_messages_gives_it_back_byte_fo
     back = run_cli("decode", "--messages", stdin=enc.stdout)
     assert back.returncode == 0, back.stderr
     assert back.stdout == PLAIN
+
+
+@pytest.mark.parametrize("window", [("--until", "2024-01-01"), ("--since", "2999-01-01")])
+def test_given_plain_text_and_a_time_window_not_holding_now_when_encode_then_every_line_kept(window):
+    # plain lines have no time: time filters pass them (encode stamps them with the time of the run)
+    enc = run_cli("encode", *window, stdin=PLAIN)
+
+    dec = run_cli("decode", "--messages", stdin=enc.stdout)
+    assert (enc.returncode, dec.returncode) == (0, 0), enc.stderr + dec.stderr
+    assert dec.stdout == PLAIN
 
 
 def test_given_plain_text_when_encode_then_one_event_per_line_each_with_its_own_id():
