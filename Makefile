@@ -32,11 +32,11 @@ package: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*.whl dist/*.tar.gz
 
-# mypy --strict on logstream/ and handlers/ (settings in pyproject.toml)
+# mypy --strict on logstream/, handlers/ and the command's launcher (settings in pyproject.toml)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-SOURCES := logstream handlers tests benchmarks demo.py packaging
+SOURCES := logstream handlers _logstream_cli.py tests benchmarks demo.py packaging
 lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check --quiet $(SOURCES)

@@ -9,7 +9,6 @@ that can fail the invocation. What each metric counts is in the README ("Self-me
 from __future__ import annotations
 
 import dataclasses
-import functools
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -112,21 +111,36 @@ def _directive(with_latency: bool) -> bytes:
 
 
 #: The document's fixed part, encoded once (with and without DeliveryLatency).
-_DIRECTIVES = {True: _directive(True).decode(), False: _directive(False).decode()}
-#: The document as one %-template (its metrics in METRICS' order, DeliveryLatency apart): a
-#: dict and msgspec cost 0.5 us more an invocation.
-_TEMPLATE = (
-    '{"_aws":{"Timestamp":%d,"CloudWatchMetrics":%s},"'
-    + DIMENSION
-    + '":%s,'
-    + ",".join(f'"{name}":%d' for name, _ in METRICS if name != "DeliveryLatency")
-)
+_DIRECTIVES = {True: msgspec.Raw(_directive(True)), False: msgspec.Raw(_directive(False))}
 
 
-@functools.lru_cache(maxsize=16)
-def _quoted(function_name: str) -> str:
-    """The function name as a JSON string (one per execution environment: encoded once)."""
-    return _enc.encode(function_name).decode()
+class _Aws(msgspec.Struct, gc=False):
+    Timestamp: int  # noqa: N815 - EMF's key
+    CloudWatchMetrics: msgspec.Raw  # noqa: N815 - EMF's key
+
+
+class _Document(
+    msgspec.Struct,
+    gc=False,
+    omit_defaults=True,
+    rename={"aws": "_aws", "function_name": DIMENSION, **{n.lower(): n for n, _ in METRICS}},
+):
+    """The document, encoded by msgspec (its keys in METRICS' order, DeliveryLatency only when
+    set): a third of the work of formatting it as text, a dict half again as much."""
+
+    aws: _Aws
+    function_name: str
+    eventsin: int
+    eventsout: int
+    controlmessages: int
+    droppedfiltered: int
+    droppedsampled: int
+    joinedevents: int
+    decodeerrors: int
+    retries: int
+    failedentries: int
+    bytesout: int
+    deliverylatency: int | None = None
 
 
 def emf_document(tally: Tally, function_name: str, now_ms: int) -> str:
@@ -143,24 +157,27 @@ def emf_document(tally: Tally, function_name: str, now_ms: int) -> str:
     """
     oldest = tally.oldest_ms if tally.events_out else None  # DeliveryLatency: of what went out
     filtered, sampled, joined = tally.staged()
-    doc = _TEMPLATE % (  # Tally.values, without building its dict
-        now_ms,
-        _DIRECTIVES[oldest is not None],
-        _quoted(function_name),
-        tally.events_in,
-        tally.events_out,
-        tally.control_messages,
-        filtered,
-        sampled,
-        joined,
-        tally.decode_errors,
-        tally.retries,
-        tally.failed_entries,
-        tally.bytes_out,
+    line = bytearray()
+    _enc.encode_into(
+        _Document(  # Tally.values, without building its dict
+            _Aws(now_ms, _DIRECTIVES[oldest is not None]),
+            function_name,
+            tally.events_in,
+            tally.events_out,
+            tally.control_messages,
+            filtered,
+            sampled,
+            joined,
+            tally.decode_errors,
+            tally.retries,
+            tally.failed_entries,
+            tally.bytes_out,
+            None if oldest is None else max(0, now_ms - oldest),
+        ),
+        line,
     )
-    if oldest is not None:
-        doc += f',"DeliveryLatency":{max(0, now_ms - oldest)}'
-    return doc + "}\n"
+    line += b"\n"
+    return line.decode()
 
 
 class SelfMetrics:

@@ -54,9 +54,10 @@ def with_lambda_context(logger: Any, handler: Callable[[Any, Any], Any]) -> Call
     nothing (the self-metrics document says what each one did)."""
     invocations = 0
     formatter: Any = None  # the logger's formatter: its keys, without the properties that find it
+    keys: Any = None  # its keys as a dict (Powertools' ``log_format``, what append_keys updates)
 
     def wrapped(event: Any, context: Any) -> Any:
-        nonlocal invocations, formatter
+        nonlocal invocations, formatter, keys
         invocations += 1
         if invocations <= 2:
             logger.append_keys(
@@ -66,7 +67,11 @@ def with_lambda_context(logger: Any, handler: Callable[[Any, Any], Any]) -> Call
                 function_arn=getattr(context, "invoked_function_arn", None),
             )
             formatter = logger.registered_formatter
-        formatter.append_keys(function_request_id=getattr(context, "aws_request_id", None))
+            keys = getattr(formatter, "log_format", None)
+        if type(keys) is dict:  # set in place: no call, no keyword dict
+            keys["function_request_id"] = getattr(context, "aws_request_id", None)
+        else:
+            formatter.append_keys(function_request_id=getattr(context, "aws_request_id", None))
         return handler(event, context)
 
     return wrapped
@@ -116,7 +121,7 @@ class Runtime:
         self.self_metrics.emit(self.tally, context)
 
     def deadline(self, context: Any) -> Deadline:
-        return Deadline.from_context(context, clock=self.clock)
+        return Deadline.from_context(context, None, self.clock)  # positional: the quick call
 
     def wanted(self, stream: LogStream) -> bool:
         """Data from a log group that is not one of the deployment's handlers (no log loops),

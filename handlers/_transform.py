@@ -40,6 +40,7 @@ from logstream.sinks import Deadline, Record
 from logstream.sinks.records import partition_key
 
 MARKER = "logstreamReingested"
+_MARKER_BYTES = MARKER.encode()
 #: Largest output (the pipeline's lines) of one re-ingested document: base64 of it fits any
 #: response alone; its events' own NDJSON lines are bounded too, so its gzip document fits a
 #: Firehose/Kinesis record.
@@ -206,7 +207,7 @@ def _add(into: dict[str, int], counts: dict[str, int]) -> None:
 
 def reingested(stream: LogStream) -> int:
     """How many times this transformation has put the stream's document back (0: an original)."""
-    if stream.raw is None or MARKER.encode() not in stream.raw:
+    if stream.raw is None or _MARKER_BYTES not in stream.raw:
         return 0
     value = stream.to_document().get(MARKER)
     return value if isinstance(value, int) else 0

@@ -69,7 +69,9 @@ def estimated_cost(report: InvocationReport, pricing: Pricing = Pricing()) -> fl
     """Billed Duration x memory (GB) x price per GB-second + the request price, in USD.
 
     Billed Duration already includes the INIT phase (billed since 2025-08-01), so it is never
-    Duration + Init. ``None`` when the report lacks billed duration or memory size.
+    Duration + Init. ``None`` when the report lacks billed duration or memory size, or when
+    either is negative (a report built by hand: Lambda writes no such line, and the parser
+    refuses one), so no cost is ever negative.
 
     Example
     -------
@@ -77,10 +79,11 @@ def estimated_cost(report: InvocationReport, pricing: Pricing = Pricing()) -> fl
     >>> round(estimated_cost(r), 10)
     1.68667e-05
     """
-    if report.billed_duration_ms is None or report.memory_size_mb is None:
+    billed, memory = report.billed_duration_ms, report.memory_size_mb
+    if billed is None or memory is None or billed < 0 or memory < 0:
         return None
-    seconds = report.billed_duration_ms / 1000.0
-    return seconds * (report.memory_size_mb / 1024.0) * pricing.gb_second + pricing.price_per_request
+    seconds = billed / 1000.0
+    return seconds * (memory / 1024.0) * pricing.gb_second + pricing.price_per_request
 
 
 def report_data(report: InvocationReport, pricing: Pricing = Pricing()) -> list[Datum]:

@@ -40,7 +40,7 @@ def encode_line(value: Any) -> bytes:
     return escape_breaks(_enc.encode(value)) + b"\n"
 
 
-def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -> bytes:
+def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -> bytes | bytearray:
     """The NDJSON lines of ``logstream decode`` for one stream: one event per line with context.
 
     Encodes all events in one call, then splices the stream context in at each event boundary
@@ -58,9 +58,14 @@ def event_lines(stream: LogStream, events: tuple[LogEvent, ...] | None = None) -
     close = (
         b"}" if stream.policy_level is None else b',"policyLevel":' + _enc.encode(stream.policy_level) + b"}"
     )
-    body = _enc.encode(events)[2:-2]  # strip '[{' and '}]'
-    lines = b"".join((prefix, body.replace(_EVENTS_SEP, close + b"\n" + prefix + b'"id":'), close, b"\n"))
-    return escape_breaks(lines)
+    # two buffers of the output's size, not four (encode, slice, replace, join): each is fresh
+    # memory the kernel maps page by page, which cost as much as the encoding itself
+    line = bytearray(prefix)
+    at = len(prefix) - 2
+    _enc.encode_into(events, line, at)  # '[{"id":...}]', its '[{' over the prefix's last two bytes
+    line[at : at + 2] = prefix[-2:]
+    line[-2:] = close + b"\n"  # its '}]'
+    return escape_breaks(line.replace(_EVENTS_SEP, close + b"\n" + prefix + b'"id":'))
 
 
 def _one_line(stream: LogStream, event: LogEvent) -> dict[str, Any]:

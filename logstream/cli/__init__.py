@@ -46,21 +46,30 @@ def main(argv: list[str] | None = None) -> int:
 
     Interrupted (Ctrl-C), the program itself (``argv`` None) ends by SIGINT after erasing its
     progress line, so that the shell sees 130 *and* knows the user interrupted it (bash stops a
-    loop only then); called with ``argv``, it returns 130.
+    loop only then); called with ``argv``, it returns 130. The program is interrupted quietly
+    from start to end: the ``logstream`` command's launcher (``_logstream_cli``) leaves SIGINT
+    at its default action while Python imports the CLI, this takes over (Ctrl-C becomes
+    ``KeyboardInterrupt``) inside its ``try``, and gives the default action back once the work
+    is done, for the interpreter's shutdown.
     """
     program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _main(argv)
+        if program and signal.getsignal(signal.SIGINT) == signal.SIG_DFL:  # set by the launcher
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        status = _main(argv)
     except OutputClosed:
-        return _closed()
+        status = _closed()
     except OutputError as exc:
         say(f"logstream: cannot write output: {exc}\n")
-        return 1
+        status = 1
     except KeyboardInterrupt:
         if program:
             _end_by_sigint()
         return 130
+    if program and signal.getsignal(signal.SIGINT) == signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C from here on: the end, quietly
+    return status
 
 
 def _end_by_sigint() -> None:
@@ -72,28 +81,37 @@ def _end_by_sigint() -> None:
     os.kill(os.getpid(), signal.SIGINT)  # the default action: the process ends here
 
 
+def _unknown(name: str) -> int:
+    hint = suggest_subcommand(name)
+    return _usage_error(
+        f"unknown subcommand {name!r}"
+        + (f"; did you mean {hint!r}?" if hint else f" ({', '.join(SUBCOMMANDS)})")
+    )
+
+
 def _main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help") or argv == ["help"]:
+    if not argv or argv in (["help"], ["-h"], ["--help"]):
         write_all(1, top_help().encode())
         return 0
     if argv[0] == "--version":
+        if len(argv) > 1:
+            return _usage_error(f"--version takes no arguments, not {argv[1]!r}")
         from .. import __version__
 
         write_all(1, f"logstream {__version__}\n".encode())
         return 0
     name = argv[0]
-    if name == "help":
+    if name in ("help", "-h", "--help"):  # `logstream help decode`, `logstream --help decode`
+        if len(argv) > 2:
+            return _usage_error(f"{name} takes one subcommand (logstream help SUBCOMMAND), not {argv[2]!r}")
         name = argv[1]
-        if name in SUBCOMMANDS:
-            argv = [name, "--help"]
+        if name not in SUBCOMMANDS:
+            return _unknown(name)
+        argv = [name, "--help"]
     if name not in SUBCOMMANDS:
         if name.startswith("-"):
             return _usage_error(f"a subcommand comes first, before {name!r}: one of {', '.join(SUBCOMMANDS)}")
-        hint = suggest_subcommand(name)
-        return _usage_error(
-            f"unknown subcommand {name!r}"
-            + (f"; did you mean {hint!r}?" if hint else f" ({', '.join(SUBCOMMANDS)})")
-        )
+        return _unknown(name)
     parser = build_parser(name)
     try:
         args = parser.parse_args(argv[1:])

@@ -255,19 +255,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress line on a terminal's stderr")
 
 
-def _pricing(p: argparse.ArgumentParser) -> None:
+def _pricing(p: argparse.ArgumentParser, of: str) -> None:
     p.add_argument(
         "--architecture",
         choices=["x86_64", "arm64"],
-        default="x86_64",
-        help="for the estimated cost (default x86_64)",
+        default=None,
+        help=f"the list price of {of} (default x86_64)",
     )
     p.add_argument(
         "--price-per-gb-second",
         type=parse_price,
         default=None,
         metavar="USD",
-        help="override the us-east-1 list price (other regions, discounts)",
+        help="instead of the us-east-1 list price (other regions, discounts; not with --architecture)",
     )
 
 
@@ -303,7 +303,9 @@ def build_parser(name: str) -> Parser:
             help="event shape (default lambda: one event per document, one per line)",
         )
         p.add_argument("--outer-gzip", action="store_true", help="with --to s3: gzip the object again")
-        p.add_argument("--force", action="store_true", help="write binary output (--to s3) to a terminal")
+        p.add_argument(
+            "--force", action="store_true", help="with --to s3: write the binary output to a terminal"
+        )
         p.add_argument(
             "--stream",
             "--log-stream",
@@ -318,7 +320,7 @@ def build_parser(name: str) -> Parser:
         )
     elif name == "report":
         p.add_argument("--summary", action="store_true", help="a per-function table instead of NDJSON")
-        _pricing(p)
+        _pricing(p, "--summary's estimated cost")
     elif name == "metrics":
         p.add_argument(
             "--format",
@@ -340,7 +342,7 @@ def build_parser(name: str) -> Parser:
             metavar="NS",
             help="namespace of fluentd metrics",
         )
-        _pricing(p)
+        _pricing(p, "the EstimatedCost metric")
     elif name == "replay":
         p.add_argument(
             "--to", required=True, metavar="ARN", help="Kinesis stream or Firehose delivery stream ARN"
@@ -361,6 +363,41 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error(f"-o/--output {output} applies to event lines; --messages prints the log text as it is")
     if output == "text" and getattr(args, "documents", False):
         parser.error("-o/--output text applies to event lines; --documents prints NDJSON documents")
+    fields = field_flags(args)
+    if fields and (getattr(args, "messages", False) or output == "text"):
+        shown = (
+            "--messages prints the log text as it is"
+            if args.messages
+            else "-o/--output text shows time, group, stream and message only"
+        )
+        hint = " (--min-level reads levels without --parse)" if "--parse" in fields and args.min_level else ""
+        verb = "adds" if len(fields) == 1 else "add"
+        parser.error(f"{_listed(fields)} only {verb} fields to NDJSON event lines; {shown}{hint}")
+    # options that act only with another one: refused alone rather than ignored
+    if getattr(args, "force", False) and args.to != "s3":
+        parser.error(
+            "--force applies to --to s3 only (binary output to a terminal); the other events are text"
+        )
+    if getattr(args, "outer_gzip", False) and args.to != "s3":
+        parser.error("--outer-gzip applies to --to s3 only")
+    architecture = getattr(args, "architecture", None)
+    price = getattr(args, "price_per_gb_second", None)
+    if hasattr(args, "summary") and not args.summary and (architecture is not None or price is not None):
+        flag = "--architecture" if architecture is not None else "--price-per-gb-second"
+        parser.error(f"{flag} applies to the estimated cost of --summary; report lines carry no cost")
+    if architecture is not None and price is not None:
+        parser.error("--price-per-gb-second replaces the list price --architecture chooses: give one of them")
+
+
+def field_flags(args: argparse.Namespace) -> list[str]:
+    """The processing flags given that only add fields to NDJSON event lines (``--messages``
+    and text lines have no place for them)."""
+    given = (("--parse", "parse"), ("--enrich", "enrich"), ("--tag", "tag"))
+    return [flag for flag, dest in given if getattr(args, dest, None)]
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _iso(ms: int) -> str:

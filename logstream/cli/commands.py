@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import LogstreamError
 from ..models import LogEvent, LogStream
 from ..ndjson import encode_line, event_lines
-from .args import UsageError
+from .args import UsageError, field_flags
 from .inputs import Options, iter_streams, open_sources
 from .output import Output, Progress, TextFormat, one_line, say, use_color
 from .replay import cmd_replay
@@ -96,7 +96,8 @@ def _processed(pipeline: Any, stream: LogStream) -> LogStream:
 
 
 def cmd_decode(args: argparse.Namespace, out: Output, report: Reporter, progress: Progress) -> None:
-    text = args.output == "text" or (args.output is None and os.isatty(out.fd))
+    # on a terminal, event lines are text unless a flag adds fields that only NDJSON shows
+    text = args.output == "text" or (args.output is None and not field_flags(args) and os.isatty(out.fd))
     fmt = TextFormat(use_color(out.fd)) if text else None
     opts = Options("decode", whole_documents=args.documents)
     pipeline = _pipeline(args)
@@ -185,8 +186,6 @@ def cmd_encode(args: argparse.Namespace, out: Output, report: Reporter, progress
         raise UsageError(
             "refusing to write binary gzip data to a terminal: redirect stdout (> object.gz) or pass --force"
         )
-    if args.outer_gzip and args.to != "s3":
-        raise UsageError("--outer-gzip applies to --to s3 only")
     opts = Options(
         "encode",
         owner=args.owner,
@@ -254,7 +253,7 @@ def _parser_streams(
 def _pricing(args: argparse.Namespace) -> Pricing:
     from ..metrics import Pricing
 
-    return Pricing(architecture=args.architecture, price_per_gb_second=args.price_per_gb_second)
+    return Pricing(architecture=args.architecture or "x86_64", price_per_gb_second=args.price_per_gb_second)
 
 
 _CARRY = 1_000  # timeout / killed lines waiting for their REPORT

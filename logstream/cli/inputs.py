@@ -34,8 +34,11 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import functools
 import os
 import re
+import select
+import signal
 import stat
 import time
 import zlib
@@ -122,7 +125,7 @@ def open_sources(names: list[str], recursive: bool, report: Callable[[str], None
                     "logstream: reading stdin from the terminal: paste input and press Ctrl-D, "
                     "or give FILE (--help for examples)\n"
                 )
-            yield Source("<stdin>", lambda n: os.read(0, n), lambda: None)
+            yield Source("<stdin>", interruptible_read(0, lambda n: os.read(0, n)), lambda: None)
         elif name.startswith("s3://"):
             from .s3 import s3_sources
 
@@ -157,7 +160,72 @@ def _open_file(name: str, report: Callable[[str], None]) -> Iterator[Source]:
     except OSError as exc:
         report(f"{name}: {exc.strerror or exc}")
         return
-    yield Source(name, fh.read, fh.close)
+    yield Source(name, interruptible_read(fh.fileno(), fh.read), fh.close)
+
+
+def interruptible_read(fd: int, read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """``read`` of ``fd``, made to return at Ctrl-C even when the signal lands just before it.
+
+    CPython runs a signal's Python handler (``KeyboardInterrupt`` for SIGINT) between bytecodes:
+    a SIGINT caught after the last check and before ``read()`` starts does not interrupt the
+    call, which then waits for input, and a second Ctrl-C was needed (at the first read of
+    stdin most of all: Ctrl-C at once after starting ``logstream decode`` by mistake). For a
+    pipe, a terminal or a FIFO, the read now waits in ``poll()`` on ``fd`` and on the signal
+    wakeup pipe, to which the C-level handler writes at once, wherever the signal lands; the
+    Python handler runs as ``poll()`` returns. A regular file (or a block device) never makes a
+    read wait for long: its ``read`` is used as it is.
+    """
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return read
+    if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
+        return read
+    wake = _wakeup_fd()
+    if wake is None:
+        return read
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    poller.register(wake, select.POLLIN)
+
+    def waiting_read(n: int) -> bytes:
+        while True:
+            ready = {f for f, _ in poller.poll()}  # (a signal's Python handler runs as it returns)
+            if wake in ready:  # a signal whose handler did not raise: nothing to do
+                _drain(wake)
+            if fd in ready:
+                return read(n)
+
+    return waiting_read
+
+
+@functools.cache
+def _wakeup_fd() -> int | None:
+    """The read end of a pipe the C-level signal handler writes a byte to for every signal
+    (``signal.set_wakeup_fd``), set up once; None where that is not possible (not the main
+    thread) or taken (a wakeup file descriptor of the program that runs the CLI: left as it is)."""
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    try:
+        previous = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread
+        previous = w
+    if previous == -1:
+        return r
+    if previous != w:
+        signal.set_wakeup_fd(previous)
+    os.close(r)
+    os.close(w)
+    return None
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
 
 
 # ------------------------------------------------------------------------------ line reader
@@ -709,9 +777,9 @@ class _Scanner:
         else:
             stream = _text_stream("", "", "", (), events)
         tail, self.plain_stream = bool(self.plain_stream), ""
-        if tail or opts.mode == "encode":
+        if tail:
             kept = opts.keep(stream)
-        else:  # plain log lines have no time: time filters do not apply to them
+        else:  # plain log lines have no time (encode's is the time of the run): time filters pass them
             kept = dataclasses.replace(opts, since=None, until=None).keep(stream)
         if kept is not None:
             yield kept

@@ -58,6 +58,18 @@ def cmd_replay(args: argparse.Namespace, out: Any, report: Any, progress: Any) -
     if args.dry_run:
         sink = None
     queues = [f for f in args.files if is_queue_url(f)]
+    filters = {
+        "--since": args.since,
+        "--until": args.until,
+        "--log-group": args.log_group,
+        "--group": args.group,
+    }
+    given = [flag for flag, value in filters.items() if value not in (None, [])]
+    if queues and given:
+        raise UsageError(
+            f"{given[0]} applies to files and s3:// sources: a failure-queue message is replayed whole "
+            "(it is deleted once all of its events are delivered)"
+        )
     if queues or sink is not None:  # a dry run of files is the only replay that needs no AWS API
         try:
             import boto3  # noqa: F401

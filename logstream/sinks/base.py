@@ -248,9 +248,9 @@ class Deadline:
         if remaining_ms is None:
             return cls.never()
         remaining = remaining_ms() / 1000.0
-        if margin_s is None:
-            margin_s = min(5.0, max(0.5, remaining * 0.1))
-        return cls.after(remaining - margin_s, clock)
+        if margin_s is None:  # 10%, between 0.5 s and 5 s (once per invocation: no min/max calls)
+            margin_s = 5.0 if remaining >= 50.0 else 0.5 if remaining <= 5.0 else remaining * 0.1
+        return cls(clock() + remaining - margin_s, clock)
 
     def remaining(self) -> float:
         return self.expires - self.clock()

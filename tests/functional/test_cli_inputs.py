@@ -9,6 +9,7 @@ import sys
 import time
 
 import msgspec
+import pytest
 
 from logstream import testing as t
 from tests.conftest import ROOT, run_cli
@@ -41,6 +42,16 @@ def test_given_plain_text_when_encode_then_decode_messages_gives_it_back_byte_fo
     back = run_cli("decode", "--messages", stdin=enc.stdout)
     assert back.returncode == 0, back.stderr
     assert back.stdout == PLAIN
+
+
+@pytest.mark.parametrize("window", [("--until", "2024-01-01"), ("--since", "2999-01-01")])
+def test_given_plain_text_and_a_time_window_not_holding_now_when_encode_then_every_line_kept(window):
+    # plain lines have no time: time filters pass them (encode stamps them with the time of the run)
+    enc = run_cli("encode", *window, stdin=PLAIN)
+
+    dec = run_cli("decode", "--messages", stdin=enc.stdout)
+    assert (enc.returncode, dec.returncode) == (0, 0), enc.stderr + dec.stderr
+    assert dec.stdout == PLAIN
 
 
 def test_given_plain_text_when_encode_then_one_event_per_line_each_with_its_own_id():
@@ -132,6 +143,18 @@ def test_given_files_with_byte_order_marks_concatenated_then_every_mark_ignored(
     enc = run_cli("encode", stdin=bom + b"line one\n" + bom + b"line two\n")
     back = run_cli("decode", "--messages", stdin=enc.stdout)
     assert back.stdout == b"line one\nline two\n"
+
+
+def test_given_files_with_byte_order_marks_and_no_final_line_break_concatenated_then_every_document():
+    """``cat a.json b.json`` where a.json ends without a line break: b.json's byte order mark is
+    glued to a.json's closing brace, on one line. Before, that line was one 'invalid JSON' error
+    and both documents were lost."""
+    bom = b"\xef\xbb\xbf"
+    docs = [t.make_document([f"file {i}\n"], log_stream=f"s{i}") for i in range(2)]
+    files = [bom + msgspec.json.encode(t.lambda_event(doc)) for doc in docs]
+    res = run_cli("decode", "--messages", stdin=b"".join(files) + b"\n")
+    assert (res.returncode, res.stderr) == (0, b"")
+    assert res.stdout == b"file 0\nfile 1\n"
 
 
 def test_given_json_line_over_a_mebibyte_then_streamed_glued_documents_all_decoded():

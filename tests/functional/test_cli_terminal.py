@@ -80,6 +80,20 @@ def test_given_terminal_and_output_ndjson_then_ndjson_as_in_a_pipe():
     assert [json.loads(x)["id"] for x in out.splitlines()] == ["eventId1", "eventId2"]
 
 
+def test_given_terminal_and_flags_that_add_fields_then_ndjson_that_carries_them():
+    """--parse, --enrich and --tag add fields that text lines have no place for. Before: a
+    terminal got text lines, the fields silently left out."""
+    code, out, err = run_on_terminal("decode", "--tag", "team=payments", "--parse", str(LAMBDA))
+    assert (code, err) == (0, b"")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [(x["id"], x["tags"], x["level"]) for x in lines] == [
+        ("eventId1", {"team": "payments"}, "ERROR"),
+        ("eventId2", {"team": "payments"}, "ERROR"),
+    ]
+    code, out, _ = run_on_terminal("decode", "--min-level", "ERROR", "--redact", "all", str(LAMBDA))
+    assert code == 0 and out.decode().splitlines()[0].endswith(" [ERROR] First test message")  # still text
+
+
 def test_given_pipe_and_output_text_then_text():
     res = subprocess.run([*CMD, "decode", "-o", "text", str(LAMBDA)], capture_output=True, cwd=ROOT)
     assert res.stdout.decode().splitlines()[0] == (

@@ -112,3 +112,115 @@ def test_given_encode_group_and_stream_names_then_plain_lines_carry_them():
         "s1",
         "x\n",
     )
+
+
+# ------------------------------------------------------------------ options that act only together
+QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/logstream-failures"
+STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/logs"
+REPORT_LINE = (
+    b"REPORT RequestId: 8f5a Duration: 102.25 ms Billed Duration: 103 ms "
+    b"Memory Size: 1024 MB Max Memory Used: 80 MB\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["report", "--architecture", "arm64"],
+            "logstream report: error: --architecture applies to the estimated cost of --summary; "
+            "report lines carry no cost",
+        ),
+        (
+            ["report", "--price-per-gb-second", "0.00001"],
+            "logstream report: error: --price-per-gb-second applies to the estimated cost of --summary; "
+            "report lines carry no cost",
+        ),
+        (
+            ["report", "--summary", "--architecture", "arm64", "--price-per-gb-second", "0.00001"],
+            "logstream report: error: --price-per-gb-second replaces the list price --architecture "
+            "chooses: give one of them",
+        ),
+        (
+            ["metrics", "--architecture", "x86_64", "--price-per-gb-second", "0.00001"],
+            "logstream metrics: error: --price-per-gb-second replaces the list price --architecture "
+            "chooses: give one of them",
+        ),
+        (
+            ["encode", "--force"],
+            "logstream encode: error: --force applies to --to s3 only (binary output to a terminal); "
+            "the other events are text",
+        ),
+        (
+            ["encode", "--to", "kinesis", "--force"],
+            "logstream encode: error: --force applies to --to s3 only (binary output to a terminal); "
+            "the other events are text",
+        ),
+        (
+            ["decode", "--messages", "--tag", "team=payments"],
+            "logstream decode: error: --tag only adds fields to NDJSON event lines; "
+            "--messages prints the log text as it is",
+        ),
+        (
+            ["decode", "--messages", "--parse", "--enrich"],
+            "logstream decode: error: --parse and --enrich only add fields to NDJSON event lines; "
+            "--messages prints the log text as it is",
+        ),
+        (
+            ["decode", "-o", "text", "--parse", "--min-level", "WARN"],
+            "logstream decode: error: --parse only adds fields to NDJSON event lines; -o/--output text "
+            "shows time, group, stream and message only (--min-level reads levels without --parse)",
+        ),
+        (
+            ["replay", QUEUE, "--to", STREAM_ARN, "--dry-run", "--since", "1h"],
+            "logstream replay: error: --since applies to files and s3:// sources: a failure-queue "
+            "message is replayed whole (it is deleted once all of its events are delivered)",
+        ),
+        (
+            ["replay", "x.json", QUEUE, "--to", STREAM_ARN, "--log-group", "/aws/lambda/*"],
+            "logstream replay: error: --log-group applies to files and s3:// sources: a failure-queue "
+            "message is replayed whole (it is deleted once all of its events are delivered)",
+        ),
+        (
+            ["--version", "decode"],
+            "logstream: error: --version takes no arguments, not 'decode'",
+        ),
+        (
+            ["help", "report", "decode"],
+            "logstream: error: help takes one subcommand (logstream help SUBCOMMAND), not 'decode'",
+        ),
+    ],
+)
+def test_given_an_option_its_combination_would_ignore_then_a_usage_error_naming_it(args, message):
+    """Before: each of these ran with the option silently ignored (exit 0): no cost in report
+    lines, the list price used whatever the architecture, --force on text output, parsed fields
+    and tags nowhere in the log text or text lines, a queue replayed whole despite the filter,
+    arguments after --version or help's subcommand dropped."""
+    done = run_cli(*args, stdin=REPORT_LINE)
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert message in done.stderr.decode().splitlines()
+
+
+def test_given_the_options_with_what_they_act_on_then_accepted():
+    arm = run_cli("report", "--summary", "--architecture", "arm64", stdin=REPORT_LINE)
+    x86 = run_cli("report", "--summary", stdin=REPORT_LINE)
+    assert (arm.returncode, x86.returncode) == (0, 0)
+    # 0.103 s x 1 GB x the list price per GB-second, plus $0.20 per million requests
+    assert arm.stdout.splitlines()[1].endswith(b" %.8f" % (0.103 * 0.0000133334 + 0.0000002))
+    assert x86.stdout.splitlines()[1].endswith(b" %.8f" % (0.103 * 0.0000166667 + 0.0000002))
+    priced = run_cli("metrics", "--price-per-gb-second", "0.00001", stdin=REPORT_LINE)
+    assert priced.returncode == 0, priced.stderr
+    assert run_cli("encode", "--to", "s3", "--force", stdin=b"x\n").returncode == 0
+
+
+def test_given_help_before_a_subcommand_then_that_subcommands_help():
+    """Before: `logstream --help report` printed the top-level help, the subcommand ignored."""
+    for first in ("--help", "-h", "help"):
+        res = run_cli(first, "report")
+        assert res.returncode == 0 and res.stdout.startswith(b"usage: logstream report ")
+
+
+def test_given_help_before_an_unknown_subcommand_then_a_usage_error_with_a_suggestion():
+    res = run_cli("--help", "reprot")
+    assert res.returncode == 2
+    assert "logstream: error: unknown subcommand 'reprot'; did you mean 'report'?" in res.stderr.decode()

@@ -8,13 +8,16 @@ import base64
 import gzip
 import json
 import re
+import signal
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.functional.test_cli_interrupt import HOOK, interrupted_at
 from tests.packaging.conftest import ROOT, source_tree
 
 DIST = "logstream-cw"
@@ -60,17 +63,24 @@ def test_given_the_sources_when_built_then_wheel_and_sdist_pass_twine_check(dist
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def test_given_the_wheel_then_it_holds_logstream_typed_and_no_handlers(dist):
+def test_given_the_wheel_then_it_holds_logstream_typed_the_launcher_and_no_handlers(dist):
     [wheel] = dist.glob("*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         metadata = zf.read("logstream_cw-0.1.0.dist-info/METADATA").decode()
         top_level = zf.read("logstream_cw-0.1.0.dist-info/top_level.txt").decode().split()
-    assert top_level == ["logstream"]
-    assert {n.split("/")[0] for n in names} == {"logstream", "logstream_cw-0.1.0.dist-info"}
+        scripts = zf.read("logstream_cw-0.1.0.dist-info/entry_points.txt").decode()
+    # the command's entry point is a module of its own, outside the package (_logstream_cli.py)
+    assert top_level == ["_logstream_cli", "logstream"]
+    assert {n.split("/")[0] for n in names} == {
+        "_logstream_cli.py",
+        "logstream",
+        "logstream_cw-0.1.0.dist-info",
+    }
     assert "logstream/py.typed" in names
     expected = {p.relative_to(ROOT).as_posix() for p in (ROOT / "logstream").rglob("*.py")}
-    assert {n for n in names if n.endswith(".py")} == expected
+    assert {n for n in names if n.endswith(".py")} == expected | {"_logstream_cli.py"}
+    assert scripts.split() == ["[console_scripts]", "logstream", "=", "_logstream_cli:main"]
     assert f"Name: {DIST}" in metadata.splitlines()
     assert "Requires-Dist: msgspec>=0.18" in metadata.splitlines()
 
@@ -101,6 +111,24 @@ def test_given_a_fresh_venv_with_the_wheel_when_the_cli_runs_then_version_and_de
             "message": "hello\n",
         }
     ]
+
+
+def test_given_the_sdist_then_it_holds_the_launcher(dist):
+    [sdist] = dist.glob("*.tar.gz")
+    with tarfile.open(sdist) as tf:
+        names = tf.getnames()
+    assert "logstream_cw-0.1.0/_logstream_cli.py" in names
+    assert "logstream_cw-0.1.0/logstream/cli/__init__.py" in names
+
+
+def test_given_the_installed_command_when_interrupted_while_it_imports_then_quiet(installed, tmp_path):
+    """The wheel's `logstream` command goes through the launcher: Ctrl-C while Python imports
+    the package ends it by SIGINT without a traceback (see tests/functional/test_cli_interrupt)."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOOK)
+    exe = str(installed / "bin" / "logstream")
+    assert interrupted_at("msgspec", hook, "decode", exe=exe) == (-signal.SIGINT, b"", "")
 
 
 def test_given_the_installed_wheel_then_handlers_is_not_importable_and_types_are_marked(installed):

@@ -50,6 +50,20 @@ def test_cost_uses_billed_duration_memory_and_architecture():
     assert estimated_cost(InvocationReport("x", 1.0)) is None  # managed instances: no billed duration
 
 
+@pytest.mark.parametrize(("billed", "memory"), [(-100.0, 512), (100.0, -512), (-1.0, -1)])
+def test_given_a_hand_built_report_with_a_negative_billed_duration_or_memory_then_no_cost(billed, memory):
+    r = InvocationReport("x", 95.0, billed_duration_ms=billed, memory_size_mb=memory)
+
+    assert estimated_cost(r) is None
+    assert "EstimatedCost" not in [d.name for d in report_data(r)]
+
+
+def test_given_zero_billed_duration_then_the_cost_is_the_request_price():
+    r = InvocationReport("x", 0.0, billed_duration_ms=0.0, memory_size_mb=512)
+
+    assert estimated_cost(r) == pytest.approx(0.2e-6)
+
+
 def test_report_data_names_units_and_dimension():
     r = InvocationReport(
         "x",
