@@ -4,7 +4,7 @@ Kept apart from the envelopes (which say *where* a payload sits in an event) so 
 fail with its own error. Accelerators are used when installed (``pybase64`` for base64, ``isal``
 for inflate); the standard library path gives the same results and is tested too.
 
-Three promises hold for every input (see DESIGN.md section 5):
+These promises hold for every input (see DESIGN.md section 5):
 
 * **Only** :class:`~logstream.errors.DecodeError` **subclasses leave.** Invalid UTF-8, nesting
   too deep, numbers out of range and Python values that are not JSON are errors of a step, not
@@ -938,37 +938,43 @@ def inflate(
                     break
                 held: list[bytes] = []
                 takes = 1
-                while True:  # bounded output per call: a bomb never holds more than the cap + a step
-                    if budget.left < 0:  # spent by a layer inside this one, which reported it
-                        status = "spent"
-                        break
-                    out = d.decompress(data, min(_STEP, budget.left + 1))
-                    if out:
-                        budget.take(len(out))
-                        held.append(out)
-                    data = d.unconsumed_tail
-                    if d.eof:
-                        break
-                    if not data:  # (the first piece) the rest of it, as the input brings it
-                        if src.offset >= piece_end:
+                broke = False
+                try:
+                    while True:  # bounded output per call: a bomb holds at most the cap + a step
+                        if budget.left < 0:  # spent by a layer inside this one, which reported it
+                            status = "spent"
                             break
-                        data = src.take(piece_end - src.offset)
-                        if not data:
+                        out = d.decompress(data, min(_STEP, budget.left + 1))
+                        if out:
+                            budget.take(len(out))
+                            held.append(out)
+                        data = d.unconsumed_tail
+                        if d.eof:
                             break
-                        takes += 1
+                        if not data:  # (the first piece) the rest of it, as the input brings it
+                            if src.offset >= piece_end:
+                                break
+                            data = src.take(piece_end - src.offset)
+                            if not data:
+                                break
+                            takes += 1
+                except _ZLIB_ERRORS:
+                    if takes == 1:
+                        raise
+                    broke = True
                 if status != "ok":
                     break
-                if takes > 1 and not d.eof:
+                if takes > 1 and (broke or not d.eof):
                     # The first piece is fed as the input comes, so that a member is seen to
                     # end as soon as its bytes are in (a producer pausing after each member);
-                    # when it does not end there, the piece is inflated again in one call: where
-                    # its input stops, what ISA-L gives depends on how that input was cut.
+                    # when it does not end there cleanly, the piece is inflated again in one
+                    # call, which decides: where its input stops, what ISA-L gives (and whether
+                    # it finds damage in the last bytes) depends on how that input was cut.
                     budget.left += sum(map(len, held))
                     held = []
-                    fed = src.offset - last_piece
                     src.rewind(last_piece)
-                    src.have(fed)
-                    data = src.take(fed)
+                    src.have(step)
+                    data = src.take(step)
                     d = _zlib.decompressobj(-15)
                     while data:
                         out = d.decompress(data, min(_STEP, budget.left + 1))
