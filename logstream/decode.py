@@ -776,6 +776,16 @@ def _other_format(head: bytes) -> str:
     return ""
 
 
+def _inflate_step(d: Any, data: bytes, budget: Budget, held: list[bytes]) -> bytes:
+    """One bounded call of inflater ``d`` on ``data`` (a bomb holds at most the cap + a step):
+    its output counted and appended to ``held``; the input it left for the next call."""
+    out = d.decompress(data, min(_STEP, budget.left + 1))
+    if out:
+        budget.take(len(out))
+        held.append(out)
+    return bytes(d.unconsumed_tail)
+
+
 def inflate(
     chunks: bytes | bytearray | Iterable[bytes],
     *,
@@ -944,11 +954,7 @@ def inflate(
                         if budget.left < 0:  # spent by a layer inside this one, which reported it
                             status = "spent"
                             break
-                        out = d.decompress(data, min(_STEP, budget.left + 1))
-                        if out:
-                            budget.take(len(out))
-                            held.append(out)
-                        data = d.unconsumed_tail
+                        data = _inflate_step(d, data, budget, held)
                         if d.eof:
                             break
                         if not data:  # (the first piece) the rest of it, as the input brings it
@@ -977,11 +983,7 @@ def inflate(
                     data = src.take(step)
                     d = _zlib.decompressobj(-15)
                     while data:
-                        out = d.decompress(data, min(_STEP, budget.left + 1))
-                        if out:
-                            budget.take(len(out))
-                            held.append(out)
-                        data = d.unconsumed_tail
+                        data = _inflate_step(d, data, budget, held)
                         if d.eof:
                             break
                 held.reverse()
