@@ -1907,11 +1907,21 @@ class Splitter:
         return found
 
     def _skip_ws(self, buf: bytes, pos: int) -> int:
+        """Past the whitespace between values, and any UTF-8 byte order mark there: ``cat a.json
+        b.json`` of files saved by Windows tools glues a BOM to the start of every file but the
+        first. (A BOM inside a string is a character of it; one between a value's tokens is
+        still a JSON error.)"""
         n = len(buf)
-        while pos < n and buf[pos] in b" \t\r\n":
-            if buf[pos] == 10:
-                self.line += 1
-            pos += 1
+        while pos < n:
+            c = buf[pos]
+            if c in b" \t\r\n":
+                if c == 10:
+                    self.line += 1
+                pos += 1
+            elif c == 0xEF and buf.startswith(_BOM, pos):
+                pos += len(_BOM)
+            else:
+                break
         return pos
 
     def _parse(self, *, final: bool) -> Iterator[tuple[int | None, dict[str, int], Value, bool]]:
@@ -1985,7 +1995,9 @@ class Splitter:
         self.stuck = 0 if self.resyncing else len(rest)
 
 
-_START = re.compile(rb'\n\{|\{"messageType"')
+_BOM: Final = b"\xef\xbb\xbf"
+# a line that starts an object (after a byte order mark, as glued Windows files have), or a document
+_START = re.compile(rb'\n(?:\xef\xbb\xbf)?\{|\{"messageType"')
 _START_KEEP: Final = len(b'{"messageType"') - 1  # a document start split across pieces
 
 
@@ -1994,7 +2006,7 @@ def _next_start(buf: bytes, pos: int) -> int:
     m = _START.search(buf, pos)
     if m is None:
         return -1
-    return m.start() + 1 if buf[m.start()] == 10 else m.start()
+    return m.end() - 1 if buf[m.start()] == 10 else m.start()
 
 
 class _Incomplete:

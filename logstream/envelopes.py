@@ -31,7 +31,6 @@ log lines, one base64 payload per line) is the CLI's job (``logstream.cli``), no
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain
 from typing import Any, Final
@@ -388,7 +387,7 @@ class _Walk:
         text or JSON: decided member by member, see :func:`~logstream.decode.flatten`), within
         one budget and one numbering of members."""
         report = lambda e: self.fail(e, where)  # noqa: E731 - one line, used twice
-        splitter = _Splitter(self.cap)
+        splitter = Splitter(self.cap)
         numbers = Numbers()
         flat = expand(
             chunks,
@@ -410,7 +409,7 @@ class _Walk:
         budget: Budget,
         splitter: Splitter | None = None,
     ) -> Iterator[LogStream]:
-        splitter = _Splitter(self.cap) if splitter is None else splitter
+        splitter = Splitter(self.cap) if splitter is None else splitter
         for piece in pieces:
             for place, value in splitter.feed(piece):
                 yield from self.json_value(value, {**where, **place}, depth, budget)
@@ -460,31 +459,6 @@ class _Walk:
                 self.fail(EnvelopeError(f"not a {what} record"), {**where, "record": i})
             else:
                 yield from self.payload(data, {**where, "record": i}, depth, budget)
-
-
-class _Splitter(Splitter):
-    """The splitter of glued documents, reading a byte order mark before a document (after the
-    first) as whitespace: ``cat a.json b.json`` of files saved by Windows tools glues a BOM to
-    the start of every file but the first, as the CLI reads them line by line (a BOM at the start
-    of a line is skipped). A BOM inside a string is a character of it, never skipped; one
-    anywhere else between tokens is still a JSON error."""
-
-    __slots__ = ()
-
-    def _skip_ws(self, buf: bytes, pos: int) -> int:  # (called only between values)
-        pos = super()._skip_ws(buf, pos)
-        while buf.startswith(_BOM, pos):
-            pos = super()._skip_ws(buf, pos + len(_BOM))
-        return pos
-
-    def _next_start(self, buf: bytes, pos: int) -> int:
-        """After a bad value: also a document that starts a line with a BOM."""
-        found = super()._next_start(buf, pos)
-        m = _BOM_START.search(buf, pos, found if found >= 0 else len(buf))
-        return m.end() - 1 if m is not None else found
-
-
-_BOM_START: Final = re.compile(rb"\n\xef\xbb\xbf\{")
 
 
 # ------------------------------------------------------------------------------ one per transport
