@@ -19,6 +19,7 @@ from logstream import DecodeError, iter_log_streams
 from logstream.decode import _DAMAGED_RUN, MAX_ERRORS
 from logstream.testing import document_json, gzip_member, make_document
 from tests.conftest import run_cli
+from tests.readers import Pieces
 
 FALSE_HEADERS = b"\x1f\x8b\x08\x00" * (1 << 18)  # 1 MiB
 #: a header like CloudWatch's, then a block of the invalid type: a member broken at once
@@ -35,20 +36,9 @@ def _decode(obj) -> tuple[list[dict], list[DecodeError]]:
     return out, errors
 
 
-class _Pieces:
-    """A reader handing out ``data`` ``n`` bytes per read (a pipe, a file read in chunks)."""
-
-    def __init__(self, data: bytes, n: int) -> None:
-        self.data, self.n, self.at = data, n, 0
-
-    def read(self, size: int = -1) -> bytes:
-        self.at += self.n
-        return self.data[self.at - self.n : self.at]
-
-
 @pytest.mark.parametrize("piece", [None, 4096, 7])
 def test_given_only_false_headers_then_one_error_for_the_whole_input(piece, codec):
-    out, errors = _decode(FALSE_HEADERS if piece is None else _Pieces(FALSE_HEADERS, piece))
+    out, errors = _decode(FALSE_HEADERS if piece is None else Pieces(FALSE_HEADERS, piece))
     assert out == []
     assert [(e.step, e.member) for e in errors] == [("decompress", None)]
     assert str(errors[0]).startswith("decompress: corrupt compressed data in member 1: ")

@@ -39,6 +39,7 @@ from logstream import DecodeError, iter_log_streams
 from logstream import decode as decode_module
 from logstream.testing import document_json, make_document
 from tests.conftest import corpus_path, run_cli
+from tests.readers import Pieces
 
 MiB = 1 << 20
 SETTINGS = settings(
@@ -180,18 +181,6 @@ def build(drawn: list, *, empty_members: list[int] = ()) -> tuple[list[dict], li
         members.insert(at, gz(b"" if at % 2 else b" \n\t \n"))
         holds.insert(at, [])
     return docs, members, holds
-
-
-class Pieces:
-    """A reader that hands out ``n`` bytes at a time, like a pipe."""
-
-    def __init__(self, data: bytes, n: int) -> None:
-        self.data, self.n, self.pos = data, n, 0
-
-    def read(self, size: int = -1) -> bytes:
-        piece = self.data[self.pos : self.pos + self.n]
-        self.pos += len(piece)
-        return piece
 
 
 def _decode(obj, **kw) -> tuple[list[dict], list[DecodeError]]:

@@ -18,6 +18,7 @@ import pytest
 from logstream import DecodeError, iter_log_streams
 from logstream.testing import document_json, gzip_member, make_document
 from tests.conftest import corpus_path
+from tests.readers import Pieces
 
 DOCS = sorted(
     p for p in corpus_path("documents").glob("*.json") if p.name.startswith(("datadog__", "newrelic__"))
@@ -48,18 +49,6 @@ def b64(data: bytes) -> bytes:
 
 def _bad_crc(member: bytes) -> bytes:
     return member[:-8] + struct.pack("<I", zlib.crc32(b"other")) + member[-4:]
-
-
-class _Chunked:
-    """A reader that hands out ``n`` bytes at a time, like a pipe."""
-
-    def __init__(self, data: bytes, n: int) -> None:
-        self.data, self.n, self.pos = data, n, 0
-
-    def read(self, size: int = -1) -> bytes:
-        piece = self.data[self.pos : self.pos + self.n]
-        self.pos += len(piece)
-        return piece
 
 
 # ------------------------------------------------------------------- every member, any nesting
@@ -113,7 +102,7 @@ def test_given_a_seeded_mix_of_nestings_over_every_corpus_document_then_all_come
     blob = b"".join(rng.choice(wrappers)(RAW[i]) for i in order)
     out, errors = _decode(blob)
     assert out == [EXPECTED[i] for i in order] and errors == []
-    streamed, errors = _decode(_Chunked(blob, 977))
+    streamed, errors = _decode(Pieces(blob, 977))
     assert streamed == out and errors == []
 
 

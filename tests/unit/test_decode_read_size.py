@@ -25,21 +25,10 @@ from logstream import DecodeError, iter_log_streams
 from logstream import decode as decode_module
 from logstream.testing import document_json, gzip_member, make_document
 from tests.conftest import ROOT, run_cli
+from tests.readers import Pieces
 
 SOURCE = "object.gz"
 READ_SIZES = (1, 7, 4096, 65536)
-
-
-class Pieces:
-    """A reader that hands out ``n`` bytes at a time, like a pipe."""
-
-    def __init__(self, data: bytes, n: int) -> None:
-        self.data, self.n, self.pos = data, n, 0
-
-    def read(self, size: int = -1) -> bytes:
-        piece = self.data[self.pos : self.pos + self.n]
-        self.pos += len(piece)
-        return piece
 
 
 def _decode(obj) -> tuple[list[dict], list[tuple[str, str, int | None]]]:

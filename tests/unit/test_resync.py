@@ -25,6 +25,7 @@ from logstream import (
 from logstream.decode import default_max_size, payload_bytes
 from logstream.envelopes import kinesis_batch
 from logstream.testing import document_json, encode_payload, gzip_member, kinesis_event, make_document
+from tests.readers import Pieces
 
 
 def _docs(n: int) -> list[dict]:
@@ -411,18 +412,6 @@ def test_given_a_pipe_that_pauses_then_each_document_comes_out_before_the_next_i
 
 
 # ------------------------------------------------- defects found by a hostile review of this code
-class _Chunked:
-    """A reader that hands out ``n`` bytes at a time, like a pipe."""
-
-    def __init__(self, data: bytes, n: int) -> None:
-        self.data, self.n, self.pos = data, n, 0
-
-    def read(self, size: int = -1) -> bytes:
-        piece = self.data[self.pos : self.pos + self.n]
-        self.pos += len(piece)
-        return piece
-
-
 def _spaces_member(mib: int) -> bytes:
     co = zlib.compressobj(9, zlib.DEFLATED, 31)
     return co.compress(b"[") + b"".join(co.compress(b" " * (1 << 20)) for _ in range(mib)) + co.flush()
@@ -456,7 +445,7 @@ def test_given_streamed_member_that_fails_its_checksum_then_its_document_never_c
     good = _docs(1)
     blob = bytes(altered) + gzip_member(document_json(good[0]))
     for n in (len(altered) - 8, 7, 4096):
-        out, errors = _decode(_Chunked(blob, n))
+        out, errors = _decode(Pieces(blob, n))
         assert out == good, n
         assert [e.step for e in errors] == ["decompress"]
 
@@ -468,7 +457,7 @@ def test_given_streamed_object_with_a_damaged_header_then_later_members_kept(n):
     damaged = bytearray(members[5])
     damaged[3] ^= 4  # FEXTRA: the header now claims an extra field that swallows the data
     members[5] = bytes(damaged)
-    out, errors = _decode(_Chunked(b"".join(members), n))
+    out, errors = _decode(Pieces(b"".join(members), n))
     assert out == docs[:5] + docs[6:]
     assert [(e.step, e.member) for e in errors] == [("decompress", 5)]
 
@@ -492,7 +481,7 @@ def test_given_a_boundary_inside_a_number_then_no_document_is_lost(how):
     other = make_document(["b\n"])
     blob = raw + b"\n" + document_json(other)
     cut = raw.find(b"-1.5") + 1
-    data = gzip_member(blob[:cut]) + gzip_member(blob[cut:]) if how == "members" else _Chunked(blob, cut)
+    data = gzip_member(blob[:cut]) + gzip_member(blob[cut:]) if how == "members" else Pieces(blob, cut)
     out, errors = _decode(data)
     assert out == [d, other] and errors == []
 
@@ -503,7 +492,7 @@ def test_given_a_document_start_split_after_a_bad_one_then_it_is_kept():
     blob = b"".join(parts)
     split = len(parts[0]) + len(parts[1]) + 5  # five bytes into the next document
     for n in (split, 3, 64):
-        out, errors = _decode(_Chunked(blob, n))
+        out, errors = _decode(Pieces(blob, n))
         assert out == docs, n
         assert [e.step for e in errors] == ["json"]
 
@@ -511,7 +500,7 @@ def test_given_a_document_start_split_after_a_bad_one_then_it_is_kept():
 def test_given_one_oversized_line_read_in_small_pieces_then_one_error():
     good = _docs(2)
     blob = document_json(good[0]) + b"\n" + b'{"pad":"' + b"x" * 5000 + b'"}\n' + document_json(good[1])
-    out, errors = _decode(_Chunked(blob, 100), max_size=2000)
+    out, errors = _decode(Pieces(blob, 100), max_size=2000)
     assert out == good
     assert [e.step for e in errors] == ["size cap"]
 
