@@ -27,6 +27,8 @@ from logstream.testing import document_json, gzip_member, make_document
 from tests.conftest import ROOT, run_cli
 from tests.readers import Pieces
 
+from .test_decode_hostile import _kept_in_order
+
 SOURCE = "object.gz"
 READ_SIZES = (1, 7, 4096, 65536)
 
@@ -116,20 +118,6 @@ NESTINGS = {
 
 def _flip(data: bytes, at: int, bit: int) -> bytes:
     return data[:at] + bytes([data[at] ^ (1 << bit)]) + data[at + 1 :]
-
-
-def _kept_in_order(out: list[dict], docs: list[dict]) -> list[int] | None:
-    """The indexes of ``out`` in ``docs`` when ``out`` is a subsequence of it (in order, nothing
-    made up, nothing twice), else None."""
-    found, k = [], 0
-    for doc in out:
-        while k < len(docs) and docs[k] != doc:
-            k += 1
-        if k == len(docs):
-            return None
-        found.append(k)
-        k += 1
-    return found
 
 
 def _check_against_the_build(out, errors, docs, intact_after: int) -> None:
