@@ -46,6 +46,26 @@ def run_cli(*args: str, stdin: bytes = b"", env: dict | None = None) -> subproce
     )
 
 
+def run_cli_trickled(*args: str, stdin: bytes, step: int = 3) -> tuple[int, bytes, str]:
+    """Run ``python -m logstream ARGS`` with ``stdin`` written to a real pipe ``step`` bytes per
+    write (a slow producer); its exit status, stdout and stderr (the output must fit the pipe
+    buffer: it is read once the input is written)."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "logstream", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        for i in range(0, len(stdin), step):
+            proc.stdin.write(stdin[i : i + step])
+            proc.stdin.flush()
+        proc.stdin.close()
+        stdout, stderr = proc.stdout.read(), proc.stderr.read().decode()
+    return proc.returncode, stdout, stderr
+
+
 # ------------------------------------------------------------------ the handler modules
 #: The deployment's own log group the handler modules are imported with (skipped by them).
 HANDLERS_SELF = "/aws/lambda/logstream-self"

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 
 from logstream import iter_log_streams
 from logstream import testing as t
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli, run_cli_trickled
 
 REPORT = (
     "REPORT RequestId: {id}\tDuration: 5.00 ms\tBilled Duration: 5 ms\tMemory Size: 128 MB\t"
@@ -79,19 +77,8 @@ def test_given_a_damaged_first_member_on_a_pipe_in_small_pieces_then_the_same_as
     docs = _docs(3)
     m = _members(docs)
     data = _damaged(m[0]) + m[1] + m[2]
-    with subprocess.Popen(
-        [sys.executable, "-m", "logstream", "decode", "--documents"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-    ) as proc:
-        for i in range(0, len(data), 3):  # a few bytes per write (output fits the pipe buffer)
-            proc.stdin.write(data[i : i + 3])
-            proc.stdin.flush()
-        proc.stdin.close()
-        stdout, stderr = proc.stdout.read(), proc.stderr.read().decode()
-    assert proc.returncode == 1
+    status, stdout, stderr = run_cli_trickled("decode", "--documents", stdin=data)  # output fits the pipe
+    assert status == 1
     assert _documents(stdout) == docs[1:]
     assert stderr.startswith("logstream: <stdin>: decompress: corrupt compressed data in member 1")
     assert len(stderr.splitlines()) == 1
@@ -268,19 +255,9 @@ def test_given_utf16_text_without_a_byte_order_mark_then_read_as_the_same_text_i
 def test_given_utf16_text_without_a_byte_order_mark_on_a_pipe_in_small_pieces_then_the_same():
     docs = _docs(3)
     data = "".join(base64.b64encode(m).decode() + "\n" for m in _members(docs)).encode("utf-16-le")
-    with subprocess.Popen(
-        [sys.executable, "-m", "logstream", "decode", "--documents"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-    ) as proc:
-        for i in range(0, len(data), 5):  # odd-sized pieces: code units split between writes
-            proc.stdin.write(data[i : i + 5])
-            proc.stdin.flush()
-        proc.stdin.close()
-        stdout, stderr = proc.stdout.read(), proc.stderr.read()
-    assert (proc.returncode, stderr) == (0, b"")
+    # odd-sized pieces: code units split between writes
+    status, stdout, stderr = run_cli_trickled("decode", "--documents", stdin=data, step=5)
+    assert (status, stderr) == (0, "")
     assert _documents(stdout) == docs
 
 

@@ -17,14 +17,12 @@ from __future__ import annotations
 import base64
 import json
 import random
-import subprocess
-import sys
 import zlib
 
 from logstream import DecodeError, iter_log_streams
 from logstream import decode as decode_module
 from logstream.testing import document_json, gzip_member, make_document
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli, run_cli_trickled
 from tests.readers import Pieces
 
 from .test_decode_hostile import _kept_in_order
@@ -228,19 +226,8 @@ def test_given_a_damaged_object_gzipped_again_then_the_cli_prints_the_same_from_
     path = tmp_path / SOURCE
     path.write_bytes(blob)
     from_file = run_cli("decode", "--documents", str(path))
-    with subprocess.Popen(
-        [sys.executable, "-m", "logstream", "decode", "--documents"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-    ) as proc:
-        for i in range(0, len(blob), 3):  # a few bytes per write
-            proc.stdin.write(blob[i : i + 3])
-            proc.stdin.flush()
-        proc.stdin.close()
-        stdout, stderr = proc.stdout.read(), proc.stderr.read().decode()
-    assert from_file.returncode == proc.returncode == 1
+    status, stdout, stderr = run_cli_trickled("decode", "--documents", stdin=blob)  # a few bytes per write
+    assert from_file.returncode == status == 1
     assert stdout == from_file.stdout
     assert stderr == from_file.stderr.decode().replace(f"logstream: {path}: ", "logstream: <stdin>: ")
     assert b"Traceback" not in from_file.stderr
