@@ -1776,7 +1776,6 @@ class Splitter:
         "members",
         "multi",
         "open",
-        "held",
         "resyncing",
         "bad_line",
         "suspended",
@@ -1792,8 +1791,7 @@ class Splitter:
         self.stuck = 0  # pending size when the last attempt found an incomplete value
         self.members: list[tuple[int, int]] = []  # (offset in pending + parts, member index)
         self.multi = False
-        self.open: int | None = None  # the member being inflated (its values are held)
-        self.held: list[tuple[int | None, dict[str, int], Value]] = []
+        self.open: int | None = None  # the member being inflated (its bytes wait for its end)
         self.resyncing = False  # after a bad value whose end is unknown: look for a start
         self.bad_line = 0  # line of the last error, until a good value comes
         # values of a member cut off by the end of the input, until a _Verdict: (member it broke, ...)
@@ -1814,7 +1812,6 @@ class Splitter:
                 self.open = None
                 if not self.stuck or len(self.pending) + self.size >= 2 * self.stuck:
                     yield from self._out(self._parse(final=False))
-                yield from self._release()
             else:
                 self.multi = self.multi or piece.index > 0
                 self.open = piece.index
@@ -1830,12 +1827,9 @@ class Splitter:
                     else:
                         yield place, value
                 self.open = None
-                self.suspended += [(broken, *h) for h in self.held + values]
-                self.held = []
+                self.suspended += [(broken, *v) for v in values]
                 self._drop_from(0)
             else:  # a broken member: what it produced is dropped (the member error says so)
-                self.held = [h for h in self.held if h[0] is None or h[0] != broken]
-                yield from self._release()
                 self._drop_from(self.members[-1][0] if self.members else 0)
                 yield from self._gap()
         elif isinstance(piece, _Verdict):
@@ -1846,7 +1840,6 @@ class Splitter:
         elif isinstance(piece, _End):
             yield from self._out(self._parse(final=True))
             self.resyncing = False
-            yield from self._release()
         elif isinstance(piece, _Gap):
             yield from self._gap()
 
@@ -1857,21 +1850,15 @@ class Splitter:
     def finish(self) -> Iterator[tuple[dict[str, int], Value]]:
         self.open = None
         yield from self._out(self._parse(final=True))
-        yield from self._release()
 
     # ------------------------------------------------------------------------------ internals
+    @staticmethod
     def _out(
-        self, values: Iterator[tuple[int | None, dict[str, int], Value, bool]]
+        values: Iterator[tuple[int | None, dict[str, int], Value, bool]],
     ) -> Iterator[tuple[dict[str, int], Value]]:
-        for member, place, value, after in values:
-            if not after:  # (no member open, or the value ends before the open member starts)
-                yield place, value
-            else:
-                self.held.append((member, place, value))
-
-    def _release(self) -> Iterator[tuple[dict[str, int], Value]]:
-        held, self.held = self.held, []
-        for _, place, value in held:
+        """The ``(place, value)`` of values parsed with no member open (only a member cut off
+        by the end of the input is parsed while open: see :meth:`feed`)."""
+        for _, place, value, _ in values:
             yield place, value
 
     def _gap(self) -> Iterator[tuple[dict[str, int], Value]]:
@@ -1948,8 +1935,8 @@ class Splitter:
 
     def _parse(self, *, final: bool) -> Iterator[tuple[int | None, dict[str, int], Value, bool]]:
         """``(member, place, value, after)`` for each value complete (or bad) in what is
-        pending; ``after``: the value reaches into the member being inflated (its fate hangs on
-        that member's checksum)."""
+        pending; ``after``: the value reaches into the open member (one cut off by the end of
+        the input: its fate hangs on the :class:`_Verdict`)."""
         buf = self._join()
         n = len(buf)
         open_at = n + 1  # where the open member's output starts in buf
