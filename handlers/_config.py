@@ -48,7 +48,7 @@ from logstream.sinks.records import CLOUDWATCH, RECORD_FORMATS
 
 _NOT_GIVEN: Any = object()
 _QUEUE_URL = re.compile(r"^https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
-_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}"
+_REGION = r"[a-z]{2,}(?:-[a-z]+)+-\d{1,2}"
 # Stream names: Kinesis CreateStream (1-128) and Firehose CreateDeliveryStream (1-64), [a-zA-Z0-9_.-]
 _STREAM_ARN = re.compile(
     rf"^arn:aws[a-z-]*:(?:kinesis:{_REGION}:\d{{12}}:stream/[A-Za-z0-9_.-]{{1,128}}"

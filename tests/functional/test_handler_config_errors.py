@@ -270,6 +270,14 @@ RIGHT = [
         ("destination_arn",),
         "arn:aws:firehose:eu-central-2:123456789012:deliverystream/archive.v2",
     ),
+    *[  # every partition's regions: GovCloud, China, the European Sovereign Cloud
+        ("DESTINATION_ARN", arn, FORWARD, ("destination_arn",), arn)
+        for arn in (
+            "arn:aws-us-gov:kinesis:us-gov-west-1:123456789012:stream/events",
+            "arn:aws-cn:firehose:cn-northwest-1:123456789012:deliverystream/archive",
+            "arn:aws-eusc:kinesis:eusc-de-east-1:123456789012:stream/events",
+        )
+    ],
     ("SELF_METRICS", " ", TRANSFORM, ("self_metrics",), True),  # blank: the default
     (
         "SKIP_LOG_GROUPS",
