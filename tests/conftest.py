@@ -77,7 +77,6 @@ def handler_modules(aws_endpoint):
     """The four handler modules as Lambda imports them, by name. Their environment is read once,
     at import, and Python imports a module once per process: every test module takes them from
     here, so they see the same environment whichever test imports them first."""
-    import importlib
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DESTINATION_ARN", "arn:aws:kinesis:us-east-1:123456789012:stream/unused")
@@ -138,16 +137,6 @@ class LambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 30_000
-
-
-def load_handler(monkeypatch, module, **env):
-    """Import a handler afresh with its environment (handlers read it once, at import)."""
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/logstream-self")
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
-    sys.modules.pop(module, None)
-    return importlib.import_module(module)
 
 
 def firehose_to_s3(s3, firehose) -> tuple[str, str]:
