@@ -35,6 +35,7 @@ variable                       meaning                                          
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import re
@@ -44,6 +45,7 @@ from typing import Any
 from logstream import ConfigError
 from logstream.metrics import PRICE_PER_GB_SECOND, Pricing
 from logstream.process import PipelineConfig
+from logstream.process.config import ENV_NAMES
 from logstream.sinks.records import CLOUDWATCH, RECORD_FORMATS
 
 _NOT_GIVEN: Any = object()
@@ -58,6 +60,49 @@ _STREAM_ARN = re.compile(
 _LOG_GROUP = re.compile(r"^[A-Za-z0-9_\-/.#]{1,512}$")
 # CloudWatch PutMetricData: a namespace and a dimension name are ASCII without control characters
 _METRIC_NAME = re.compile(r"^[\x20-\x7e]{1,255}$")
+
+
+#: Every variable a handler reads that a deployment sets (besides Lambda's own).
+VARIABLES = frozenset(
+    {
+        "METRICS_OUTPUT",
+        "LAMBDA_PRICE_PER_GB_SECOND",
+        "SKIP_LOG_GROUPS",
+        "METRICS_NAMESPACE",
+        "METRICS_DIMENSION",
+        "LAMBDA_ARCHITECTURE",
+        "DESTINATION_ARN",
+        "DEAD_LETTER_QUEUE_URL",
+        "RECORD_FORMAT",
+        "SELF_METRICS",
+        *ENV_NAMES.values(),
+    }
+)
+# set by Lambda, Powertools or the runtime, never one of ours misspelt
+_NOT_OURS = ("AWS_", "POWERTOOLS_", "_", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR")
+
+
+def misspelt(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Variables in ``env`` (``os.environ`` by default) that no handler reads but that look like
+    one it does, a typo or the wrong case (``PARSE_MESAGES``, ``tags``): ``(name, the variable
+    it looks like)``, sorted. The handlers log a warning for each at cold start: such a variable
+    changes nothing, and an error would refuse other software's variables that happen to look
+    like ours.
+
+    Example
+    -------
+    >>> misspelt({"PARSE_MESAGES": "true", "redact": "all", "PATH": "/bin", "TAGS": "a=b"})
+    [('PARSE_MESAGES', 'PARSE_MESSAGES'), ('redact', 'REDACT')]
+    """
+    env = os.environ if env is None else env
+    found = []
+    for name in env:
+        if name in VARIABLES or name.startswith(_NOT_OURS):
+            continue
+        close = difflib.get_close_matches(name.upper(), VARIABLES, n=1, cutoff=0.85)
+        if close:
+            found.append((name, close[0]))
+    return sorted(found)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from handlers._config import Config
+from handlers._config import Config, misspelt
 from handlers._pace import Pace, TimeLimit
 from handlers._selfmetrics import SelfMetrics, Tally
 from handlers._transform import reingested
@@ -106,6 +106,11 @@ class Runtime:
     ) -> None:
         self.skip = config.skip_log_groups
         self.logger = logger
+        for name, known in misspelt():  # changes nothing: said once, at cold start
+            logger.warning(
+                f"environment variable {name} is not one logstream reads (did you mean {known}?): ignored",
+                extra={"variable": name, "suggestion": known},
+            )
         self.dead_letters = config.dead_letter_sink() if dead_letters is DEFAULT else dead_letters
         self.clock = clock
         self.self_metrics = self_metrics or SelfMetrics(config.self_metrics, config.function_name)

@@ -298,3 +298,71 @@ def test_given_a_right_value_close_to_a_wrong_one_then_the_handler_loads_with_it
     for attribute in path:
         got = getattr(got, attribute)
     assert got == expected
+
+
+# What Lambda's python3.13 runtime and a typical deployment set besides logstream's variables:
+# none of it may be taken for a misspelt variable of ours.
+LAMBDA_ENVIRONMENT = {
+    "_HANDLER": "handlers.forward.handler",
+    "_X_AMZN_TRACE_ID": "Root=1-5e1b4151-5ac6c58f2b2f5e0b3c8b8f0d",
+    "AWS_REGION": "eu-west-1",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    "AWS_LAMBDA_FUNCTION_NAME": "logstream-forward",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+    "AWS_LAMBDA_LOG_GROUP_NAME": HANDLERS_SELF,
+    "AWS_LAMBDA_LOG_STREAM_NAME": "2024/05/01/[$LATEST]0123",
+    "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "LAMBDA_RUNTIME_DIR": "/var/runtime",
+    "LANG": "en_US.UTF-8",
+    "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64",
+    "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin",
+    "PYTHONPATH": "/var/runtime",
+    "TZ": ":UTC",
+    "POWERTOOLS_SERVICE_NAME": "logstream",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "LOG_LEVEL": "INFO",
+    "REGION": "eu-west-1",
+    "STAGE": "prod",
+    "DESTINATION_ARN": STREAM,
+    "TAGS": "team=payments",
+    "REDACT": "all",
+}
+
+
+def test_given_lambdas_own_environment_and_right_variables_then_nothing_looks_misspelt():
+    from handlers._config import misspelt
+
+    assert misspelt(LAMBDA_ENVIRONMENT) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("PARSE_MESAGES", "PARSE_MESSAGES"),
+        ("parse_messages", "PARSE_MESSAGES"),
+        ("REDACT_PATTERN", "REDACT_PATTERNS"),
+        ("TAG", "TAGS"),
+        ("JOIN_MULTILINES", "JOIN_MULTILINE"),
+        ("DESTINATION_ARM", "DESTINATION_ARN"),
+        ("DEAD_LETTER_QUEUE", "DEAD_LETTER_QUEUE_URL"),
+        ("SAMPLERATE", "SAMPLE_RATE"),
+    ],
+)
+def test_given_a_misspelt_variable_when_the_handler_starts_then_a_warning_names_it_and_what_it_looks_like(
+    monkeypatch, name, meant
+):
+    from tests.lambda_sim import captured_log
+
+    module = load_handler(monkeypatch, FORWARD, DESTINATION_ARN=STREAM)
+    monkeypatch.setenv(name, "true")
+    with captured_log(module.logger) as log:
+        module.build(module.CONFIG, sink=object(), dead_letters=None)
+    assert [line.split(" {")[0] for line in log] == [
+        f"WARNING environment variable {name} is not one logstream reads (did you mean {meant}?): ignored"
+    ]
