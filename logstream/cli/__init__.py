@@ -148,6 +148,8 @@ def run(name: str, args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     except KeyboardInterrupt:
         progress.done()
         raise
+    finally:
+        out.close()
     progress.done()
     return 1 if report.count else 0
 
