@@ -374,6 +374,11 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         verb = "adds" if len(fields) == 1 else "add"
         parser.error(f"{_listed(fields)} only {verb} fields to NDJSON event lines; {shown}{hint}")
     # options that act only with another one: refused alone rather than ignored
+    if getattr(args, "include_control", False) and args.documents:
+        parser.error(
+            "--include-control applies to event lines and --messages; "
+            "--documents prints every document as sent, control messages included"
+        )
     if getattr(args, "force", False) and args.to != "s3":
         parser.error(
             "--force applies to --to s3 only (binary output to a terminal); the other events are text"

@@ -182,6 +182,11 @@ REPORT_LINE = (
             "message is replayed whole (it is deleted once all of its events are delivered)",
         ),
         (
+            ["decode", "--documents", "--include-control"],
+            "logstream decode: error: --include-control applies to event lines and --messages; "
+            "--documents prints every document as sent, control messages included",
+        ),
+        (
             ["--version", "decode"],
             "logstream: error: --version takes no arguments, not 'decode'",
         ),
@@ -195,7 +200,8 @@ def test_given_an_option_its_combination_would_ignore_then_a_usage_error_naming_
     """Before: each of these ran with the option silently ignored (exit 0): no cost in report
     lines, the list price used whatever the architecture, --force on text output, parsed fields
     and tags nowhere in the log text or text lines, a queue replayed whole despite the filter,
-    arguments after --version or help's subcommand dropped."""
+    arguments after --version or help's subcommand dropped, --include-control with --documents
+    (which prints control messages anyway)."""
     done = run_cli(*args, stdin=REPORT_LINE)
     assert (done.returncode, done.stdout) == (2, b"")
     assert message in done.stderr.decode().splitlines()
@@ -224,3 +230,30 @@ def test_given_help_before_an_unknown_subcommand_then_a_usage_error_with_a_sugge
     res = run_cli("--help", "reprot")
     assert res.returncode == 2
     assert "logstream: error: unknown subcommand 'reprot'; did you mean 'report'?" in res.stderr.decode()
+
+
+def test_given_a_control_message_then_include_control_shows_it_where_it_applies_and_documents_always():
+    control = {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [
+            {"id": "", "timestamp": 1600110003794, "message": "CWL CONTROL MESSAGE: Checking health"}
+        ],
+    }
+    stdin = json.dumps(control).encode()
+    message = "CWL CONTROL MESSAGE: Checking health"
+    assert run_cli("decode", stdin=stdin).stdout == b""
+    lines = run_cli("decode", "--include-control", stdin=stdin).stdout.splitlines()
+    assert [json.loads(line)["message"] for line in lines] == [message]
+    assert run_cli("decode", "--messages", stdin=stdin).stdout == b""
+    assert (
+        run_cli("decode", "--messages", "--include-control", stdin=stdin).stdout == (message + "\n").encode()
+    )
+    text = run_cli("decode", "-o", "text", "--include-control", stdin=stdin).stdout.decode()
+    assert text == f"2020-09-14T19:00:03.794Z   {message}\n"
+    assert [
+        json.loads(line) for line in run_cli("decode", "--documents", stdin=stdin).stdout.splitlines()
+    ] == [control]
