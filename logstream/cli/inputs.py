@@ -133,18 +133,28 @@ def open_sources(names: list[str], recursive: bool, report: Callable[[str], None
             if not recursive:
                 report(f"{name}: is a directory (use -r to read every file under it)")
                 continue
-            for path in _walk(name):
+            for path in _walk(name, report):
                 yield from _open_file(path, report)
         else:
             yield from _open_file(name, report)
 
 
-def _walk(top: str) -> Iterator[str]:
+def _walk(top: str, report: Callable[[str], None]) -> Iterator[str]:
     """Every file under ``top`` in path order, as S3 lists keys (``b/1/x`` before ``b/2``).
     FIFOs, sockets and devices are skipped, as ``grep -r`` does (a FIFO would wait forever for
-    a writer); a link that leads nowhere is kept, for its open to report it."""
-    paths = [os.path.join(root, f) for root, _dirs, files in os.walk(top) for f in files]
-    for path in sorted(paths, key=lambda p: os.path.relpath(p, top).replace(os.sep, "/")):
+    a writer); a link that leads nowhere is kept, for its open to report it. A directory that
+    cannot be listed (``top`` included) is reported in its place in that order."""
+    found: list[tuple[str, str | None]] = []  # (path, why it cannot be listed)
+
+    def unlisted(exc: OSError) -> None:
+        found.append((str(exc.filename or top), exc.strerror or str(exc)))
+
+    for root, _dirs, files in os.walk(top, onerror=unlisted):
+        found += [(os.path.join(root, f), None) for f in files]
+    for path, error in sorted(found, key=lambda p: os.path.relpath(p[0], top).replace(os.sep, "/")):
+        if error is not None:
+            report(f"{path}: {error}")
+            continue
         try:
             regular = stat.S_ISREG(os.stat(path).st_mode)
         except OSError:

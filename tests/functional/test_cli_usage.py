@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -257,3 +259,44 @@ def test_given_a_control_message_then_include_control_shows_it_where_it_applies_
     assert [
         json.loads(line) for line in run_cli("decode", "--documents", stdin=stdin).stdout.splitlines()
     ] == [control]
+
+
+def test_given_options_between_files_then_every_file_read_with_every_option(tmp_path):
+    """`logstream decode a.json -r dir/ --messages b.json`, as cat, grep and ls take them. Before:
+    'unrecognized arguments: dir/ b.json' (exit 2): files were taken only before the first option
+    or after the last."""
+    from logstream import testing as t
+
+    def event(message: str) -> bytes:
+        return json.dumps(t.lambda_event(t.make_document([message + "\n"]))).encode()
+
+    (tmp_path / "a.json").write_bytes(event("a"))
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "in-dir.json").write_bytes(event("in dir"))
+    (tmp_path / "b.json").write_bytes(event("b"))
+    (tmp_path / "-c.json").write_bytes(event("dash"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logstream",
+            "decode",
+            "a.json",
+            "-r",
+            "dir",
+            "--messages",
+            "b.json",
+            "--",
+            "-c.json",
+        ],
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"a\nin dir\nb\ndash\n", b"")
+    mistyped = run_cli("decode", "a.json", "--messgaes", "b.json")
+    assert mistyped.returncode == 2
+    assert (  # (argparse takes b.json for the value of the unknown option)
+        "logstream decode: error: unrecognized arguments: --messgaes b.json; did you mean --messages?"
+        in mistyped.stderr.decode().splitlines()
+    )
