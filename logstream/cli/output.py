@@ -256,7 +256,7 @@ def say(text: str) -> None:
     try:
         if own is not None and stream is own and own.fileno() == 2:
             own.flush()
-            write_all(2, text.encode(own.encoding, own.errors or "strict"))
+            _stderr_writer().write(text.encode(own.encoding, own.errors or "strict"))
             return
         stream.write(text)
         stream.flush()
@@ -264,6 +264,23 @@ def say(text: str) -> None:
         raise OutputClosed from None
     except (OSError, ValueError, OutputError):  # ValueError: a closed file object
         pass
+
+
+_stderr: tuple[tuple[int, int], _Writer] | None = None
+
+
+def _stderr_writer() -> _Writer:
+    """The writer of fd 2, kept while fd 2 is the same file (one open of the pipe for every
+    message was a third of the time of a run that reports 200,000 bad lines)."""
+    global _stderr
+    st = os.fstat(2)
+    key = (st.st_dev, st.st_ino)
+    if _stderr is not None and _stderr[0] == key:
+        return _stderr[1]
+    if _stderr is not None:
+        _stderr[1].close()
+    _stderr = (key, _Writer(2))
+    return _stderr[1]
 
 
 def use_color(stream_fd: int = 1) -> bool:
