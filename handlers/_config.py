@@ -1,8 +1,11 @@
 """The handlers' configuration: one frozen object, read and validated once at cold start.
 
-An explicit argument beats the environment variable, which beats the default. A bad value is a
-:class:`~logstream.ConfigError` when the module is imported (Lambda reports an init error
-naming the variable), never a failure of every invocation.
+An explicit argument beats the environment variable, which beats the default. A value is read
+without the whitespace around it, and an empty one is unset (the template passes "" for what is
+not set; regular expressions keep their spaces). A bad value is a
+:class:`~logstream.ConfigError` naming the variable and the value when the module is imported
+(Lambda reports an init error, every invocation fails the same way and the event stays with
+Lambda's retries), never a failure deep in processing, never ignored.
 
 =============================  ======================================================  ==========
 variable                       meaning                                                 default
@@ -45,7 +48,16 @@ from logstream.sinks.records import CLOUDWATCH, RECORD_FORMATS
 
 _NOT_GIVEN: Any = object()
 _QUEUE_URL = re.compile(r"^https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
-_STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:(kinesis|firehose):[a-z0-9-]+:\d{12}:(stream|deliverystream)/\S+$")
+_REGION = r"[a-z]{2,}(?:-[a-z]+)+-\d{1,2}"
+# Stream names: Kinesis CreateStream (1-128) and Firehose CreateDeliveryStream (1-64), [a-zA-Z0-9_.-]
+_STREAM_ARN = re.compile(
+    rf"^arn:aws[a-z-]*:(?:kinesis:{_REGION}:\d{{12}}:stream/[A-Za-z0-9_.-]{{1,128}}"
+    rf"|firehose:{_REGION}:\d{{12}}:deliverystream/[A-Za-z0-9_.-]{{1,64}})$"
+)
+# CloudWatch Logs CreateLogGroup: 1-512 characters of a-z, A-Z, 0-9, '_', '-', '/', '.', '#'
+_LOG_GROUP = re.compile(r"^[A-Za-z0-9_\-/.#]{1,512}$")
+# CloudWatch PutMetricData: a namespace and a dimension name are ASCII without control characters
+_METRIC_NAME = re.compile(r"^[\x20-\x7e]{1,255}$")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,12 +95,18 @@ class Config:
         def pick(field: str, variable: str) -> Any:
             if explicit.get(field, _NOT_GIVEN) is not _NOT_GIVEN:
                 return explicit.pop(field)
-            return env.get(variable) or None
+            return (env.get(variable) or "").strip() or None
 
         output = (pick("metrics_output", "METRICS_OUTPUT") or "emf").strip().lower()
         price = pick("price_per_gb_second", "LAMBDA_PRICE_PER_GB_SECOND")
         skip = pick("skip_log_groups", "SKIP_LOG_GROUPS")
         groups = {g.strip() for g in (skip.split(",") if isinstance(skip, str) else skip or ()) if g.strip()}
+        for group in sorted(groups):
+            if not _LOG_GROUP.match(group):
+                raise ConfigError(
+                    f"SKIP_LOG_GROUPS: {group!r} is not a log group name (1-512 characters of a-z, A-Z,"
+                    " 0-9, _ - / . #; separate names with commas)"
+                )
         if own := env.get("AWS_LAMBDA_LOG_GROUP_NAME"):
             groups.add(own)
         config = cls(
@@ -114,19 +132,26 @@ class Config:
         if self.metrics_output not in ("emf", "cloudwatch"):
             raise ConfigError(f"METRICS_OUTPUT must be 'emf' or 'cloudwatch', not {self.metrics_output!r}")
         ns = self.metrics_namespace
-        if ns is not None and (ns.startswith("AWS/") or not 0 < len(ns) <= 255):
-            raise ConfigError(f"METRICS_NAMESPACE must be 1-255 characters, not starting 'AWS/': {ns!r}")
+        if ns is not None and (ns.startswith("AWS/") or not _METRIC_NAME.match(ns)):
+            raise ConfigError(
+                f"METRICS_NAMESPACE must be 1-255 ASCII characters (no control characters), not starting"
+                f" 'AWS/': {ns!r}"
+            )
         dim = self.metrics_dimension
-        if not 0 < len(dim) <= 255 or dim == "_aws":
-            raise ConfigError(f"METRICS_DIMENSION must be 1-255 characters and not '_aws': {dim!r}")
+        if not _METRIC_NAME.match(dim) or dim.startswith(":") or dim == "_aws":
+            raise ConfigError(
+                "METRICS_DIMENSION must be 1-255 ASCII characters (no control characters), not starting"
+                f" ':' and not '_aws': {dim!r}"
+            )
         if self.architecture not in PRICE_PER_GB_SECOND:
             raise ConfigError(
                 f"LAMBDA_ARCHITECTURE must be one of {sorted(PRICE_PER_GB_SECOND)}, not {self.architecture!r}"
             )
         if self.destination_arn is not None and not _STREAM_ARN.match(self.destination_arn):
             raise ConfigError(
-                "DESTINATION_ARN is not a Kinesis stream or Firehose delivery stream ARN: "
-                f"{self.destination_arn!r}"
+                "DESTINATION_ARN is not a Kinesis stream or Firehose delivery stream ARN "
+                "(arn:aws:kinesis:REGION:ACCOUNT:stream/NAME or "
+                f"arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME): {self.destination_arn!r}"
             )
         if self.record_format not in RECORD_FORMATS:
             raise ConfigError(
@@ -139,9 +164,13 @@ class Config:
                 "RECORD_FORMAT=cloudwatch sends CloudWatch's own documents, which have no place for "
                 "PARSE_MESSAGES, JOIN_MULTILINE, ENRICH or TAGS (filters, sampling and redaction apply)"
             )
-        if self.dead_letter_queue_url is not None and not _QUEUE_URL.match(self.dead_letter_queue_url):
+        dlq = self.dead_letter_queue_url
+        if dlq is not None and not _QUEUE_URL.match(dlq):
+            raise ConfigError(f"DEAD_LETTER_QUEUE_URL is not an SQS queue URL: {dlq!r}")
+        if dlq is not None and dlq.endswith(".fifo"):
             raise ConfigError(
-                f"DEAD_LETTER_QUEUE_URL is not an SQS queue URL: {self.dead_letter_queue_url!r}"
+                "DEAD_LETTER_QUEUE_URL must be a standard queue: dead letters are sent without the"
+                f" message group id a FIFO queue requires: {dlq!r}"
             )
 
     # ------------------------------------------------------------------ what the handlers build

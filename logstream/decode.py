@@ -22,7 +22,13 @@ These promises hold for every input (see DESIGN.md section 5):
 * **The same for any read size.** Bytes read whole, from a pipe a few at a time or in the CLI's
   1 MiB reads give the same documents and errors, also when a layer is corrupt inside its
   compressed data: what a corrupt member passes on to the layer inside it is fixed by pieces of
-  its input whose bounds do not depend on the reads (see :func:`inflate`).
+  its input whose bounds do not depend on the reads (see :func:`inflate`). The limit that keeps
+  memory bounded is the same for every read size, bytes read whole included: after a member
+  that breaks in a piece of its compressed data starting more than 4 MiB (:data:`_MAX_PIECE`)
+  into it, scanning for the next member resumes 4 MiB before that piece, not right after the
+  member's start, so members stored verbatim in its data before that point (a Firehose object
+  gzipped again over incompressible members) are not looked for (the ones its output passed on
+  to the layer inside came out already).
 """
 
 from __future__ import annotations
@@ -143,7 +149,12 @@ _ZLIB_ERRORS: tuple[type[BaseException], ...] = (zlib.error,) + (  # type: ignor
 _STEP: Final = 32 * _MiB  # inflate output per call: bounds memory on a bomb to the cap plus this
 _FIRST_PIECE: Final = 1 * _MiB  # compressed bytes fed for the first member
 _MAX_PIECE: Final = 4 * _MiB  # (below _REWIND_LIMIT: a first piece is inflated again from bytes still held)
-_REWIND_LIMIT: Final = 8 * _MiB  # compressed bytes of one member kept to resume after it fails
+_PROBE_BYTES: Final = 1024  # bytes looked at to tell whether a header starts a member
+#: compressed bytes held behind the cursor. A member's are held from its start, or (a big one)
+#: from :data:`_MAX_PIECE` bytes before the piece of its data being inflated, to resume after it
+#: fails; the cursor never runs further ahead of that than this (the piece, and its trailer and a
+#: probe past its end), so the same bytes are held whatever the read size (see inflate)
+_REWIND_LIMIT: Final = 2 * _MAX_PIECE + 2 * _PROBE_BYTES
 _B64_WS = re.compile(r"\s+")
 _GZIP_MAGIC: Final = b"\x1f\x8b\x08"
 #: Errors a JSON parser or encoder raises on input that is not valid JSON text or values, besides
@@ -371,7 +382,9 @@ class _Input:
         self.buf = b""
         self.pos = 0
         self.base = 0  # absolute offset of buf[0]
-        self.mark = 0  # absolute offset to keep from (the current member's start), within limits
+        # absolute offset to keep from: the current member's start, or (a big member) _MAX_PIECE
+        # bytes before the piece of its data being inflated (see inflate)
+        self.mark = 0
         self.seen_end = 0  # absolute end of the ten bytes of the last gzip header looked at
         self.fresh = True  # the header found last starts at or after seen_end (see skip_to_member)
         self.zlib_sought = _Sought()  # what the last search for each kind of header found
@@ -435,8 +448,9 @@ class _Input:
         return self.pos >= len(self.buf) and not self._fill()
 
     def rewind(self, offset: int) -> None:
-        """Go back to absolute ``offset``, or as far back as the bytes still held."""
-        self.pos = max(0, offset - self.base)
+        """Go back to absolute ``offset``, or to the ``mark`` when that is later: the bytes from
+        the mark on are held whatever the read size (those before it may be or not)."""
+        self.pos = max(0, max(offset, self.mark) - self.base)
 
     def skip_to_member(self, known: AbstractSet[bytes] = frozenset(), limit: int = -1) -> bool:
         """Move to the next header that starts a plausible member, or to the end of the input
@@ -531,7 +545,6 @@ class _Input:
         return False
 
 
-_PROBE_BYTES: Final = 1024
 #: What may follow the last member without an error: NUL bytes and ASCII whitespace.
 _PADDING: Final = b"\x00 \t\r\n"
 #: zlib headers found by scanning: a 32 KiB window (what zlib writes), no preset dictionary
@@ -819,11 +832,16 @@ def inflate(
     out before the next bytes arrive; a first piece the member does not end in is inflated again
     in one call, as the later pieces are.)
 
-    Otherwise it resumes at the next gzip header that starts a member, and a header found that
-    way counts as a member only when its data inflates to its end (or over the cap, or, after
-    bytes that were not gzip data or a corrupt member, up to the end of the input). A false
-    header (``1f 8b 08`` inside a broken member's data or inside other bytes) is part of the
-    stretch skipped: one bad stretch is one error, and the members after it keep their
+    Otherwise it resumes at the next gzip header that starts a member, looked for from right
+    after the broken member's first byte (members stored in its data are found), or, when the
+    piece in which it broke starts more than :data:`_MAX_PIECE` bytes after its start, from
+    that many bytes before that piece: memory holds no more of it (:data:`_REWIND_LIMIT`), and
+    the point depends on the input alone, so whole bytes and every read size resume at the
+    same point. A header
+    found that way counts as a member only when its data inflates to its end (or over the cap,
+    or, after bytes that were not gzip data or a corrupt member, up to the end of the input).
+    A false header (``1f 8b 08`` inside a broken member's data or inside other bytes) is part
+    of the stretch skipped: one bad stretch is one error, and the members after it keep their
     numbers. After a broken member, a broken header like the stream's own is taken for the
     next member, damaged too, unless it starts inside another header's ten bytes or
     :data:`_DAMAGED_RUN` members in a row broke already: headers back to back (``1f 8b 08 00``
@@ -881,7 +899,8 @@ def inflate(
             feed.inside = True
         # a header at a member's start is the writer's: the stream's first, and (below) one that
         # fails; one found by scanning is compared with them
-        signature = _signature(src.peek(10)) if skip is not None or not members else b""
+        head10 = src.peek(10)
+        signature = _signature(head10) if skip is not None or not members else b""
         # where the header of a member found by scanning ends (its extra field, name and
         # comment may prove to be other bytes, holding members)
         header, fault = _read_header(src, _NAME_LIMIT if skip is not None else _MEMBER_NAME_LIMIT)
@@ -938,6 +957,9 @@ def inflate(
                 # read size (zlib drops the output of a call that fails, so what came out before
                 # the error would depend on how much input each call had).
                 last_piece = src.offset
+                # the bytes kept to resume after it fails: from its start, or (a big member) from
+                # a point fixed by the input alone, never by what the reads left held
+                src.mark = max(start, last_piece - _MAX_PIECE)
                 pieces += 1
                 piece_end = last_piece + step
                 if pieces > 1:  # the next piece whole, in one call (see below)
@@ -1034,8 +1056,8 @@ def inflate(
             src.offset,
             (gzip, value, size),
         )
-        if status != "ok" and skip is None and start >= src.base:
-            known.add(_signature(src.buf[start - src.base : start - src.base + 10]))
+        if status != "ok" and skip is None:
+            known.add(_signature(head10))
         if (
             skip is not None
             and (
@@ -1754,7 +1776,6 @@ class Splitter:
         "members",
         "multi",
         "open",
-        "held",
         "resyncing",
         "bad_line",
         "suspended",
@@ -1770,8 +1791,7 @@ class Splitter:
         self.stuck = 0  # pending size when the last attempt found an incomplete value
         self.members: list[tuple[int, int]] = []  # (offset in pending + parts, member index)
         self.multi = False
-        self.open: int | None = None  # the member being inflated (its values are held)
-        self.held: list[tuple[int | None, dict[str, int], Value]] = []
+        self.open: int | None = None  # the member being inflated (its bytes wait for its end)
         self.resyncing = False  # after a bad value whose end is unknown: look for a start
         self.bad_line = 0  # line of the last error, until a good value comes
         # values of a member cut off by the end of the input, until a _Verdict: (member it broke, ...)
@@ -1792,7 +1812,6 @@ class Splitter:
                 self.open = None
                 if not self.stuck or len(self.pending) + self.size >= 2 * self.stuck:
                     yield from self._out(self._parse(final=False))
-                yield from self._release()
             else:
                 self.multi = self.multi or piece.index > 0
                 self.open = piece.index
@@ -1808,12 +1827,9 @@ class Splitter:
                     else:
                         yield place, value
                 self.open = None
-                self.suspended += [(broken, *h) for h in self.held + values]
-                self.held = []
+                self.suspended += [(broken, *v) for v in values]
                 self._drop_from(0)
             else:  # a broken member: what it produced is dropped (the member error says so)
-                self.held = [h for h in self.held if h[0] is None or h[0] != broken]
-                yield from self._release()
                 self._drop_from(self.members[-1][0] if self.members else 0)
                 yield from self._gap()
         elif isinstance(piece, _Verdict):
@@ -1824,7 +1840,6 @@ class Splitter:
         elif isinstance(piece, _End):
             yield from self._out(self._parse(final=True))
             self.resyncing = False
-            yield from self._release()
         elif isinstance(piece, _Gap):
             yield from self._gap()
 
@@ -1835,21 +1850,15 @@ class Splitter:
     def finish(self) -> Iterator[tuple[dict[str, int], Value]]:
         self.open = None
         yield from self._out(self._parse(final=True))
-        yield from self._release()
 
     # ------------------------------------------------------------------------------ internals
+    @staticmethod
     def _out(
-        self, values: Iterator[tuple[int | None, dict[str, int], Value, bool]]
+        values: Iterator[tuple[int | None, dict[str, int], Value, bool]],
     ) -> Iterator[tuple[dict[str, int], Value]]:
-        for member, place, value, after in values:
-            if not after:  # (no member open, or the value ends before the open member starts)
-                yield place, value
-            else:
-                self.held.append((member, place, value))
-
-    def _release(self) -> Iterator[tuple[dict[str, int], Value]]:
-        held, self.held = self.held, []
-        for _, place, value in held:
+        """The ``(place, value)`` of values parsed with no member open (only a member cut off
+        by the end of the input is parsed while open: see :meth:`feed`)."""
+        for _, place, value, _ in values:
             yield place, value
 
     def _gap(self) -> Iterator[tuple[dict[str, int], Value]]:
@@ -1926,8 +1935,8 @@ class Splitter:
 
     def _parse(self, *, final: bool) -> Iterator[tuple[int | None, dict[str, int], Value, bool]]:
         """``(member, place, value, after)`` for each value complete (or bad) in what is
-        pending; ``after``: the value reaches into the member being inflated (its fate hangs on
-        that member's checksum)."""
+        pending; ``after``: the value reaches into the open member (one cut off by the end of
+        the input: its fate hangs on the :class:`_Verdict`)."""
         buf = self._join()
         n = len(buf)
         open_at = n + 1  # where the open member's output starts in buf

@@ -38,6 +38,7 @@ from typing import Any, Final
 import msgspec
 
 from .decode import (
+    _NOT_BASE64,
     Budget,
     Numbers,
     Piece,
@@ -117,7 +118,9 @@ def iter_log_streams(
         Any transport of the table above: an event mapping, its JSON text, a base64 payload,
         raw gzip/zlib bytes (several members allowed, gzip on top allowed), decoded documents,
         or a binary file object (anything with ``read``), which is streamed: memory holds one
-        gzip member or one document at a time, not the file.
+        gzip member or one document at a time, not the file (base64 text of a whole payload,
+        the ``awslogs.data`` string saved to a file, is read whole, as from bytes, up to twice
+        ``max_size``).
     max_size
         Cap on the expanded size of each payload in bytes, every nested layer counted (a gzip
         member of an S3 object is a payload of its own). Default: :func:`default_max_size`.
@@ -372,13 +375,17 @@ class _Walk:
             yield from self.json(chunks, where, depth, budget)
         elif not head.strip():
             self.fail(DecompressError("empty payload"), where)
-        elif top and whole and (raw := payload_bytes((data := b"".join(chunks)).strip())) is not None:
-            yield from self.data(iter([raw]), where, depth + 1, budget, top=False)
-        elif top:
-            # bytes before the first gzip member: inflate reports them and resumes after
-            yield from self.layers(iter([data]) if whole else chunks, where, depth, budget, per_member=True)
-        else:
+        elif not top:
             self.fail(DecompressError("not gzip or zlib data, nor a JSON document"), where)
+        else:
+            # base64 text of a whole payload (the awslogs.data string saved to a file); a file
+            # object is read whole only while it holds base64 text, up to twice the cap
+            saved, chunks = _whole(chunks, None if whole else 2 * self.cap)
+            raw = None if saved is None else payload_bytes(saved.strip())
+            if raw is not None:
+                yield from self.data(iter([raw]), where, depth + 1, budget, top=False)
+            else:  # bytes before the first gzip member: inflate reports them and resumes after
+                yield from self.layers(chunks, where, depth, budget, per_member=True)
 
     def layers(
         self, chunks: Iterator[bytes], where: Where, depth: int, budget: Budget, *, per_member: bool
@@ -663,6 +670,24 @@ def _peek(chunks: Iterator[bytes], size: int = 16) -> tuple[bytes, Iterator[byte
             break
     head = b"".join(held)
     return head, chain([head], chunks) if head else chunks
+
+
+def _whole(chunks: Iterator[bytes], limit: int | None) -> tuple[bytes | None, Iterator[bytes]]:
+    """The whole of a chunk stream, read into memory, and the same stream again. With ``limit``
+    only while it is base64 text (base64 characters and whitespace) of at most ``limit`` bytes:
+    else ``None`` and the stream, what was read put back in front."""
+    if limit is None:
+        data = b"".join(chunks)
+        return data, iter([data])
+    held: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        held.append(chunk)
+        size += len(chunk)
+        if size > limit or _NOT_BASE64.search(chunk):
+            return None, chain(held, chunks)
+    data = b"".join(held)
+    return data, iter([data])
 
 
 def _strip_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -8,31 +8,58 @@ stream) and anything ``decode`` reads, such as Firehose's error output in S3
 them (NDJSON event lines, batched, failed entries retried). A queue message is deleted only after
 every one of its events was delivered; what is left is made visible again when the run ends. S3
 objects are never deleted.
+
+Every message the run holds (being delivered, waiting its turn, a part waiting for the others,
+kept) stays hidden until the run deletes or releases it: at safe points between requests (before
+each receive, each message, each call to the sink, each read of a Kinesis batch, each delete) the
+hides that end within half the hide time are extended (ChangeMessageVisibilityBatch), and each
+call to the sink is given a deadline before the first hide ends; what it did not attempt in time
+is sent again once the hides are extended. No thread: nothing races the deliveries. A message
+whose hide cannot be extended (refused, or SQS's 12-hour limit) is reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
+import math
 import re
+import time
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ..envelopes import iter_log_streams
 from ..errors import ConfigError, DecodeError
+from ..limits import SQS_MAX_BATCH_ENTRIES
 from ..models import LogStream
 from ..ndjson import encode_line
 from .args import UsageError
+
+if TYPE_CHECKING:
+    from ..sinks import Deadline, DeliveryResult
 
 __all__ = ["cmd_replay", "is_queue_url"]
 
 _QUEUE_URL = re.compile(r"^https?://[^/]+/\d{12}/[\w.-]+$")
 _SQS_REGION = re.compile(r"^https://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 _BATCH_STREAMS = 100  # documents sent per sink call when replaying files (bounded memory)
-_RECEIVE_HIDE_S = 300  # a received message stays hidden this long (each is handled once per run)
+_RECEIVE_HIDE_S = 300  # a received message is hidden this long, extended while the run holds it
+# Amazon SQS ChangeMessageVisibility: a message is hidden at most 12 hours after the receive that
+# gave its receipt handle, extensions included (beyond that the request is refused).
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
+# ChangeMessageVisibilityBatch takes SQS_MAX_BATCH_ENTRIES (10) entries, with Ids unique in the
+# request ([A-Za-z0-9_-], up to 80 characters), and answers each in Successful or Failed.
+_MAX_HIDE_S = 12 * 3600
+_EXTEND_WITHIN = 0.5  # share of the hide time: a hide ending sooner is extended at a safe point
+_EXTEND_GROUP = 0.75  # ... and with it every hide ending within this share (fewer, fuller batches)
+_SEND_MARGIN = 0.25  # share of the hide time between a sink call's deadline and the first hide's end
+# Every other call of a run (receive, GetRecords, delete, extend) ends in bounded time: at most
+# _CALL_ATTEMPTS attempts of connect + read timeout, far below half the hide time.
+_CONNECT_TIMEOUT_S, _READ_TIMEOUT_S, _CALL_ATTEMPTS = 5, 20, 3
 _EMPTY_READS = 5  # GetRecords answers in a row with no record behind the tip: the range is read
 _STOP_AFTER = 5  # messages in a row delivering nothing: stop (each would wait out the retries)
 _WAIT_S = 1  # long poll: every SQS server is asked, so an empty answer means an empty queue
@@ -113,14 +140,37 @@ def _replay_streams(source: str, streams: Iterator[LogStream], sink: Any, report
     return totals
 
 
-def _sqs_client(url: str) -> Any:
+def _client(service: str, region: str | None) -> Any:
+    """A boto3 client whose calls end in bounded time (see _CALL_ATTEMPTS): nothing but a call to
+    the sink, which has its own deadline, runs long between two safe points of a run."""
     import boto3  # only for a queue source
+    from botocore.config import Config
 
+    config = Config(
+        connect_timeout=_CONNECT_TIMEOUT_S,
+        read_timeout=_READ_TIMEOUT_S,
+        retries={"mode": "standard", "max_attempts": _CALL_ATTEMPTS},
+    )
+    return boto3.client(service, region_name=region, config=config)
+
+
+def _sqs_client(url: str) -> Any:
     m = _SQS_REGION.match(url)
-    return boto3.client("sqs", region_name=m.group(1) if m else None)
+    return _client("sqs", m.group(1) if m else None)
 
 
-def _replay_queue(url: str, sink: Any, args: argparse.Namespace, report: Any) -> dict[str, Any]:
+def _replay_queue(
+    url: str,
+    sink: Any,
+    args: argparse.Namespace,
+    report: Any,
+    *,
+    hide_s: int = _RECEIVE_HIDE_S,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Replay the messages of the queue at ``url`` into ``sink`` (None: a dry run); the run's
+    summary. Messages are hidden ``hide_s`` seconds at a time, measured on ``clock`` (tests
+    pass a short hide or a clock of their own)."""
     totals: dict[str, Any] = {
         "source": url,
         "messages": 0,
@@ -129,7 +179,7 @@ def _replay_queue(url: str, sink: Any, args: argparse.Namespace, report: Any) ->
         "deleted": 0,
         "kept": 0,
     }
-    run = _QueueRun(url, sink, args.max_size, report, totals)
+    run = _QueueRun(url, sink, args.max_size, report, totals, hide_s=hide_s, clock=clock)
     try:
         run.sqs = _sqs_client(url)
         run.drain()
@@ -157,48 +207,154 @@ _dead_letter = msgspec.json.Decoder(_DeadLetterBody)
 _BATCH_INFO = ("KinesisBatchInfo", "DDBStreamBatchInfo", "SQSBatchInfo")
 
 
+@dataclasses.dataclass(slots=True)
+class _Hidden:
+    """A message the run holds: its latest receipt handle, when the receive that gave it was sent
+    and the earliest the hide can end (both on the run's clock), and whether it could no longer
+    be kept hidden (reported once)."""
+
+    handle: str
+    received: float
+    until: float
+    lost: bool = False
+
+
 class _QueueRun:
     """One pass over a queue: each message is handled once; a message not deleted is held
     (hidden) until the pass ends, then made visible again for the next run."""
 
-    def __init__(self, url: str, sink: Any, max_size: int, report: Any, totals: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        url: str,
+        sink: Any,
+        max_size: int,
+        report: Any,
+        totals: dict[str, Any],
+        *,
+        hide_s: int = _RECEIVE_HIDE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url, self.sink, self.max_size, self.report, self.totals = url, sink, max_size, report, totals
+        self.hide_s, self.clock = hide_s, clock
         self.sqs: Any = None
         self.seen: set[str] = set()
-        self.held: dict[str, str] = {}  # message id -> latest receipt handle, for messages left
+        self.hidden: dict[str, _Hidden] = {}  # message id -> hide, for every message not deleted
+        self.first_end = math.inf  # no later than the first hide to end (of those not lost)
         self.parts: dict[tuple[str, str, int, str | None], dict[int, list[dict[str, Any]]]] = {}
         self.failing = 0  # messages in a row that delivered nothing: the destination is down
         self.last_error = ""
 
     def drain(self) -> None:
         while True:
+            self.keep_hidden()
+            sent = self.clock()
             received = self.sqs.receive_message(
                 QueueUrl=self.url,
                 MaxNumberOfMessages=10,
-                VisibilityTimeout=_RECEIVE_HIDE_S,
+                VisibilityTimeout=self.hide_s,
                 WaitTimeSeconds=_WAIT_S,  # a long poll: a short one may answer nothing while messages wait
             ).get("Messages", [])
             if not received:
                 break
-            for i, msg in enumerate(received):
-                if self.failing >= _STOP_AFTER:
-                    for rest in received[i:]:  # not handled: visible again at the end
-                        self.held.setdefault(rest["MessageId"], rest["ReceiptHandle"])
+            for msg in received:  # held from now on, whether handled yet or not
+                self.hidden[msg["MessageId"]] = _Hidden(msg["ReceiptHandle"], sent, sent + self.hide_s)
+                self.first_end = min(self.first_end, sent + self.hide_s)
+            for msg in received:
+                if self.failing >= _STOP_AFTER:  # the messages not handled are visible again at the end
                     self.report(
                         f"{self.url}: stopped: the last {self.failing} messages delivered nothing"
                         f" (last error: {self.last_error}); the messages not read stay in the queue"
                     )
                     return
                 mid = msg["MessageId"]
-                if mid in self.seen:  # back after its visibility timeout ran out: handled already
-                    if mid in self.held:
-                        self.held[mid] = msg["ReceiptHandle"]
+                if mid in self.seen:  # back after its hide could not be kept: handled already
                     continue
                 self.seen.add(mid)
                 self.totals["messages"] += 1
+                self.keep_hidden()
                 self.message(msg)
         self.incomplete_parts()
 
+    # ------------------------------------------------------------------ holding messages hidden
+    def keep_hidden(self) -> None:
+        """A safe point (no request under way): extend the hides that end within half the hide
+        time, and with them those ending within three quarters of it."""
+        now = self.clock()
+        if self.first_end - now >= self.hide_s * _EXTEND_WITHIN:
+            return
+        due = [
+            (mid, h)
+            for mid, h in self.hidden.items()
+            if not h.lost and h.until - now < self.hide_s * _EXTEND_GROUP
+        ]
+        for start in range(0, len(due), SQS_MAX_BATCH_ENTRIES):
+            self._extend(due[start : start + SQS_MAX_BATCH_ENTRIES])
+        self.first_end = min((h.until for h in self.hidden.values() if not h.lost), default=math.inf)
+
+    def _extend(self, chunk: list[tuple[str, _Hidden]]) -> None:
+        now = self.clock()  # before the request: SQS's hide ends no sooner than now + seconds
+        entries: list[dict[str, Any]] = []
+        for i, (mid, h) in enumerate(chunk):
+            seconds = min(self.hide_s, int(h.received + _MAX_HIDE_S - now))
+            if h.until - now >= seconds:  # no longer than it is: SQS's limit is reached
+                self.lose(mid, h, now, "SQS hides a message for at most 12 hours after it was received")
+                continue
+            entries.append({"Id": str(i), "ReceiptHandle": h.handle, "VisibilityTimeout": seconds})
+        if not entries:
+            return
+        try:
+            answer = self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=entries)
+        except Exception as exc:  # noqa: BLE001 - botocore's errors: reported, the run goes on
+            for entry in entries:
+                mid, h = chunk[int(entry["Id"])]
+                self.lose(mid, h, now, _reason(exc))
+            return
+        failed = {str(f.get("Id")): f for f in answer.get("Failed", [])}
+        for entry in entries:
+            mid, h = chunk[int(entry["Id"])]
+            if entry["Id"] in failed:
+                f = failed[entry["Id"]]
+                self.lose(mid, h, now, f"{f.get('Code', '?')}: {f.get('Message', '')}".rstrip(": "))
+            else:
+                h.until = now + entry["VisibilityTimeout"]
+
+    def lose(self, mid: str, h: _Hidden, now: float, why: str) -> None:
+        h.lost = True
+        self.totals["notHidden"] = self.totals.get("notHidden", 0) + 1
+        self.report(
+            f"{self.url}: message {mid}: could not be kept hidden ({why}): it is visible again in the"
+            f" queue within {max(0, math.ceil(h.until - now))} s, so another reader (a second replay,"
+            " the queue's redrive) may take it while this run holds it and its events may be sent twice"
+        )
+
+    def deadline(self) -> Deadline:
+        """When a call to the sink must have ended: well before the first hide does."""
+        from ..sinks import Deadline
+
+        return Deadline(self.first_end - self.hide_s * _SEND_MARGIN, self.clock)
+
+    def send(self, streams: list[LogStream]) -> DeliveryResult:
+        """Send ``streams`` without letting a hide run out: each call to the sink ends before the
+        deadline, the records it did not send in time go again once the hides are extended (for
+        as long as each call delivers some)."""
+        from ..sinks import Record
+        from ..sinks.base import DEADLINE_EXCEEDED
+
+        def late(f: Any) -> bool:
+            return f.error_code == DEADLINE_EXCEEDED and isinstance(f.entry, Record)
+
+        self.keep_hidden()
+        result: DeliveryResult = self.sink.send(streams, self.deadline())
+        while again := [f.entry for f in result.failed if late(f)]:
+            self.keep_hidden()
+            more: DeliveryResult = self.sink.send_raw(again, self.deadline())
+            result.failed = [f for f in result.failed if not late(f)]
+            result.merge(more)
+            if not more.delivered:
+                break
+        return result
+
+    # ------------------------------------------------------------------ messages
     def message(self, msg: dict[str, Any]) -> None:
         name = f"{self.url}: message {msg['MessageId']}"
         body = msg.get("Body", "")
@@ -235,12 +391,10 @@ class _QueueRun:
             self.keep(msgs, *(f"{err} (kept in the queue)" for err in errors))
             return
         self.totals["events"] += sum(len(s.log_events) for s in streams)
-        if self.sink is None:
-            for msg in msgs:  # a dry run: left as found, not counted as kept
-                self.held[msg["MessageId"]] = msg["ReceiptHandle"]
+        if self.sink is None:  # a dry run: left as found (made visible at the end), not counted as kept
             return
         if streams:
-            result = self.sink.send(streams)
+            result = self.send(streams)
             self.totals["records"] += result.delivered
             self.failing = self.failing + 1 if result.failed and not result.delivered else 0
             if result.failed:
@@ -258,23 +412,25 @@ class _QueueRun:
             self.delete(msg)
 
     def delete(self, msg: dict[str, Any]) -> None:
+        self.keep_hidden()
+        mid = msg["MessageId"]
         try:
-            self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=msg["ReceiptHandle"])
+            self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=self.hidden[mid].handle)
         except Exception as exc:  # noqa: BLE001 - botocore's errors: reported, the run goes on
             self.keep(
                 [msg],
-                f"{self.url}: message {msg['MessageId']}: delivered but not deleted: {_reason(exc)}"
+                f"{self.url}: message {mid}: delivered but not deleted: {_reason(exc)}"
                 " (a later run sends its events again)",
             )
             return
+        del self.hidden[mid]
         self.totals["deleted"] += 1
 
     def keep(self, msgs: list[dict[str, Any]], *why: str) -> None:
+        """Leave ``msgs`` in the queue (hidden until the run ends), saying why."""
         for line in why:
             self.report(line)
-        for msg in msgs:
-            self.held[msg["MessageId"]] = msg["ReceiptHandle"]
-            self.totals["kept"] += 1
+        self.totals["kept"] += len(msgs)
 
     def batch_record(self, msg: dict[str, Any], name: str, key: str, info: dict[str, Any]) -> None:
         """An event source mapping's on-failure record: a Kinesis batch is read again from its
@@ -287,7 +443,7 @@ class _QueueRun:
             )
             return
         try:
-            records = _read_kinesis_batch(info)
+            records = _read_kinesis_batch(info, between=self.keep_hidden)
         except Exception as exc:  # noqa: BLE001 - botocore's errors, a trimmed range: one line
             self.keep(
                 [msg],
@@ -329,20 +485,32 @@ class _QueueRun:
         self.parts.clear()
 
     def release(self) -> None:
-        """Make the messages left in the queue visible again, for the next run."""
+        """Make the messages left in the queue visible again, for the next run (those that could
+        not be kept hidden are already reported)."""
         if self.sqs is None:
             return
-        for mid, handle in self.held.items():
+        left = [(mid, h) for mid, h in self.hidden.items() if not h.lost]
+        for start in range(0, len(left), SQS_MAX_BATCH_ENTRIES):
+            chunk = left[start : start + SQS_MAX_BATCH_ENTRIES]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": h.handle, "VisibilityTimeout": 0}
+                for i, (_, h) in enumerate(chunk)
+            ]
             try:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.url, ReceiptHandle=handle, VisibilityTimeout=0
-                )
-            except Exception as exc:  # noqa: BLE001 - it shows again when its timeout runs out
+                answer = self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=entries)
+            except Exception as exc:  # noqa: BLE001 - they show again when their hide runs out
+                n = len(left) - start
                 self.report(
-                    f"{self.url}: message {mid}: kept, but hidden for up to {_RECEIVE_HIDE_S} s:"
+                    f"{self.url}: {n} message{'s' * (n > 1)} kept, but hidden for up to {self.hide_s} s:"
                     f" {_reason(exc)}"
                 )
-                break
+                return
+            for f in answer.get("Failed", []):
+                mid = chunk[int(f["Id"])][0]
+                self.report(
+                    f"{self.url}: message {mid}: kept, but hidden for up to {self.hide_s} s:"
+                    f" {f.get('Code', '?')}: {f.get('Message', '')}"
+                )
 
 
 def _as_dead_letter(body: str) -> _DeadLetterBody | None:
@@ -379,25 +547,26 @@ def _context(context: dict[str, Any]) -> str:
     return ", ".join(f"{k} {context[k]}" for k in ("functionArn", "requestId", "condition") if k in context)
 
 
-def _read_kinesis_batch(info: dict[str, Any]) -> list[bytes]:
+def _read_kinesis_batch(info: dict[str, Any], between: Callable[[], None] = lambda: None) -> list[bytes]:
     """The data of the records ``startSequenceNumber`` to ``endSequenceNumber`` of a shard, read
-    again from the stream (they are there for its retention period, 24 hours by default)."""
-    import boto3
-
+    again from the stream (they are there for its retention period, 24 hours by default);
+    ``between()`` runs before each request (a safe point of the run)."""
     arn, shard = str(info.get("streamArn", "")), str(info.get("shardId", ""))
     start, end = str(info.get("startSequenceNumber", "")), str(info.get("endSequenceNumber", ""))
     parts = arn.split(":", 5)
     if len(parts) != 6 or not parts[5].startswith("stream/") or not shard or not start.isdigit():
         raise ValueError("the record does not name a stream, a shard and a first sequence number")
     last = int(end) if end.isdigit() else None
-    kinesis = boto3.client("kinesis", region_name=parts[3] or None)
+    kinesis = _client("kinesis", parts[3] or None)
     name = parts[5].split("/", 1)[1]
+    between()
     iterator = kinesis.get_shard_iterator(
         StreamName=name, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=start
     )["ShardIterator"]
     out: list[bytes] = []
     empty = 0
     while iterator and empty < _EMPTY_READS:
+        between()
         got = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
         records = got.get("Records", [])
         if out == [] and records and records[0]["SequenceNumber"] != start:

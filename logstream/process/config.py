@@ -21,11 +21,17 @@ ENRICH              --enrich                =parse   add region, functionName, f
 TAGS                --tag K=V               (none)   ``k=v,k2=v2`` (the flag repeats) -> ``tags``
 AWS_REGION          (none)                  (none)   the region when extractedFields has none
 ==================  ======================  =======  ==============================================
+
+A value that would make a setting do nothing, or drop everything, is an error too: an
+INCLUDE_PATTERN, EXCLUDE_PATTERN or MULTILINE_START that matches at the start of any text (an
+empty alternative such as ``error|``, ``.*``, ``()``: it keeps, drops or starts every event), a
+redaction pattern that matches the empty string, a tag key given twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -127,8 +133,8 @@ class PipelineConfig:
         fix = object.__setattr__
         for name in ("multiline_start", "include", "exclude"):
             value = getattr(self, name)
-            if isinstance(value, str):
-                fix(self, name, _regex(value, name))
+            if value is not None:
+                fix(self, name, _selective(_regex(value, name), name, name))
         fix(
             self,
             "redact_patterns",
@@ -218,14 +224,14 @@ def _build(raw: Mapping[str, Any], name_of: Callable[[str], str], region: str | 
 
     parse = _bool(raw.get("parse"), named("parse"))
     join = _bool(raw.get("join_multiline"), named("join_multiline"))
-    start = _regex(raw["multiline_start"], named("multiline_start")) if "multiline_start" in raw else None
+    start = _pattern(raw, "multiline_start", named)
     if start is not None and join is False:
         raise ConfigError(
             f"{named('multiline_start')} is set but {named('join_multiline')} is false: "
             "a start pattern only matters when joining (unset one of them)"
         )
-    include = _regex(raw["include"], named("include")) if "include" in raw else None
-    exclude = _regex(raw["exclude"], named("exclude")) if "exclude" in raw else None
+    include = _pattern(raw, "include", named)
+    exclude = _pattern(raw, "exclude", named)
     min_level = _level(raw["min_level"], named("min_level")) if "min_level" in raw else None
     rate = _rate(raw["sample"], named("sample")) if "sample" in raw else 1.0
     redact = _rules(raw.get("redact"), named("redact"))
@@ -280,6 +286,72 @@ def _regex(value: Any, name: str) -> re.Pattern[str]:
         raise ConfigError(f"{name}={value!r}: not a valid regular expression ({err.msg}{where})") from None
 
 
+def _pattern(raw: Mapping[str, Any], option: str, named: Callable[[str], str]) -> re.Pattern[str] | None:
+    if option not in raw:
+        return None
+    return _selective(_regex(raw[option], named(option)), option, named(option))
+
+
+#: What a pattern that matches at the start of any text would do, per option.
+_EVERY = {
+    "include": "so it would keep every event",
+    "exclude": "so it would drop every event",
+    "multiline_start": "so every line would start an event and none would be joined",
+}
+
+
+def _selective(pattern: re.Pattern[str], option: str, name: str) -> re.Pattern[str]:
+    """``pattern``, unless it matches at the start of any text whatever the text holds (then
+    ``re.search`` and ``re.match`` find it in every message): a ConfigError naming ``name``."""
+    if _matches_at_any_start(pattern):
+        raise ConfigError(
+            f"{name}={pattern.pattern!r}: matches at the start of any text (it can match nothing there, "
+            f"e.g. an empty alternative), {_EVERY[option]}"
+        )
+    return pattern
+
+
+def _matches_at_any_start(pattern: re.Pattern[str]) -> bool:
+    """True when ``pattern`` matches the empty string at the start of every text: it can match
+    nothing with no condition but ``^``/``\\A`` (``a|``, ``x*``, ``()``, ``.*``, ``^``). Lookarounds,
+    ``$`` and ``\\b`` depend on the text: such patterns are taken as selective. Read from
+    Python's own parse of the pattern; if that module is not there, nothing is refused."""
+    try:
+        parser: Any = importlib.import_module("re._parser")
+        items = parser.parse(pattern.pattern, pattern.flags)
+    except Exception:  # noqa: BLE001 - another Python's internals: no check rather than a wrong one
+        return False
+    return _nullable(items)
+
+
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+_AT_START = frozenset({"AT_BEGINNING", "AT_BEGINNING_STRING"})
+
+
+def _nullable(items: Iterable[tuple[Any, Any]]) -> bool:
+    """Whether a parsed (sub)pattern matches the empty string at the start of any text."""
+    for op, arg in items:
+        kind = getattr(op, "name", "")
+        if kind in _REPEATS:
+            if arg[0] and not _nullable(arg[2]):
+                return False
+        elif kind == "SUBPATTERN":
+            if not _nullable(arg[-1]):
+                return False
+        elif kind == "ATOMIC_GROUP":
+            if not _nullable(arg):
+                return False
+        elif kind == "BRANCH":
+            if not any(_nullable(branch) for branch in arg[1]):
+                return False
+        elif kind == "AT":
+            if getattr(arg, "name", "") not in _AT_START:
+                return False
+        else:  # a character, a class, a backreference, a lookaround: depends on the text
+            return False
+    return True
+
+
 def _redact_pattern(value: Any, name: str) -> re.Pattern[str]:
     pattern = _regex(value, name)
     if pattern.search("") is not None:  # "x*": a replacement between every two characters
@@ -325,9 +397,12 @@ def _tags(value: Any, name: str) -> dict[str, str] | None:
     for item in _items(value):
         for part in _split_pairs(item):
             key, sep, val = part.partition("=")
-            if not sep or not key.strip():
+            key, val = key.strip(), val.strip()
+            if not sep or not key:
                 raise ConfigError(f"{name}: {part.strip()!r} is not key=value")
-            tags[key.strip()] = val.strip()
+            if key in tags:
+                raise ConfigError(f"{name}: key {key!r} given twice ({tags[key]!r} and {val!r})")
+            tags[key] = val
     return tags or None
 
 

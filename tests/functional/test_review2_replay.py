@@ -21,65 +21,14 @@ from logstream.cli import replay
 from logstream.sinks.sqs import DeadLetter, dead_letter_messages
 from tests.conftest import run_cli
 from tests.faultproxy import FaultProxy
+from tests.functional.failure_queue import (
+    event_messages,
+    gzip_doc,
+    kinesis_esm_record,
+    on_failure_record,
+    source_stream,
+)
 from tests.functional.wire import ACCOUNT, messages_left, new_stream, queue_with, stream_records
-
-
-def _messages(records: list[bytes]) -> list[str]:
-    return [json.loads(line)["message"] for r in records for line in r.splitlines()]
-
-
-def _on_failure_record(messages: list[str], log_stream: str = "s") -> str:
-    event = t.lambda_event(t.make_document(messages, log_group="/aws/lambda/checkout", log_stream=log_stream))
-    return msgspec.json.encode(
-        {
-            "version": "1.0",
-            "timestamp": "2026-11-23T10:00:00.000Z",
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:logstream-forward:$LATEST",
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": 3,
-            },
-            "requestPayload": event,
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "responsePayload": {"errorMessage": "2 records not delivered", "errorType": "DeliveryError"},
-        }
-    ).decode()
-
-
-# What Lambda writes to an SQS on-failure destination of a Kinesis event source mapping: where
-# the batch was, never its data (AWS Lambda developer guide, "Kinesis: on-failure destinations").
-def _kinesis_esm_record(stream_arn: str, start: str, end: str, batch_size: int) -> str:
-    return json.dumps(
-        {
-            "requestContext": {
-                "requestId": "c9b8fa9f-5a7f-4ea6-9fa7-05e5d4b2d2b0",
-                "functionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:logstream-forward",
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": 1,
-            },
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "version": "1.0",
-            "timestamp": "2019-11-14T00:13:49.717Z",
-            "KinesisBatchInfo": {
-                "shardId": "shardId-000000000000",
-                "startSequenceNumber": start,
-                "endSequenceNumber": end,
-                "approximateArrivalOfFirstRecord": "2019-11-14T00:38:04.835Z",
-                "approximateArrivalOfLastRecord": "2019-11-14T00:38:05.580Z",
-                "batchSize": batch_size,
-                "streamArn": stream_arn,
-            },
-        }
-    )
 
 
 def _visible(sqs, url) -> int:
@@ -102,7 +51,7 @@ def test_given_a_dead_letter_of_a_subscription_payload_then_its_events_replayed_
     url = queue_with(aws, [body])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
-    assert _messages(stream_records(aws("kinesis"), name)) == ["from a dead letter\n"]
+    assert event_messages(stream_records(aws("kinesis"), name)) == ["from a dead letter\n"]
     assert messages_left(aws("sqs"), url) == 0
 
 
@@ -124,7 +73,7 @@ def test_given_two_split_dead_letters_with_the_same_reason_and_source_then_both_
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
     expected = [e["message"] for d in docs for e in d["logEvents"]]
-    assert sorted(_messages(stream_records(aws("kinesis"), name))) == sorted(expected)
+    assert sorted(event_messages(stream_records(aws("kinesis"), name))) == sorted(expected)
     assert messages_left(aws("sqs"), url) == 0
 
 
@@ -149,7 +98,7 @@ def test_given_a_dead_letter_split_over_three_messages_then_joined_replayed_once
     url = queue_with(aws, [bodies[2], bodies[0], bodies[1]])  # parts arrive in any order
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
-    assert _messages(stream_records(aws("kinesis"), name)) == lines
+    assert event_messages(stream_records(aws("kinesis"), name)) == lines
     assert messages_left(aws("sqs"), url) == 0
     summary = json.loads(res.stdout)
     assert (summary["messages"], summary["events"], summary["deleted"], summary["kept"]) == (3, 40, 3, 0)
@@ -194,25 +143,13 @@ def test_given_a_dead_letter_of_an_event_line_the_sink_refused_then_the_event_is
 
 
 # ------------------------------------------------------ event source mapping on-failure records
-def _source_stream(aws, payloads: list[bytes]) -> tuple[str, list[str]]:
-    """A stream holding ``payloads`` as records (one shard): ``(ARN, sequence numbers)``."""
-    name, arn = new_stream(aws)
-    kinesis = aws("kinesis")
-    seqs = [kinesis.put_record(StreamName=name, Data=p, PartitionKey="k")["SequenceNumber"] for p in payloads]
-    return arn, seqs
-
-
-def _gzip_doc(messages: list[str]) -> bytes:
-    return gzip.compress(t.document_json(t.make_document(messages)))
-
-
 def test_given_a_kinesis_event_source_on_failure_record_then_its_batch_is_read_again_and_replayed(aws):
-    src, seqs = _source_stream(aws, [_gzip_doc([f"r{i}\n"]) for i in range(5)])
+    src, seqs = source_stream(aws, [gzip_doc([f"r{i}\n"]) for i in range(5)])
     name, arn = new_stream(aws)
-    url = queue_with(aws, [_kinesis_esm_record(src, seqs[1], seqs[3], 3)])  # records 1 to 3
+    url = queue_with(aws, [kinesis_esm_record(src, seqs[1], seqs[3], 3)])  # records 1 to 3
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
-    assert _messages(stream_records(aws("kinesis"), name)) == ["r1\n", "r2\n", "r3\n"]
+    assert event_messages(stream_records(aws("kinesis"), name)) == ["r1\n", "r2\n", "r3\n"]
     summary = json.loads(res.stdout)
     assert (summary["messages"], summary["events"], summary["deleted"], summary["kinesisRecords"]) == (
         1,
@@ -224,9 +161,9 @@ def test_given_a_kinesis_event_source_on_failure_record_then_its_batch_is_read_a
 
 
 def test_given_a_kinesis_batch_record_in_a_dry_run_then_read_and_counted_but_not_sent(aws):
-    src, seqs = _source_stream(aws, [_gzip_doc(["a\n", "b\n"]), _gzip_doc(["c\n"])])
+    src, seqs = source_stream(aws, [gzip_doc(["a\n", "b\n"]), gzip_doc(["c\n"])])
     name, arn = new_stream(aws)
-    url = queue_with(aws, [_kinesis_esm_record(src, seqs[0], seqs[1], 2)])
+    url = queue_with(aws, [kinesis_esm_record(src, seqs[0], seqs[1], 2)])
     res = run_cli("replay", url, "--to", arn, "--dry-run")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["events"] == 3
@@ -240,7 +177,7 @@ def test_given_a_kinesis_batch_record_whose_stream_is_gone_then_kept_and_the_use
     name, arn = new_stream(aws)
     start, end = "49601189658422359378836298521827638475320189012309704722", "4960118965842235937883629852"
     src = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/gone-{uuid.uuid4().hex[:6]}"
-    url = queue_with(aws, [_kinesis_esm_record(src, start, end, 500)])
+    url = queue_with(aws, [kinesis_esm_record(src, start, end, 500)])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 1
     err = _no_traceback(res)
@@ -270,7 +207,7 @@ def test_given_an_sqs_event_source_on_failure_record_then_kept_and_named(aws):
 def test_given_an_async_on_failure_record_without_its_payload_then_kept_and_the_user_told_why(aws):
     # Lambda leaves requestPayload out when the record would exceed the destination's size limit
     name, arn = new_stream(aws)
-    record = json.loads(_on_failure_record(["x\n"]))
+    record = json.loads(on_failure_record(["x\n"]))
     del record["requestPayload"]
     url = queue_with(aws, [json.dumps(record)])
     res = run_cli("replay", url, "--to", arn)
@@ -286,7 +223,7 @@ def test_given_an_async_on_failure_record_without_its_payload_then_kept_and_the_
 # ------------------------------------------------------------------------ dry run, visibility
 def test_given_a_dry_run_then_a_real_run_right_after_replays_every_message(aws):
     name, arn = new_stream(aws)
-    url = queue_with(aws, [_on_failure_record([f"m{i}\n"]) for i in range(3)])
+    url = queue_with(aws, [on_failure_record([f"m{i}\n"]) for i in range(3)])
     dry = run_cli("replay", url, "--to", arn, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["messages"] == 3
@@ -294,13 +231,13 @@ def test_given_a_dry_run_then_a_real_run_right_after_replays_every_message(aws):
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["deleted"] == 3
-    assert sorted(_messages(stream_records(aws("kinesis"), name))) == ["m0\n", "m1\n", "m2\n"]
+    assert sorted(event_messages(stream_records(aws("kinesis"), name))) == ["m0\n", "m1\n", "m2\n"]
     assert messages_left(aws("sqs"), url) == 0
 
 
 def test_given_messages_kept_then_they_are_visible_again_for_the_next_run(aws):
     name, arn = new_stream(aws)
-    url = queue_with(aws, ["not an event", _on_failure_record(["ok\n"])])
+    url = queue_with(aws, ["not an event", on_failure_record(["ok\n"])])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 1
     assert messages_left(aws("sqs"), url) == 1
@@ -310,22 +247,24 @@ def test_given_messages_kept_then_they_are_visible_again_for_the_next_run(aws):
 # -------------------------------------------------------------------- large queues, failures
 def test_given_35_messages_then_every_one_replayed_once_over_several_receives(aws):
     name, arn = new_stream(aws)
-    url = queue_with(aws, [_on_failure_record([f"m{i}\n"], log_stream=f"s{i}") for i in range(35)])
+    url = queue_with(aws, [on_failure_record([f"m{i}\n"], log_stream=f"s{i}") for i in range(35)])
     res = run_cli("replay", url, "--to", arn)
     assert res.returncode == 0, res.stderr
-    assert sorted(_messages(stream_records(aws("kinesis"), name))) == sorted(f"m{i}\n" for i in range(35))
+    assert sorted(event_messages(stream_records(aws("kinesis"), name))) == sorted(
+        f"m{i}\n" for i in range(35)
+    )
     assert json.loads(res.stdout)["deleted"] == 35
     assert messages_left(aws("sqs"), url) == 0
 
 
 def test_given_entries_failing_half_the_time_then_every_event_arrives_exactly_once(aws, aws_endpoint):
     name, arn = new_stream(aws)
-    url = queue_with(aws, [_on_failure_record([f"m{i}.{j}\n" for j in range(5)]) for i in range(6)])
+    url = queue_with(aws, [on_failure_record([f"m{i}.{j}\n" for j in range(5)]) for i in range(6)])
     expected = sorted(f"m{i}.{j}\n" for i in range(6) for j in range(5))
     with FaultProxy(aws_endpoint, request_failure=0.0, entry_failure=0.5, only={"PutRecords"}, seed=7) as p:
         res = run_cli("replay", url, "--to", arn, env={"AWS_ENDPOINT_URL": p.url})
     _no_traceback(res)
-    got = sorted(_messages(stream_records(aws("kinesis"), name)))
+    got = sorted(event_messages(stream_records(aws("kinesis"), name)))
     summary = json.loads(res.stdout)
     assert got == sorted(set(got))  # nothing sent twice
     assert summary["deleted"] + summary["kept"] == 6
@@ -338,7 +277,7 @@ def test_given_the_stream_refusing_every_request_then_nothing_deleted_and_each_m
     aws, aws_endpoint
 ):
     name, arn = new_stream(aws)
-    url = queue_with(aws, [_on_failure_record(["a\n"]), _on_failure_record(["b\n"])])
+    url = queue_with(aws, [on_failure_record(["a\n"]), on_failure_record(["b\n"])])
     with FaultProxy(aws_endpoint, request_failure=0.0, entry_failure=0.0, deny=1.0, only={"PutRecords"}) as p:
         res = run_cli("replay", url, "--to", arn, env={"AWS_ENDPOINT_URL": p.url})
     assert res.returncode == 1
@@ -350,7 +289,7 @@ def test_given_the_stream_refusing_every_request_then_nothing_deleted_and_each_m
 def test_given_a_destination_that_delivers_nothing_then_the_run_stops_after_five_messages(aws, aws_endpoint):
     # each message would otherwise wait out every retry: hours for a large queue
     name, arn = new_stream(aws)
-    url = queue_with(aws, [_on_failure_record([f"m{i}\n"]) for i in range(12)])
+    url = queue_with(aws, [on_failure_record([f"m{i}\n"]) for i in range(12)])
     with FaultProxy(aws_endpoint, request_failure=0.0, entry_failure=0.0, deny=1.0, only={"PutRecords"}) as p:
         res = run_cli("replay", url, "--to", arn, env={"AWS_ENDPOINT_URL": p.url})
     assert res.returncode == 1
@@ -363,7 +302,7 @@ def test_given_a_destination_that_delivers_nothing_then_the_run_stops_after_five
 
 def test_given_deleting_a_message_refused_then_reported_as_delivered_but_not_deleted(aws, aws_endpoint):
     name, arn = new_stream(aws)
-    url = queue_with(aws, [_on_failure_record(["a\n"])])
+    url = queue_with(aws, [on_failure_record(["a\n"])])
     with FaultProxy(
         aws_endpoint, request_failure=0.0, entry_failure=0.0, deny=1.0, only={"DeleteMessage"}
     ) as p:
@@ -371,7 +310,7 @@ def test_given_deleting_a_message_refused_then_reported_as_delivered_but_not_del
     assert res.returncode == 1
     err = _no_traceback(res)
     assert "not deleted" in err and "AccessDenied" in err, err
-    assert _messages(stream_records(aws("kinesis"), name)) == ["a\n"]
+    assert event_messages(stream_records(aws("kinesis"), name)) == ["a\n"]
     summary = json.loads(res.stdout)
     assert (summary["deleted"], summary["kept"]) == (0, 1)
 
@@ -419,7 +358,7 @@ def test_given_gzip_error_output_with_glued_lines_then_every_record_replayed(aws
     s3.put_object(Bucket=bucket, Key="processing-failed/2026/11/23/a.gz", Body=gzip.compress(glued))
     res = run_cli("replay", f"s3://{bucket}/processing-failed/", "--to", arn)
     assert res.returncode == 0, res.stderr
-    assert _messages(stream_records(aws("kinesis"), name)) == ["lost 0\n", "lost 1\n", "lost 2\n"]
+    assert event_messages(stream_records(aws("kinesis"), name)) == ["lost 0\n", "lost 1\n", "lost 2\n"]
 
 
 def test_given_an_error_output_prefix_that_is_empty_then_told_and_exit_1(aws):
@@ -455,15 +394,15 @@ class _Queue:
     def delete_message(self, *, QueueUrl, ReceiptHandle):  # noqa: N803
         self.deleted.append(ReceiptHandle)
 
-    def change_message_visibility(self, *, QueueUrl, ReceiptHandle, VisibilityTimeout):  # noqa: N803
-        pass
+    def change_message_visibility_batch(self, *, QueueUrl, Entries):  # noqa: N803
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
 
 
 class _Sink:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def send(self, streams):
+    def send(self, streams, deadline=None):
         from logstream.sinks import DeliveryResult
 
         self.sent += [e.message for s in streams for e in s.log_events]
@@ -475,7 +414,7 @@ def _args() -> argparse.Namespace:
 
 
 def test_given_sqs_answering_a_short_poll_with_nothing_then_replay_still_reads_the_queue(monkeypatch):
-    queue = _Queue([_on_failure_record(["a\n"]), _on_failure_record(["b\n"])])
+    queue = _Queue([on_failure_record(["a\n"]), on_failure_record(["b\n"])])
     monkeypatch.setattr(replay, "_sqs_client", lambda url: queue)
     sink, errors = _Sink(), []
     totals = replay._replay_queue("https://sqs.us-east-1.amazonaws.com/1/q", sink, _args(), errors.append)
@@ -507,7 +446,7 @@ class _ComingBack(_Queue):
 def test_given_a_kept_message_coming_back_during_the_run_then_the_messages_behind_it_are_still_replayed(
     monkeypatch,
 ):
-    queue = _ComingBack(["not an event", _on_failure_record(["b\n"]), _on_failure_record(["c\n"])])
+    queue = _ComingBack(["not an event", on_failure_record(["b\n"]), on_failure_record(["c\n"])])
     monkeypatch.setattr(replay, "_sqs_client", lambda url: queue)
     sink, errors = _Sink(), []
     totals = replay._replay_queue("https://sqs.us-east-1.amazonaws.com/1/q", sink, _args(), errors.append)

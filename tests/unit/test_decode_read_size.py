@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import struct
 import zlib
 
 from logstream import DecodeError, iter_log_streams
@@ -37,7 +38,7 @@ def _decode(obj) -> tuple[list[dict], list[tuple[str, str, int | None]]]:
     return docs, [(str(e), e.step, e.member) for e in errors]
 
 
-def _read_every_way(blob: bytes, sizes: tuple[int, ...], label: object = None) -> list[tuple]:
+def _read_every_way(blob: bytes, sizes: tuple[int, ...], label: object = None, decode=_decode) -> list[tuple]:
     """Decode ``blob`` whole and in pieces of each of ``sizes``, with ISA-L and with the standard
     library's zlib; assert each read in pieces gives what whole bytes give (documents, error
     texts, steps and members), and return the whole-bytes result of each codec."""
@@ -45,9 +46,9 @@ def _read_every_way(blob: bytes, sizes: tuple[int, ...], label: object = None) -
     try:
         for accelerated in (True, False):
             decode_module.use_accelerators(accelerated)
-            whole = _decode(blob)
+            whole = decode(blob)
             for n in sizes:
-                assert _decode(Pieces(blob, n)) == whole, (label, "isal" if accelerated else "zlib", n)
+                assert decode(Pieces(blob, n)) == whole, (label, "isal" if accelerated else "zlib", n)
             results.append(whole)
     finally:
         decode_module.use_accelerators(True)
@@ -123,7 +124,7 @@ def _check_against_the_build(out, errors, docs, intact_after: int) -> None:
     the last ``intact_after`` documents (an intact object after the damaged one) all came out,
     a document lost is a document reported, and each error names the input and its step."""
     kept = _kept_in_order(out, docs)
-    assert kept is not None, [d["logStream"] for d in out]
+    assert kept is not None, [d["logStream"] if isinstance(d, dict) else d[0] for d in out]
     assert set(range(len(docs) - intact_after, len(docs))) <= set(kept)
     if len(kept) < len(docs):
         assert errors
@@ -304,3 +305,70 @@ def test_given_a_wrong_checksum_in_the_last_member_then_the_error_says_it_skippe
                     k,
                 )
             ]
+
+
+# -------------------------------------------------------------- damage far into a big member
+def _stored_member(data: bytes, block: int = 65535) -> tuple[bytes, list[int]]:
+    """A gzip member whose deflate data is stored blocks (what a deflate writer emits for data it
+    cannot compress: members of random text compressed already), and where each block's five
+    header bytes start in it."""
+    body, heads = [], []
+    at = 10
+    for i in range(0, len(data), block):
+        part = data[i : i + block]
+        final = i + block >= len(data)
+        heads.append(at)
+        body.append(bytes([final]) + struct.pack("<HH", len(part), len(part) ^ 0xFFFF) + part)
+        at += 5 + len(part)
+    trailer = struct.pack("<II", zlib.crc32(data), len(data))
+    return gzip_member(b"")[:10] + b"".join(body) + trailer, heads
+
+
+def test_given_damage_far_into_a_big_member_then_the_same_for_any_read_size():
+    """A Firehose object gzipped again, ~14 MiB of inner members of random text (so the layer on
+    top stores them: its data holds them verbatim), with a stored block's length broken 11.5 to
+    13 MiB into the outer data, and an intact object after it. Scanning for the next member
+    after the broken one resumed from the bytes still held: from its start when read whole, and
+    when read in pieces from up to 8 MiB behind the cursor, where the held bytes began at an
+    offset that depended on the read size. The inner members found in between (and the errors
+    for those broken by the block headers inside them) changed with the read size; now it
+    resumes one piece (4 MiB) before the piece where the member broke, for every read size."""
+    max_piece = decode_module._MAX_PIECE
+    rng = random.Random("big member")
+    docs, members, size = [], [], 0
+    while size < 14 << 20:  # inner members of ~15 KiB (inside one stored block) to ~150 KiB (across several)
+        text = base64.b64encode(rng.randbytes(rng.randrange(15_000, 150_000))).decode() + "\n"
+        doc = make_document([text], log_stream=f"stream-{len(docs)}")
+        members.append(gzip_member(document_json(doc), 1))
+        docs.append(_digest(doc["logStream"], [text]))
+        size += len(members[-1])
+    outer, heads = _stored_member(b"".join(members))
+    at = rng.choice([h for h in heads if (23 << 19) < h - 10 < 13 << 20]) + rng.randrange(1, 5)
+    after = _documents(rng, len(docs), 3)
+    docs += [_digest(d["logStream"], [e["message"] for e in d["logEvents"]]) for d in after]
+    blob = _flip(outer, at, rng.randrange(8)) + _firehose_gzipped_again(rng, after, 6)[0]
+    # the inner members whose output came out before the piece of outer data holding the damage
+    # began (pieces are at most _MAX_PIECE bytes): kept whatever happens after
+    output_before = at - max_piece - 5 * sum(h < at - max_piece for h in heads)
+    ends = [sum(map(len, members[: k + 1])) for k in range(len(members))]
+    del members, outer
+    safe = sum(end <= output_before for end in ends)
+    assert safe > 40
+    for out, errors in _read_every_way(blob, (1 << 20, 65536, 4096, 61), decode=_decode_digests):
+        _check_against_the_build(out, errors, docs, len(after))
+        assert out[:safe] == docs[:safe]
+        assert errors
+
+
+def _digest(log_stream: str, messages: list[str]) -> tuple[str, int, int]:
+    """What tells one of these documents from another, without holding its text."""
+    return log_stream, len(messages), zlib.crc32("\n".join(messages).encode())
+
+
+def _decode_digests(obj) -> tuple[list[tuple[str, int, int]], list[tuple[str, str, int | None]]]:
+    errors: list[DecodeError] = []
+    digests = [
+        _digest(s.log_stream, [e.message for e in s.log_events])
+        for s in iter_log_streams(obj, source=SOURCE, on_error=errors.append)
+    ]
+    return digests, [(str(e), e.step, e.member) for e in errors]

@@ -13,6 +13,9 @@ import pytest
 
 from handlers._config import Config
 from logstream import ConfigError
+from logstream.metrics import DEFAULT_FLUENTD_NAMESPACE, DEFAULT_LAMBDA_NAMESPACE
+from logstream.process.config import ENV_NAMES
+from tests import readme_text as readme
 from tests.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +136,19 @@ def _list(value):
 # parameters keep their defaults.
 FREE_TEXT = {
     "MultilineStart": ["", r"^\S", "  "],
-    "Tags": ["", "team=payments", " team = payments , env=prod", "team", "=payments", ",", " ", "a=b,,c=d"],
+    "Tags": [
+        "",
+        "team=payments",
+        " team = payments , env=prod",
+        "team",
+        "=payments",
+        ",",
+        " ",
+        "a=b,,c=d",
+        "team=a,env=b,team=c",
+        "team=a, team =b",
+        "team=a,teams=b",
+    ],
 }
 CHOICES = ["RecordFormat", "ParseMessages", "JoinMultiline", "Enrich"]
 #: Spellings the template refuses that the handler reads as another (whitespace as unset, empty
@@ -360,3 +375,119 @@ def test_given_a_redact_value_then_the_template_refuses_it_when_the_handlers_wou
         " ",
     }
     assert (not by_handlers) == (redact in handler_ok)
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [
+        "Logstream/Lambda",
+        "My App/Prod #1:v2",
+        "x" * 255,
+        "x" * 256,
+        "AWS/Lambda",
+        "Équipe/Lambda",
+        "a\tb",
+        " Logstream",
+        "Logstream ",
+    ],
+)
+def test_given_a_metrics_namespace_then_the_template_refuses_it_when_the_metrics_function_would(
+    template, namespace
+):
+    """MetricsNamespace also names the IAM condition and the dashboard's searches, so spaces at
+    either end, which the function would strip, are refused too: the template is stricter there."""
+    params = defaults_with(template, MetricsNamespace=namespace)
+    by_template, by_handlers = template_refuses(template, params), handlers_refuse(template, params)
+    if namespace != namespace.strip():
+        assert by_template and not by_handlers
+    else:
+        assert bool(by_template) == bool(by_handlers), (by_template, by_handlers)
+    assert bool(by_template) == (namespace not in ("Logstream/Lambda", "My App/Prod #1:v2", "x" * 255))
+
+
+# ------------------------------- each parameter reaches the variable it sets, on each reader
+VARIABLE = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\b")
+#: The code's default namespace of each metrics handler (what the README's handlers table says)
+HANDLER_DEFAULTS = {
+    ("handlers.lambda_metrics.handler", "METRICS_NAMESPACE"): DEFAULT_LAMBDA_NAMESPACE,
+    ("handlers.fluentd_metrics.handler", "METRICS_NAMESPACE"): DEFAULT_FLUENTD_NAMESPACE,
+}
+
+
+def documented_readers() -> dict[str, set[str]]:
+    """Handler -> the variables the README's handlers table says it reads ("the pipeline
+    variables below" and "Every handler also reads SELF_METRICS" included)."""
+    body = readme.section("Handlers and configuration")
+    assert "Every handler also reads `SELF_METRICS`" in " ".join(body.split())
+    readers = {}
+    for handler, _, env in readme.table(body, "| handler |"):
+        names = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", env)) | {"SELF_METRICS"}
+        if "the pipeline variables below" in env:
+            names |= set(ENV_NAMES.values())
+        readers[readme.spans(handler)[0]] = names
+    return readers
+
+
+def documented_defaults() -> dict[tuple[str, str], str]:
+    """(handler, variable) -> the default the README's handlers table gives it."""
+    out = {}
+    for handler, _, env in readme.table(readme.section("Handlers and configuration"), "| handler |"):
+        for var, value in re.findall(r"`([A-Z_]+)` \(default `([^`]+)`\)", env):
+            out[readme.spans(handler)[0], var] = value
+    return out
+
+
+def parameter_refs(value) -> set[str]:
+    """The names a variable's value takes from (Ref, or ${...} in Sub)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return {value["Ref"]}
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return set(re.findall(r"\$\{([^}.!]+)\}", value["Fn::Sub"]))
+    return set()
+
+
+def test_given_a_parameter_then_it_sets_the_variable_it_names_on_every_function_reading_it(
+    template,
+):
+    """A parameter's Description names first the variable it sets; every function whose handler
+    reads that variable (the README's handlers table) gets it from the parameter, or holds the
+    handler's documented default as a fixed value; no function gets a variable from a parameter
+    that does not say so; and a parameter left at its default gives the code's default."""
+    readers, defaults = documented_readers(), documented_defaults()
+    known = set().union(*readers.values())
+    sets: dict[str, str] = {}
+    for name, spec in template["Parameters"].items():
+        named = [v for v in VARIABLE.findall(spec.get("Description", "")) if v in known]
+        if named:
+            sets[name] = named[0]
+    assert set(sets.values()) >= set(ENV_NAMES.values()) | {"RECORD_FORMAT", "SELF_METRICS", "METRICS_OUTPUT"}
+    functions = resources(template, "AWS::Serverless::Function")
+    checked = 0
+    for logical_id, fn in functions.items():
+        handler = fn["Properties"]["Handler"]
+        env = template["Globals"]["Function"]["Environment"]["Variables"] | fn["Properties"].get(
+            "Environment", {}
+        ).get("Variables", {})
+        for var, value in env.items():  # nothing set from a parameter that does not say so
+            for param in parameter_refs(value) & set(template["Parameters"]):
+                assert sets.get(param) == var, (logical_id, var, param)
+        for param, var in sets.items():
+            if var not in readers[handler]:
+                continue
+            value = env.get(var)
+            assert value is not None, f"{logical_id} reads {var} but the template does not set it"
+            if isinstance(value, str):  # a fixed value: the handler's documented default
+                assert value == defaults[handler, var] == HANDLER_DEFAULTS[handler, var], (logical_id, var)
+                continue
+            assert param in parameter_refs(value), (logical_id, var, value)
+            checked += 1
+    assert checked >= 2 * len(ENV_NAMES) + 4  # the pipeline on two functions, and the others
+    # a parameter at its default: the variable's default in the code
+    for param, var in sets.items():
+        spec = template["Parameters"][param]
+        if var == "SKIP_LOG_GROUPS":  # made from NamePrefix: the deployment's own groups
+            continue
+        if var == "METRICS_NAMESPACE":
+            assert spec["Default"] == DEFAULT_LAMBDA_NAMESPACE
+            continue
+        assert Config.load({var: str(spec["Default"])}) == Config.load({}), (param, var)
