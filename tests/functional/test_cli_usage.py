@@ -184,6 +184,16 @@ REPORT_LINE = (
             "message is replayed whole (it is deleted once all of its events are delivered)",
         ),
         (
+            ["decode", "--documents", "--join-multiline"],
+            "logstream decode: error: --join-multiline applies to events; "
+            "--documents prints every document as sent",
+        ),
+        (
+            ["decode", "--documents", "--redact", "email", "--min-level", "WARN", "--sample", "1"],
+            "logstream decode: error: --min-level, --sample and --redact apply to events; "
+            "--documents prints every document as sent",
+        ),
+        (
             ["decode", "--documents", "--include-control"],
             "logstream decode: error: --include-control applies to event lines and --messages; "
             "--documents prints every document as sent, control messages included",
@@ -300,3 +310,36 @@ def test_given_options_between_files_then_every_file_read_with_every_option(tmp_
         "logstream decode: error: unrecognized arguments: --messgaes b.json; did you mean --messages?"
         in mistyped.stderr.decode().splitlines()
     )
+
+
+_PROCESSING_VALUES = {
+    "--parse": [],
+    "--join-multiline": [],
+    "--multiline-start": ["^START"],
+    "--include": ["x"],
+    "--exclude": ["x"],
+    "--min-level": ["WARN"],
+    "--sample": ["0.5"],
+    "--redact": ["email"],
+    "--redact-pattern": ["x"],
+    "--enrich": [],
+    "--tag": ["team=a"],
+}
+
+
+def test_given_the_processing_flags_then_the_table_below_names_each_of_them():
+    from logstream.cli.args import build_parser
+
+    group = next(
+        g for g in build_parser("decode")._action_groups if g.title and g.title.startswith("processing")
+    )
+    assert sorted(a.option_strings[0] for a in group._group_actions) == sorted(_PROCESSING_VALUES)
+
+
+@pytest.mark.parametrize("flag", list(_PROCESSING_VALUES))
+def test_given_a_processing_flag_with_documents_then_a_usage_error_naming_it(flag):
+    """Before: a usage error that named no flag ('processing flags apply to events')."""
+    done = run_cli("decode", "--documents", flag, *_PROCESSING_VALUES[flag], stdin=b"")
+    assert (done.returncode, done.stdout) == (2, b"")
+    message = f"logstream decode: error: {flag} applies to events; --documents prints every document as sent"
+    assert message in done.stderr.decode().splitlines()
