@@ -114,11 +114,23 @@ def _main(argv: list[str]) -> int:
         return _unknown(name)
     parser = build_parser(name)
     try:
-        args = parser.parse_args(argv[1:])
+        args = _parse(parser, argv[1:])
         check(parser, args)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else USAGE_EXIT
     return run(name, args, parser)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Options and files in any order (``logstream decode a.json -r dir/ --messages b.json``, as
+    ``cat`` or ``grep`` take them); everything after ``--`` is a file. (Python 3.11's
+    ``parse_intermixed_args`` reads what follows ``--`` as options again: it is split off here.)"""
+    if "--" in argv:
+        at = argv.index("--")
+        args = parser.parse_intermixed_args(argv[:at])
+        args.files = [*args.files, *argv[at + 1 :]]
+        return args
+    return parser.parse_intermixed_args(argv)
 
 
 def run(name: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -148,6 +160,8 @@ def run(name: str, args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     except KeyboardInterrupt:
         progress.done()
         raise
+    finally:
+        out.close()
     progress.done()
     return 1 if report.count else 0
 

@@ -374,6 +374,15 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         verb = "adds" if len(fields) == 1 else "add"
         parser.error(f"{_listed(fields)} only {verb} fields to NDJSON event lines; {shown}{hint}")
     # options that act only with another one: refused alone rather than ignored
+    processing = processing_flags(args)
+    if processing and args.documents:
+        verb = "applies" if len(processing) == 1 else "apply"
+        parser.error(f"{_listed(processing)} {verb} to events; --documents prints every document as sent")
+    if getattr(args, "include_control", False) and args.documents:
+        parser.error(
+            "--include-control applies to event lines and --messages; "
+            "--documents prints every document as sent, control messages included"
+        )
     if getattr(args, "force", False) and args.to != "s3":
         parser.error(
             "--force applies to --to s3 only (binary output to a terminal); the other events are text"
@@ -394,6 +403,26 @@ def field_flags(args: argparse.Namespace) -> list[str]:
     and text lines have no place for them)."""
     given = (("--parse", "parse"), ("--enrich", "enrich"), ("--tag", "tag"))
     return [flag for flag, dest in given if getattr(args, dest, None)]
+
+
+_PROCESSING = (
+    ("--parse", "parse"),
+    ("--join-multiline", "join_multiline"),
+    ("--multiline-start", "multiline_start"),
+    ("--include", "include"),
+    ("--exclude", "exclude"),
+    ("--min-level", "min_level"),
+    ("--sample", "sample"),
+    ("--redact", "redact"),
+    ("--redact-pattern", "redact_pattern"),
+    ("--enrich", "enrich"),
+    ("--tag", "tag"),
+)
+
+
+def processing_flags(args: argparse.Namespace) -> list[str]:
+    """decode's processing flags given (see :func:`processing_options`), in their order there."""
+    return [flag for flag, dest in _PROCESSING if getattr(args, dest, None) not in (None, False, [])]
 
 
 def _listed(names: list[str]) -> str:

@@ -76,9 +76,7 @@ def _pipeline(args: argparse.Namespace) -> Any:
         raise UsageError(str(err)) from None
     if not pipeline.enabled:
         return None
-    if args.documents:
-        raise UsageError("--documents prints documents exactly as sent: processing flags apply to events")
-    return pipeline
+    return pipeline  # (with --documents, a usage error already: args.check)
 
 
 def _processed(pipeline: Any, stream: LogStream) -> LogStream:

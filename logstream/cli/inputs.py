@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-import functools
+import io
 import os
 import re
 import select
-import signal
 import stat
 import time
 import zlib
@@ -52,7 +51,7 @@ from ..envelopes import iter_log_streams, utf16_codec, utf16_to_utf8
 from ..errors import DecodeError, EnvelopeError, JSONError, SizeLimitError
 from ..models import LogEvent, LogStream, MessageType
 from ..testing import event_id
-from .output import say
+from .output import drain, say, wakeup_fd
 
 __all__ = ["Options", "Source", "open_sources", "iter_streams", "payload_bytes"]
 
@@ -134,18 +133,28 @@ def open_sources(names: list[str], recursive: bool, report: Callable[[str], None
             if not recursive:
                 report(f"{name}: is a directory (use -r to read every file under it)")
                 continue
-            for path in _walk(name):
+            for path in _walk(name, report):
                 yield from _open_file(path, report)
         else:
             yield from _open_file(name, report)
 
 
-def _walk(top: str) -> Iterator[str]:
+def _walk(top: str, report: Callable[[str], None]) -> Iterator[str]:
     """Every file under ``top`` in path order, as S3 lists keys (``b/1/x`` before ``b/2``).
     FIFOs, sockets and devices are skipped, as ``grep -r`` does (a FIFO would wait forever for
-    a writer); a link that leads nowhere is kept, for its open to report it."""
-    paths = [os.path.join(root, f) for root, _dirs, files in os.walk(top) for f in files]
-    for path in sorted(paths, key=lambda p: os.path.relpath(p, top).replace(os.sep, "/")):
+    a writer); a link that leads nowhere is kept, for its open to report it. A directory that
+    cannot be listed (``top`` included) is reported in its place in that order."""
+    found: list[tuple[str, str | None]] = []  # (path, why it cannot be listed)
+
+    def unlisted(exc: OSError) -> None:
+        found.append((str(exc.filename or top), exc.strerror or str(exc)))
+
+    for root, _dirs, files in os.walk(top, onerror=unlisted):
+        found += [(os.path.join(root, f), None) for f in files]
+    for path, error in sorted(found, key=lambda p: os.path.relpath(p[0], top).replace(os.sep, "/")):
+        if error is not None:
+            report(f"{path}: {error}")
+            continue
         try:
             regular = stat.S_ISREG(os.stat(path).st_mode)
         except OSError:
@@ -156,11 +165,27 @@ def _walk(top: str) -> Iterator[str]:
 
 def _open_file(name: str, report: Callable[[str], None]) -> Iterator[Source]:
     try:
-        fh = open(name, "rb", buffering=0)  # noqa: SIM115 - closed by the reader
+        fh = _open(name)
     except OSError as exc:
         report(f"{name}: {exc.strerror or exc}")
         return
     yield Source(name, interruptible_read(fh.fileno(), fh.read), fh.close)
+
+
+def _open(name: str) -> io.FileIO:
+    """``name`` opened for reading, without waiting in ``open()``: a FIFO that has no writer
+    yet made ``open()`` wait for one, and a Ctrl-C that landed just before it was handled only
+    once a writer came (see :func:`interruptible_read`). Opened non-blocking, which never waits,
+    then made blocking again (this open file description is ours alone): the first read of a
+    FIFO waits in ``poll()`` until a writer has written or come and gone, as ``open()`` and
+    ``read()`` would have, and a terminal does not become our controlling terminal."""
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        os.set_blocking(fd, True)
+        return io.FileIO(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def interruptible_read(fd: int, read: Callable[[int], bytes]) -> Callable[[int], bytes]:
@@ -181,51 +206,23 @@ def interruptible_read(fd: int, read: Callable[[int], bytes]) -> Callable[[int],
         return read
     if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
         return read
-    wake = _wakeup_fd()
-    if wake is None:
+    wake = wakeup_fd()
+    if wake is None and not stat.S_ISFIFO(mode):
         return read
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLPRI)
-    poller.register(wake, select.POLLIN)
+    if wake is not None:  # (a FIFO opened by :func:`_open` is polled even without it)
+        poller.register(wake, select.POLLIN)
 
     def waiting_read(n: int) -> bytes:
         while True:
             ready = {f for f, _ in poller.poll()}  # (a signal's Python handler runs as it returns)
             if wake in ready:  # a signal whose handler did not raise: nothing to do
-                _drain(wake)
+                drain(wake)
             if fd in ready:
                 return read(n)
 
     return waiting_read
-
-
-@functools.cache
-def _wakeup_fd() -> int | None:
-    """The read end of a pipe the C-level signal handler writes a byte to for every signal
-    (``signal.set_wakeup_fd``), set up once; None where that is not possible (not the main
-    thread) or taken (a wakeup file descriptor of the program that runs the CLI: left as it is)."""
-    r, w = os.pipe()
-    os.set_blocking(r, False)
-    os.set_blocking(w, False)
-    try:
-        previous = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-    except ValueError:  # not the main thread
-        previous = w
-    if previous == -1:
-        return r
-    if previous != w:
-        signal.set_wakeup_fd(previous)
-    os.close(r)
-    os.close(w)
-    return None
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 512):
-            pass
-    except BlockingIOError:
-        pass
 
 
 # ------------------------------------------------------------------------------ line reader

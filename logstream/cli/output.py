@@ -10,8 +10,11 @@ through untouched.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import select
+import signal
+import stat
 import sys
 import time
 from datetime import UTC, datetime
@@ -19,7 +22,18 @@ from typing import IO
 
 from ..models import LogStream
 
-__all__ = ["Output", "OutputClosed", "OutputError", "TextFormat", "Progress", "use_color", "say", "one_line"]
+__all__ = [
+    "Output",
+    "OutputClosed",
+    "OutputError",
+    "TextFormat",
+    "Progress",
+    "use_color",
+    "say",
+    "one_line",
+    "wakeup_fd",
+    "drain",
+]
 
 
 class OutputClosed(Exception):
@@ -31,7 +45,8 @@ class OutputError(Exception):
 
 
 class Output:
-    """Buffered writer on a file descriptor; :meth:`flush` delivers every byte or raises."""
+    """Buffered writer on a file descriptor; :meth:`flush` delivers every byte or raises;
+    :meth:`close` (once the work is done) releases what the writer opened."""
 
     def __init__(self, fd: int = 1, limit: int = 1 << 20) -> None:
         self.fd = fd
@@ -39,6 +54,7 @@ class Output:
         self.size = 0
         self.limit = limit
         self.written = 0
+        self._writer: _Writer | None = None
 
     def write(self, data: bytes) -> None:
         if data:
@@ -53,12 +69,20 @@ class Output:
         data = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
         self.parts.clear()
         self.size = 0
-        write_all(self.fd, data)
+        if self._writer is None:
+            self._writer = _Writer(self.fd)
+        self._writer.write(data)
         self.written += len(data)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def write_all(fd: int, data: bytes) -> None:
-    """Write every byte of ``data`` to ``fd``, resuming after partial writes.
+    """Write every byte of ``data`` to ``fd``, resuming after partial writes; one Ctrl-C ends
+    the wait of a write to a full pipe (see :class:`_Writer`).
 
     Raises
     ------
@@ -67,20 +91,149 @@ def write_all(fd: int, data: bytes) -> None:
     OutputError
         Any other write error (e.g. ENOSPC), with the system's message.
     """
-    view = memoryview(data)
-    while view:
+    writer = _Writer(fd)
+    try:
+        writer.write(data)
+    finally:
+        writer.close()
+
+
+class _Writer:
+    """Writes to ``fd`` that wait only where a signal wakes them.
+
+    CPython runs a signal's Python handler (``KeyboardInterrupt`` for SIGINT) between bytecodes:
+    a SIGINT caught after the last check and before ``write()`` starts does not interrupt the
+    call, and a write to a full pipe (``logstream decode big | sleep 100``) then waits for the
+    reader: a second Ctrl-C was needed. So a write never waits in ``write()``: when ``fd`` is a
+    pipe or a FIFO, the bytes go through a second, non-blocking open file description of the
+    same pipe (``/proc/self/fd/N``; ``fd``'s own description is shared with the shell and other
+    processes, whose mode must not change), and when the pipe is full the writer waits in
+    ``poll()`` on it and on the signal wakeup pipe (see :func:`wakeup_fd`), which the C-level
+    handler writes to at once, wherever the signal lands. Where that second description cannot
+    be had (no ``/proc``), each write follows a ``poll()`` and is at most ``PIPE_BUF`` bytes,
+    which a pipe that ``poll()`` found writable takes whole. A stdout that is already
+    non-blocking (inherited so) is waited for in the same ``poll()``. Regular files and devices
+    never wait on a reader (a terminal stopped by Ctrl-S is started again by Ctrl-C itself):
+    written as they are.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd  # where the bytes go
+        self.own = -1  # the non-blocking description this writer opened, if any
+        self.chunk = 0  # > 0: poll() before each write of at most this many bytes
+        self.poller: select.poll | None = None
+        self.wake = -1
         try:
-            n = os.write(fd, view)
-        except BlockingIOError:  # a non-blocking stdout inherited from the parent: wait for room
-            select.select([], [fd], [])
-            continue
-        except BrokenPipeError:
-            raise OutputClosed from None
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:  # pragma: no cover - BrokenPipeError covers it on POSIX
+            mode = os.fstat(fd).st_mode
+            blocking = os.get_blocking(fd)
+        except OSError:  # a closed stdout: the write names the error
+            return
+        if not blocking:
+            self._poll_on(fd)
+            return
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            return
+        wake = wakeup_fd()
+        if wake is None:  # not the main thread, or the wakeup fd is the embedding program's
+            return
+        own = _reopen_nonblocking(fd) if stat.S_ISFIFO(mode) else -1
+        if own >= 0:
+            self.fd = self.own = own
+        else:
+            self.chunk = select.PIPE_BUF
+        self._poll_on(self.fd)
+
+    def _poll_on(self, fd: int) -> None:
+        self.poller = select.poll()
+        self.poller.register(fd, select.POLLOUT)
+        wake = wakeup_fd()
+        if wake is not None:
+            self.wake = wake
+            self.poller.register(wake, select.POLLIN)
+
+    def _wait(self) -> None:
+        """Until ``fd`` takes bytes (or is in error: the write then says which); a signal's
+        Python handler runs as ``poll()`` returns."""
+        assert self.poller is not None
+        while True:
+            ready = {f for f, _ in self.poller.poll()}
+            if self.wake in ready:  # a signal whose handler did not raise: nothing to do
+                drain(self.wake)
+            if self.fd in ready:
+                return
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self.chunk:
+                self._wait()
+            try:
+                n = os.write(self.fd, view[: self.chunk] if self.chunk else view)
+            except BlockingIOError:  # a full pipe: wait for room
+                if self.poller is None:  # pragma: no cover - only non-blocking fds raise it
+                    self._poll_on(self.fd)
+                self._wait()
+                continue
+            except BrokenPipeError:
                 raise OutputClosed from None
-            raise OutputError(exc.strerror or str(exc)) from None
-        view = view[n:]
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:  # pragma: no cover - BrokenPipeError covers it on POSIX
+                    raise OutputClosed from None
+                raise OutputError(exc.strerror or str(exc)) from None
+            view = view[n:]
+
+    def close(self) -> None:
+        if self.own >= 0:
+            os.close(self.own)
+            self.own = -1
+
+
+def _reopen_nonblocking(fd: int) -> int:
+    """A new non-blocking open file description of the pipe or FIFO ``fd`` writes to, or -1
+    (no ``/proc``, not permitted, or the reader already gone: ``fd`` then says EPIPE itself)."""
+    try:
+        own = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError:
+        return -1
+    try:
+        same = os.path.samestat(os.fstat(own), os.fstat(fd))
+    except OSError:
+        same = False
+    if not same:  # pragma: no cover - /proc is not what it should be
+        os.close(own)
+        return -1
+    return own
+
+
+@functools.cache
+def wakeup_fd() -> int | None:
+    """The read end of a pipe the C-level signal handler writes a byte to for every signal
+    (``signal.set_wakeup_fd``), set up once; None where that is not possible (not the main
+    thread) or taken (a wakeup file descriptor of the program that runs the CLI: left as it is).
+    Waiting in ``poll()`` on it as well ends the wait at any signal, wherever it lands."""
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    try:
+        previous = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread
+        previous = w
+    if previous == -1:
+        return r
+    if previous != w:
+        signal.set_wakeup_fd(previous)
+    os.close(r)
+    os.close(w)
+    return None
+
+
+def drain(fd: int) -> None:
+    """Read what the wakeup pipe ``fd`` holds (it is non-blocking)."""
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def say(text: str) -> None:
@@ -92,17 +245,42 @@ def say(text: str) -> None:
         The reader of stderr went away (``2>&1 | head``): the run ends quietly, as when the
         reader of stdout goes. Any other error (``2>/dev/full``, stderr closed) loses the
         message only: the exit status still tells that something failed.
+
+    The process's own stderr is written as stdout is (:class:`_Writer`): a full pipe
+    (``2>&1 | less``) is waited for where one Ctrl-C ends the wait.
     """
     stream = sys.stderr
     if stream is None:  # started with stderr closed
         return
+    own = sys.__stderr__
     try:
+        if own is not None and stream is own and own.fileno() == 2:
+            own.flush()
+            _stderr_writer().write(text.encode(own.encoding, own.errors or "strict"))
+            return
         stream.write(text)
         stream.flush()
     except BrokenPipeError:
         raise OutputClosed from None
-    except (OSError, ValueError):  # ValueError: a closed file object
+    except (OSError, ValueError, OutputError):  # ValueError: a closed file object
         pass
+
+
+_stderr: tuple[tuple[int, int], _Writer] | None = None
+
+
+def _stderr_writer() -> _Writer:
+    """The writer of fd 2, kept while fd 2 is the same file (one open of the pipe for every
+    message was a third of the time of a run that reports 200,000 bad lines)."""
+    global _stderr
+    st = os.fstat(2)
+    key = (st.st_dev, st.st_ino)
+    if _stderr is not None and _stderr[0] == key:
+        return _stderr[1]
+    if _stderr is not None:
+        _stderr[1].close()
+    _stderr = (key, _Writer(2))
+    return _stderr[1]
 
 
 def use_color(stream_fd: int = 1) -> bool:

@@ -353,3 +353,41 @@ def test_given_a_size_with_more_digits_than_a_float_holds_then_a_usage_error_not
     assert f"logstream decode: error: argument --max-size: not a size: '{value}' (too large)" in (
         done.stderr.decode().splitlines()
     )
+
+
+def test_given_a_fifo_named_after_a_file_then_the_files_events_come_out_before_the_fifo_has_a_writer(
+    tmp_path,
+):
+    """`logstream decode first.json /tmp/fifo`: the FIFO is read once a writer comes (and ends
+    when it goes). Before: first.json's events stayed in the output buffer until then."""
+    (tmp_path / "first.json").write_bytes(EVENT)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with subprocess.Popen(
+        [*CMD, "decode", str(tmp_path / "first.json"), str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
+        first = [proc.stdout.readline(), proc.stdout.readline()]  # no writer yet
+        assert _messages(b"".join(first)) == ["one\n", "two\n"]
+        with open(fifo, "wb") as writer:
+            writer.write(json.dumps(t.lambda_event(t.make_document(["from the fifo\n"]))).encode())
+        rest, err = proc.communicate(timeout=60)
+    assert (proc.returncode, _messages(rest), err) == (0, ["from the fifo\n"], b"")
+
+
+def test_given_a_fifo_whose_writer_goes_without_writing_then_empty_input_and_the_next_file_read(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "last.json").write_bytes(EVENT)
+    with subprocess.Popen(
+        [*CMD, "decode", str(fifo), str(tmp_path / "last.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
+        with open(fifo, "wb"):  # (open waits for the reader: the command has opened the FIFO)
+            pass
+        out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, _messages(out), err) == (0, ["one\n", "two\n"], b"")

@@ -4,9 +4,13 @@ JSON, `aws logs tail` text, folders, filters, a producer that pauses."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -324,3 +328,77 @@ def test_given_stdin_name_in_errors_and_files_by_path(tmp_path):
         f"logstream: {bad}: line 1: envelope: neither JSON, a base64 payload nor an 'aws logs tail' line",
         "logstream: <stdin>: line 2: envelope: neither JSON, a base64 payload nor an 'aws logs tail' line",
     ]
+
+
+def _unprivileged() -> list[str]:
+    """The command prefix that runs a command without the privilege to read every file: as root
+    (CI), the user nobody; otherwise the user as is (mode 000 is then unreadable already)."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory the unprivileged user can enter (pytest's own is its owner's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="logstream-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for p in [path, *path.rglob("*")]:
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o755)
+        shutil.rmtree(path)
+
+
+def _event_file(path: Path, message: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(msgspec.json.encode(t.lambda_event(t.make_document([message + "\n"]))))
+    path.chmod(0o644)
+
+
+def test_given_unreadable_directories_under_r_then_each_named_and_every_other_file_read(shared_dir):
+    """Before: os.walk passed over a directory it could not list without a word (exit 0, its
+    files silently missing), and over the top directory itself (nothing read, exit 0)."""
+    tree = shared_dir / "tree"
+    for rel in ("a/1.json", "b/2.json", "b/c/3.json", "d.json"):
+        _event_file(tree / rel, rel)
+    for d in (tree, tree / "a", tree / "b", tree / "b" / "c"):
+        d.chmod(0o755)
+    (tree / "b").chmod(0o000)
+    (tree / "d.json").chmod(0o000)
+    done = subprocess.run(
+        [*_unprivileged(), sys.executable, "-m", "logstream", "decode", "--messages", "-r", "tree"],
+        capture_output=True,
+        cwd=shared_dir,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout) == (1, b"a/1.json\n")
+    assert done.stderr.decode().splitlines() == [
+        "logstream: tree/b: Permission denied",
+        "logstream: tree/d.json: Permission denied",
+    ]
+    tree.chmod(0o000)
+    _event_file(shared_dir / "ok.json", "next input")
+    top = subprocess.run(
+        [
+            *_unprivileged(),
+            sys.executable,
+            "-m",
+            "logstream",
+            "decode",
+            "--messages",
+            "-r",
+            "tree",
+            "ok.json",
+        ],
+        capture_output=True,
+        cwd=shared_dir,
+        timeout=120,
+    )
+    assert (top.returncode, top.stdout) == (1, b"next input\n")
+    assert top.stderr.decode().splitlines() == ["logstream: tree: Permission denied"]

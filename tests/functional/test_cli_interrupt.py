@@ -202,3 +202,121 @@ def test_given_ctrl_c_just_before_a_read_of_a_pipe_then_it_ends_by_sigint(hook_d
         status, err = _ended_by_ctrl_c(proc)
         proc.stdin.close()
     assert (status, err) == (-signal.SIGINT, "")
+
+
+def test_given_ctrl_c_just_before_a_write_to_a_full_pipe_then_it_ends_by_sigint(hook_dir, tmp_path):
+    """`logstream decode big | sleep 100`: the reader takes nothing, the pipe fills and the write
+    waits. Before: a SIGINT that landed just before write() left it waiting for the reader (a
+    second Ctrl-C was needed)."""
+    doc = t.make_document([f"event {i} " + "x" * 200 + "\n" for i in range(2_000)])
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(t.lambda_event(doc)))  # ~500 KB of NDJSON out: more than a pipe holds
+    with subprocess.Popen(
+        [LOGSTREAM, "decode", str(big)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=_elsewhere(hook_dir),
+    ) as proc:
+        assert os.read(proc.stdout.fileno(), 1) == b"{"  # it writes (past start-up), then the pipe fills
+        _until_waiting(proc.pid)
+        status, err = _ended_by_ctrl_c(proc)
+    assert (status, err) == (-signal.SIGINT, "")
+
+
+def test_given_ctrl_c_just_before_opening_a_fifo_without_a_writer_then_it_ends_by_sigint(hook_dir, tmp_path):
+    """`logstream decode first.json /tmp/fifo` before anything writes to the FIFO. Before: open()
+    of the FIFO waited for a writer after the first Ctrl-C."""
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(t.lambda_event(t.make_document(["first\n"]))))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with subprocess.Popen(
+        [LOGSTREAM, "decode", str(first), str(fifo)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=_elsewhere(hook_dir),
+    ) as proc:
+        assert json.loads(proc.stdout.readline())["message"] == "first\n"  # then it opens the FIFO
+        _until_waiting(proc.pid)
+        status, err = _ended_by_ctrl_c(proc)
+    assert (status, err) == (-signal.SIGINT, "")
+
+
+# Where the writer cannot open the pipe again non-blocking (no /proc), it polls before each
+# write of at most PIPE_BUF bytes: the same wait, the same one Ctrl-C. Run in a process of its
+# own, with that open made to fail, and SIGINT taken by another thread as above.
+WITHOUT_PROC = """\
+import os, signal, sys, threading
+from logstream.cli import output
+
+output._reopen_nonblocking = lambda fd: -1
+signal.signal(signal.SIGINT, signal.default_int_handler)
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+os.write(2, b"r")
+try:
+    output.write_all(1, bytes(range(256)) * 4096)
+except KeyboardInterrupt:
+    sys.exit(42)
+"""
+
+
+def _without_proc() -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", WITHOUT_PROC], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+
+
+def test_given_no_second_open_of_the_pipe_when_the_reader_is_slow_then_every_byte_arrives():
+    with _without_proc() as proc:
+        assert proc.stderr.read(1) == b"r"
+        got = []
+        while chunk := os.read(proc.stdout.fileno(), 1000):  # (odd sizes: the writer waits often)
+            got.append(chunk)
+    assert proc.returncode == 0
+    assert b"".join(got) == bytes(range(256)) * 4096
+
+
+def test_given_no_second_open_of_the_pipe_when_ctrl_c_just_before_a_write_to_it_full_then_interrupted():
+    with _without_proc() as proc:
+        assert proc.stderr.read(1) == b"r"  # set up: the main thread writes until the pipe is full
+        _until_waiting(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        try:
+            status = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("Ctrl-C did not end the write: it still waits for the reader")
+    assert status == 42
+
+
+def test_given_ctrl_c_just_before_an_error_line_to_a_full_stderr_pipe_then_it_ends_by_sigint(
+    hook_dir, tmp_path
+):
+    """`logstream decode app.log 2>&1 | less` with a reader that takes nothing: the error lines
+    fill the pipe as the events do (the same wait, the same one Ctrl-C)."""
+    text = tmp_path / "app.log"
+    text.write_text("a plain line is not data\n" * 20_000)  # ~2 MB of errors, one per line
+    with subprocess.Popen(
+        [LOGSTREAM, "decode", str(text)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=_elsewhere(hook_dir),
+    ) as proc:
+        assert os.read(proc.stderr.fileno(), 1) == b"l"  # it reports (past start-up), the pipe fills
+        _until_waiting(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        try:
+            status = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("Ctrl-C did not end the command: it still waits for room on stderr")
+    assert status == -signal.SIGINT

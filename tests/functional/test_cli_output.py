@@ -102,3 +102,39 @@ def test_given_line_separators_in_messages_then_messages_print_them_as_they_are(
     doc = t.make_document(["line\u2028sep\n", "tab\there", "nel\x85"])
     res = run_cli("decode", "--messages", stdin=json.dumps(t.lambda_event(doc)).encode())
     assert res.stdout == "line\u2028sep\ntab\there\nnel\x85\n".encode()
+
+
+def test_given_a_non_blocking_stdout_and_a_reader_that_pauses_then_every_byte_arrives(tmp_path):
+    """A stdout inherited non-blocking (some process managers and Node.js set O_NONBLOCK on the
+    pipe): writes to the full pipe fail with EAGAIN and are waited for, never dropped."""
+    docs, path = _big_input(tmp_path, docs_n=4)
+    expected = _expected_lines(docs)
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    with subprocess.Popen([*CMD, "decode", str(path)], stdout=w, cwd=ROOT) as proc:
+        os.close(w)
+        got = []
+        while chunk := os.read(r, 4096):
+            got.append(chunk)
+            if len(got) % 64 == 0:  # the pipe fills while the reader stops
+                os.kill(proc.pid, signal.SIGSTOP)
+                os.kill(proc.pid, signal.SIGCONT)
+    os.close(r)
+    assert proc.returncode == 0
+    assert b"".join(got) == expected
+
+
+def test_given_a_named_fifo_as_stdout_then_every_byte_arrives(tmp_path):
+    """`logstream decode obj.gz > /tmp/fifo`: the writer's own open of the FIFO is another pipe
+    writer; the reader still gets every byte and its end of input."""
+    docs, path = _big_input(tmp_path, docs_n=4)
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    with subprocess.Popen(
+        ["bash", "-c", f'exec {sys.executable} -m logstream decode "$0" > "$1"', str(path), str(fifo)],
+        cwd=ROOT,
+    ) as proc:
+        with open(fifo, "rb") as reader:
+            got = reader.read()
+    assert proc.returncode == 0
+    assert got == _expected_lines(docs)

@@ -131,3 +131,23 @@ def test_report_timeout_line_in_an_earlier_document_still_marks_the_report():
     stdin = b"".join(msgspec.json.encode(t.lambda_event(d)) + b"\n" for d in (first, second))
     out = lines(run_cli("report", stdin=stdin).stdout)
     assert [(r["requestId"], r["timeout"], r["status"]) for r in out] == [(rid, True, "timeout")]
+
+
+def test_given_fluentd_status_as_plain_lines_then_no_timestamp_and_from_tail_text_its_time():
+    """The README listed ``timestamp`` as always there; a plain log line has no time (fluentd's
+    status body holds none), so the key is left out, as logGroup, logStream and tag are."""
+    status = '{"plugin_id":"out_s3","buffer_queue_length":2,"retry_count":1}'
+    plain = lines(run_cli("fluentd", stdin=(status + "\n").encode()).stdout)
+    assert plain == [{"plugin_id": "out_s3", "buffer_queue_length": 2, "retry_count": 1}]
+    tail = f"2024-05-01T12:00:00.250000+00:00 fluentd/abc {status}\n"
+    timed = lines(run_cli("fluentd", "--group", "/ecs/fluentd", stdin=tail.encode()).stdout)
+    assert timed == [
+        {
+            "plugin_id": "out_s3",
+            "buffer_queue_length": 2,
+            "retry_count": 1,
+            "timestamp": 1714564800250,
+            "logGroup": "/ecs/fluentd",
+            "logStream": "fluentd/abc",
+        }
+    ]

@@ -11,6 +11,7 @@ import sys
 import time
 
 import msgspec
+import pytest
 
 from logstream import testing as t
 from tests.conftest import ROOT, corpus_path
@@ -72,6 +73,17 @@ def test_given_terminal_then_coloured_and_control_characters_shown_escaped():
     assert out == (
         b"\x1b[2m1970-01-01T00:00:00.000Z\x1b[0m \x1b[36m/g\x1b[0m \x1b[34ms\x1b[0m two\\nlines\\x1b[31m\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "coloured"),
+    [({"NO_COLOR": ""}, True), ({"NO_COLOR": "0"}, False), ({"TERM": "dumb"}, False), ({}, True)],
+)
+def test_given_terminal_then_colour_unless_no_color_is_set_and_not_empty_or_term_is_dumb(env, coloured):
+    """no-color.org: NO_COLOR set to the empty string does not count."""
+    code, out, _ = run_on_terminal("decode", str(LAMBDA), env=env)
+    assert code == 0
+    assert (b"\x1b[" in out) is coloured
 
 
 def test_given_terminal_and_output_ndjson_then_ndjson_as_in_a_pipe():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -182,6 +184,21 @@ REPORT_LINE = (
             "message is replayed whole (it is deleted once all of its events are delivered)",
         ),
         (
+            ["decode", "--documents", "--join-multiline"],
+            "logstream decode: error: --join-multiline applies to events; "
+            "--documents prints every document as sent",
+        ),
+        (
+            ["decode", "--documents", "--redact", "email", "--min-level", "WARN", "--sample", "1"],
+            "logstream decode: error: --min-level, --sample and --redact apply to events; "
+            "--documents prints every document as sent",
+        ),
+        (
+            ["decode", "--documents", "--include-control"],
+            "logstream decode: error: --include-control applies to event lines and --messages; "
+            "--documents prints every document as sent, control messages included",
+        ),
+        (
             ["--version", "decode"],
             "logstream: error: --version takes no arguments, not 'decode'",
         ),
@@ -195,7 +212,8 @@ def test_given_an_option_its_combination_would_ignore_then_a_usage_error_naming_
     """Before: each of these ran with the option silently ignored (exit 0): no cost in report
     lines, the list price used whatever the architecture, --force on text output, parsed fields
     and tags nowhere in the log text or text lines, a queue replayed whole despite the filter,
-    arguments after --version or help's subcommand dropped."""
+    arguments after --version or help's subcommand dropped, --include-control with --documents
+    (which prints control messages anyway)."""
     done = run_cli(*args, stdin=REPORT_LINE)
     assert (done.returncode, done.stdout) == (2, b"")
     assert message in done.stderr.decode().splitlines()
@@ -224,3 +242,104 @@ def test_given_help_before_an_unknown_subcommand_then_a_usage_error_with_a_sugge
     res = run_cli("--help", "reprot")
     assert res.returncode == 2
     assert "logstream: error: unknown subcommand 'reprot'; did you mean 'report'?" in res.stderr.decode()
+
+
+def test_given_a_control_message_then_include_control_shows_it_where_it_applies_and_documents_always():
+    control = {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [
+            {"id": "", "timestamp": 1600110003794, "message": "CWL CONTROL MESSAGE: Checking health"}
+        ],
+    }
+    stdin = json.dumps(control).encode()
+    message = "CWL CONTROL MESSAGE: Checking health"
+    assert run_cli("decode", stdin=stdin).stdout == b""
+    lines = run_cli("decode", "--include-control", stdin=stdin).stdout.splitlines()
+    assert [json.loads(line)["message"] for line in lines] == [message]
+    assert run_cli("decode", "--messages", stdin=stdin).stdout == b""
+    assert (
+        run_cli("decode", "--messages", "--include-control", stdin=stdin).stdout == (message + "\n").encode()
+    )
+    text = run_cli("decode", "-o", "text", "--include-control", stdin=stdin).stdout.decode()
+    assert text == f"2020-09-14T19:00:03.794Z   {message}\n"
+    assert [
+        json.loads(line) for line in run_cli("decode", "--documents", stdin=stdin).stdout.splitlines()
+    ] == [control]
+
+
+def test_given_options_between_files_then_every_file_read_with_every_option(tmp_path):
+    """`logstream decode a.json -r dir/ --messages b.json`, as cat, grep and ls take them. Before:
+    'unrecognized arguments: dir/ b.json' (exit 2): files were taken only before the first option
+    or after the last."""
+    from logstream import testing as t
+
+    def event(message: str) -> bytes:
+        return json.dumps(t.lambda_event(t.make_document([message + "\n"]))).encode()
+
+    (tmp_path / "a.json").write_bytes(event("a"))
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "in-dir.json").write_bytes(event("in dir"))
+    (tmp_path / "b.json").write_bytes(event("b"))
+    (tmp_path / "-c.json").write_bytes(event("dash"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logstream",
+            "decode",
+            "a.json",
+            "-r",
+            "dir",
+            "--messages",
+            "b.json",
+            "--",
+            "-c.json",
+        ],
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"a\nin dir\nb\ndash\n", b"")
+    mistyped = run_cli("decode", "a.json", "--messgaes", "b.json")
+    assert mistyped.returncode == 2
+    assert (  # (argparse takes b.json for the value of the unknown option)
+        "logstream decode: error: unrecognized arguments: --messgaes b.json; did you mean --messages?"
+        in mistyped.stderr.decode().splitlines()
+    )
+
+
+_PROCESSING_VALUES = {
+    "--parse": [],
+    "--join-multiline": [],
+    "--multiline-start": ["^START"],
+    "--include": ["x"],
+    "--exclude": ["x"],
+    "--min-level": ["WARN"],
+    "--sample": ["0.5"],
+    "--redact": ["email"],
+    "--redact-pattern": ["x"],
+    "--enrich": [],
+    "--tag": ["team=a"],
+}
+
+
+def test_given_the_processing_flags_then_the_table_below_names_each_of_them():
+    from logstream.cli.args import build_parser
+
+    group = next(
+        g for g in build_parser("decode")._action_groups if g.title and g.title.startswith("processing")
+    )
+    assert sorted(a.option_strings[0] for a in group._group_actions) == sorted(_PROCESSING_VALUES)
+
+
+@pytest.mark.parametrize("flag", list(_PROCESSING_VALUES))
+def test_given_a_processing_flag_with_documents_then_a_usage_error_naming_it(flag):
+    """Before: a usage error that named no flag ('processing flags apply to events')."""
+    done = run_cli("decode", "--documents", flag, *_PROCESSING_VALUES[flag], stdin=b"")
+    assert (done.returncode, done.stdout) == (2, b"")
+    message = f"logstream decode: error: {flag} applies to events; --documents prints every document as sent"
+    assert message in done.stderr.decode().splitlines()
