@@ -1279,7 +1279,7 @@ class Feed:
             pass
 
 
-_DOCUMENT_START = re.compile(rb'\s*(?:\{\s*"|\[\s*[{\]]|\{\s*\}|\[\s*$|\{\s*$)')
+_DOCUMENT_START = re.compile(rb'\s*(?:\xef\xbb\xbf\s*)?(?:\{\s*"|\[\s*[{\]]|\{\s*\}|\[\s*$|\{\s*$)')
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{4,}")
 
@@ -1325,7 +1325,11 @@ _WHOLE_MEMBER: Final = 1 << 62
 
 
 def _json_start(head: bytes) -> bool:
+    """True when ``head`` begins JSON text: a document's opener after any whitespace and UTF-8
+    byte order mark (``gzip -c`` of a file saved by a Windows tool)."""
     stripped = head.lstrip()
+    if stripped.startswith(_BOM):
+        stripped = stripped[len(_BOM) :].lstrip()
     return not stripped or stripped[:1] in (b"{", b"[")
 
 

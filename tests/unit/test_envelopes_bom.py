@@ -4,8 +4,10 @@ Before: 'invalid JSON: invalid character' at the BOM, and every document after i
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import zlib
 
 import pytest
 
@@ -78,3 +80,34 @@ def test_given_a_bom_between_tokens_inside_a_document_then_it_is_still_a_json_er
     errors: list[DecodeError] = []
     assert _messages(FILES[0] + inside, errors) == EXPECTED[:1]
     assert [type(e) for e in errors] == [JSONError]
+
+
+# `gzip -c a.json`, `cat *.json | gzip` and `for f in *.json; do gzip -c $f; done` of files saved
+# with a BOM: the BOM is the first thing in a gzip member's text. Before: 'not gzip or zlib data,
+# nor a JSON document' for that member, and nothing of it.
+@pytest.mark.parametrize(
+    "compressed",
+    [
+        pytest.param(gzip.compress(CONCATENATED, mtime=0), id="one member"),
+        pytest.param(b"".join(gzip.compress(f, mtime=0) for f in FILES), id="a member per file"),
+        pytest.param(zlib.compress(CONCATENATED), id="zlib"),
+        pytest.param(
+            gzip.compress(b"".join(gzip.compress(f, mtime=0) for f in FILES), mtime=0), id="gzip again on top"
+        ),
+    ],
+)
+@pytest.mark.parametrize("size", [None, 1, 5, 4096])
+def test_given_files_with_a_bom_compressed_then_every_document(compressed, size):
+    errors: list[DecodeError] = []
+    source = compressed if size is None else Trickle(compressed, size)
+    assert _messages(source, errors) == EXPECTED
+    assert errors == []
+
+
+def test_given_a_member_holding_a_bom_and_no_json_then_it_is_still_an_error():
+    errors: list[DecodeError] = []
+    data = gzip.compress(FILES[0], mtime=0) + gzip.compress(BOM + b"plain text\n", mtime=0)
+    assert _messages(data, errors) == EXPECTED[:1]
+    assert [str(e) for e in errors] == [
+        "member 2: decompress: not gzip or zlib data, nor a JSON document",
+    ]
