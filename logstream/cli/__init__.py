@@ -29,7 +29,7 @@ from .args import (
     usage_error,
 )
 from .commands import COMMANDS, Reporter, StrictStop
-from .output import Output, OutputClosed, OutputError, Progress, say, write_all
+from .output import Output, OutputClosed, OutputError, Progress, close_stderr, say, write_all
 
 __all__ = ["main"]
 
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         if program:
             _end_by_sigint()
         return 130
+    finally:
+        close_stderr()  # (what it opened; called from a program, fd 2 may be another file next time)
     if program and signal.getsignal(signal.SIGINT) == signal.default_int_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C from here on: the end, quietly
     return status
@@ -175,4 +177,5 @@ def _closed() -> int:
         os.dup2(devnull, 2)
     except OSError:  # pragma: no cover
         pass
+    close_stderr()  # (it wrote to the pipe: the next message goes to the new fd 2)
     return 141

@@ -246,13 +246,15 @@ def test_given_ctrl_c_just_before_opening_a_fifo_without_a_writer_then_it_ends_b
     assert (status, err) == (-signal.SIGINT, "")
 
 
-# Where the writer cannot open the pipe again non-blocking (no /proc), it polls before each
-# write of at most PIPE_BUF bytes: the same wait, the same one Ctrl-C. Run in a process of its
-# own, with that open made to fail, and SIGINT taken by another thread as above.
+# Where the writer can neither write non-blocking once (a kernel before 6.4) nor open the pipe
+# again non-blocking (no /proc), it polls before each write of at most PIPE_BUF bytes: the same
+# wait, the same one Ctrl-C. Run in a process of its own, with both made to fail, and SIGINT
+# taken by another thread as above. (test_cli_output_descriptors forces each way in the command.)
 WITHOUT_PROC = """\
 import os, signal, sys, threading
 from logstream.cli import output
 
+output._NOWAIT = 0
 output._reopen_nonblocking = lambda fd: -1
 signal.signal(signal.SIGINT, signal.default_int_handler)
 threading.Thread(target=threading.Event().wait, daemon=True).start()
