@@ -204,7 +204,7 @@ def test_given_each_way_of_writing_a_pipe_when_ctrl_c_lands_just_before_a_write_
 # ------------------------------------------------------------------------------- sockets
 def test_given_stdout_and_stderr_one_stream_socket_when_the_reader_is_slow_then_every_line_in_order(tmp_path):
     """Node.js's child_process and systemd's journal give a socket as stdout. Before: written
-    in PIPE_BUF pieces, each after a poll() (400 MB took a third longer than to a pipe)."""
+    in PIPE_BUF pieces, each after a poll() (400 MB took a third longer than with blocking writes)."""
     docs, path = _big(tmp_path)
     first = tmp_path / "first.json"
     first.write_text(json.dumps(t.lambda_event(docs[0])))
