@@ -29,7 +29,16 @@ from .args import (
     usage_error,
 )
 from .commands import COMMANDS, Reporter, StrictStop
-from .output import Output, OutputClosed, OutputError, Progress, close_stderr, say, write_all
+from .output import (
+    Output,
+    OutputClosed,
+    OutputError,
+    Progress,
+    close_stderr,
+    release_wakeup,
+    say,
+    write_all,
+)
 
 __all__ = ["main"]
 
@@ -68,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             _end_by_sigint()
         return 130
     finally:
-        close_stderr()  # (what it opened; called from a program, fd 2 may be another file next time)
-    if program and signal.getsignal(signal.SIGINT) == signal.default_int_handler:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C from here on: the end, quietly
+        if program and signal.getsignal(signal.SIGINT) == signal.default_int_handler:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C from here on: the end, quietly
+        # what the run set up, given back (a program that calls main() goes on without it)
+        close_stderr()
+        release_wakeup()
     return status
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "wakeup_fd",
     "drain",
     "close_stderr",
+    "release_wakeup",
 ]
 
 
@@ -293,6 +294,7 @@ def wakeup_fd() -> int | None:
     (``signal.set_wakeup_fd``), set up once; None where that is not possible (not the main
     thread) or taken (a wakeup file descriptor of the program that runs the CLI: left as it is).
     Waiting in ``poll()`` on it as well ends the wait at any signal, wherever it lands."""
+    global _wakeup_pipe
     r, w = os.pipe()
     os.set_blocking(r, False)
     os.set_blocking(w, False)
@@ -301,12 +303,34 @@ def wakeup_fd() -> int | None:
     except ValueError:  # not the main thread
         previous = w
     if previous == -1:
+        _wakeup_pipe = (r, w)
         return r
     if previous != w:
         signal.set_wakeup_fd(previous)
     os.close(r)
     os.close(w)
     return None
+
+
+_wakeup_pipe: tuple[int, int] | None = None  # the pipe wakeup_fd() set up, once it has
+
+
+def release_wakeup() -> None:
+    """Give back what :func:`wakeup_fd` set up: no wakeup file descriptor (unless another has
+    been set since: left as it is), the pipe closed. :func:`main` calls it as it returns: a
+    program that runs it keeps its signal handling as it was (Trio warns of a wakeup file
+    descriptor it did not set; asyncio's replaces it)."""
+    global _wakeup_pipe
+    if _wakeup_pipe is None:
+        return
+    r, w = _wakeup_pipe
+    _wakeup_pipe = None
+    wakeup_fd.cache_clear()
+    previous = signal.set_wakeup_fd(-1)
+    if previous != w:
+        signal.set_wakeup_fd(previous)
+    os.close(r)
+    os.close(w)
 
 
 def drain(fd: int) -> None:
