@@ -99,7 +99,7 @@ def test_given_stderr_the_read_end_of_a_pipe_when_many_errors_then_they_are_lost
 
 # ------------------------------------------------------------ every way of writing, forced
 # The command run by a script that first takes ways away from the writer (as a kernel before
-# 6.4, a Python without pwritev2, no /proc or a pipe of another user do), then runs main().
+# 6.4, a Python without pwritev2, no /proc, a pipe of another user or macOS do), then runs main().
 # SIGINT_ELSEWHERE: another thread takes SIGINT, which is what a signal landing just before the
 # main thread's write amounts to (see test_cli_interrupt).
 FORCED = """\
@@ -107,14 +107,16 @@ import os, signal, sys, threading
 from logstream.cli import main, output
 
 how = sys.argv[1]
-if how in ("reopen", "poll"):
-    output._NOWAIT = 0  # a kernel before 6.4 (pipes take no RWF_NOWAIT)
+if how in ("reopen", "poll", "blocking"):
+    output._NOWAIT = 0  # a kernel before 6.4 (pipes take no RWF_NOWAIT), macOS
 if how == "no-pwritev2":
     def _flags_unavailable(*args):
         raise NotImplementedError("pwritev2")
     os.pwritev = _flags_unavailable
-if how == "poll":
-    output._reopen_nonblocking = lambda fd: -1  # no /proc, or a pipe of another user
+if how in ("poll", "blocking"):
+    output._reopen_nonblocking = lambda fd: -1  # no /proc, a pipe of another user, macOS
+if how == "blocking":
+    output._PIPE_CHUNK = 0  # PIPE_BUF is 512: macOS, the BSDs
 if os.environ.get("SIGINT_ELSEWHERE"):
     threading.Thread(target=threading.Event().wait, daemon=True).start()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -148,7 +150,7 @@ def _read_slowly(fd: int, proc: subprocess.Popen) -> bytes:
     return b"".join(got)
 
 
-@pytest.mark.parametrize("how", WAYS)
+@pytest.mark.parametrize("how", [*WAYS, "blocking"])
 def test_given_each_way_of_writing_a_pipe_when_the_reader_is_slow_then_every_byte_in_order(how, tmp_path):
     docs, path = _big(tmp_path)
     with _forced(how, "decode", path, stdout=subprocess.PIPE) as proc:
