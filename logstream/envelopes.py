@@ -52,7 +52,7 @@ from .decode import (
     payload_bytes,
     short_detail,
 )
-from .errors import DecodeError, DecompressError, EnvelopeError, SchemaError
+from .errors import DecodeError, DecompressError, EnvelopeError, SchemaError, SizeLimitError
 from .models import CONTROL_OWNER, LogEvent, LogStream, MessageType, Timestamp
 
 __all__ = [
@@ -380,9 +380,17 @@ class _Walk:
         else:
             # base64 text of a whole payload (the awslogs.data string saved to a file); a file
             # object is read whole only while it holds base64 text, up to twice the cap
-            saved, chunks = _whole(chunks, None if whole else 2 * self.cap)
+            saved, chunks, too_long = _whole(chunks, None if whole else 2 * self.cap)
             raw = None if saved is None else payload_bytes(saved.strip())
-            if raw is not None:
+            if too_long:  # (what it holds would expand past the cap anyway)
+                self.fail(
+                    SizeLimitError(
+                        f"base64 text longer than twice the cap of {self.cap} bytes: not read"
+                        " (a bigger max_size reads it)"
+                    ),
+                    where,
+                )
+            elif raw is not None:
                 yield from self.data(iter([raw]), where, depth + 1, budget, top=False)
             else:  # bytes before the first gzip member: inflate reports them and resumes after
                 yield from self.layers(chunks, where, depth, budget, per_member=True)
@@ -672,22 +680,25 @@ def _peek(chunks: Iterator[bytes], size: int = 16) -> tuple[bytes, Iterator[byte
     return head, chain([head], chunks) if head else chunks
 
 
-def _whole(chunks: Iterator[bytes], limit: int | None) -> tuple[bytes | None, Iterator[bytes]]:
+def _whole(chunks: Iterator[bytes], limit: int | None) -> tuple[bytes | None, Iterator[bytes], bool]:
     """The whole of a chunk stream, read into memory, and the same stream again. With ``limit``
     only while it is base64 text (base64 characters and whitespace) of at most ``limit`` bytes:
-    else ``None`` and the stream, what was read put back in front."""
+    else ``None`` and the stream, what was read put back in front, and whether it was base64
+    text longer than ``limit``."""
     if limit is None:
         data = b"".join(chunks)
-        return data, iter([data])
+        return data, iter([data]), False
     held: list[bytes] = []
     size = 0
     for chunk in chunks:
         held.append(chunk)
         size += len(chunk)
-        if size > limit or _NOT_BASE64.search(chunk):
-            return None, chain(held, chunks)
+        if _NOT_BASE64.search(chunk):
+            return None, chain(held, chunks), False
+        if size > limit:
+            return None, chain(held, chunks), True
     data = b"".join(held)
-    return data, iter([data])
+    return data, iter([data]), False
 
 
 def _strip_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -78,3 +78,21 @@ def test_given_text_that_is_no_payload_then_a_file_object_fails_as_bytes_do(text
     assert from_bytes[0] == []
     assert from_bytes[1] and {step for step, _ in from_bytes[1]} <= {"decompress", "json"}
     assert _documents(Pieces(text, 3)) == from_bytes
+
+
+def test_given_base64_text_longer_than_twice_the_cap_from_a_file_object_then_a_size_cap_error_saying_so():
+    # a payload whose base64 text is over twice the cap: from a file it is not read whole (the
+    # memory bound); it is said to be too big, not that it is no gzip data
+    text = base64.b64encode(gzip.compress(t.document_json(DOC), mtime=0)) + b"\n"
+    cap = len(text) // 2 - 1
+    errors: list[DecodeError] = []
+    assert list(iter_log_streams(Pieces(text, 64), max_size=cap, on_error=errors.append)) == []
+    assert [(e.step, str(e)) for e in errors] == [
+        (
+            "size cap",
+            f"size cap: base64 text longer than twice the cap of {cap} bytes: not read"
+            " (a bigger max_size reads it)",
+        )
+    ]
+    # the same text within the cap: the document
+    assert _documents(Pieces(text, 64)) == ([DOC], [])
