@@ -51,6 +51,7 @@ from ..envelopes import iter_log_streams, utf16_codec, utf16_to_utf8
 from ..errors import DecodeError, EnvelopeError, JSONError, SizeLimitError
 from ..models import LogEvent, LogStream, MessageType
 from ..testing import event_id
+from . import output as _output
 from .output import drain, say, wakeup_fd
 
 __all__ = ["Options", "Source", "open_sources", "iter_streams", "payload_bytes"]
@@ -179,6 +180,8 @@ def _open(name: str) -> io.FileIO:
     then made blocking again (this open file description is ours alone): the first read of a
     FIFO waits in ``poll()`` until a writer has written or come and gone, as ``open()`` and
     ``read()`` would have, and a terminal does not become our controlling terminal."""
+    if not _output.POSIX_WAITS:  # Windows: no FIFOs, no O_NONBLOCK
+        return io.FileIO(name, "rb")
     fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
         os.set_blocking(fd, True)
@@ -200,6 +203,8 @@ def interruptible_read(fd: int, read: Callable[[int], bytes]) -> Callable[[int],
     Python handler runs as ``poll()`` returns. A regular file (or a block device) never makes a
     read wait for long: its ``read`` is used as it is.
     """
+    if not _output.POSIX_WAITS:
+        return read
     try:
         mode = os.fstat(fd).st_mode
     except OSError:

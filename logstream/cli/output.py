@@ -144,6 +144,8 @@ class _Writer:
         self.poller: select.poll | None = None
         self.waits = False  # a full pipe is waited for in poll() (else: plain blocking writes)
         self.wake = -1
+        if not POSIX_WAITS:  # Windows: plain blocking writes
+            return
         import fcntl  # (here: `import logstream.cli` stays possible where there is none)
 
         try:
@@ -297,6 +299,11 @@ def _reopen_nonblocking(fd: int) -> int:
     return own
 
 
+#: Waits in ``poll()`` that one Ctrl-C ends are possible here (not on Windows: no ``poll()``, no
+#: non-blocking pipes there; reads and writes are plain blocking calls).
+POSIX_WAITS: bool = os.name == "posix" and hasattr(select, "poll")
+
+
 @functools.cache
 def wakeup_fd() -> int | None:
     """The read end of a pipe the C-level signal handler writes a byte to for every signal
@@ -304,6 +311,8 @@ def wakeup_fd() -> int | None:
     thread) or taken (a wakeup file descriptor of the program that runs the CLI: left as it is).
     Waiting in ``poll()`` on it as well ends the wait at any signal, wherever it lands."""
     global _wakeup_pipe
+    if not POSIX_WAITS:
+        return None
     r, w = os.pipe()
     os.set_blocking(r, False)
     os.set_blocking(w, False)
