@@ -138,10 +138,11 @@ def _main_thread_state(pid: int) -> str:
 
 
 def _until_waiting(pid: int) -> None:
-    """Until the main thread sleeps (the caller knows it has nothing left to wait for but input)."""
+    """Until the main thread sleeps (the caller knows it has nothing left to wait for but input,
+    or room in a full output)."""
     end = time.monotonic() + 60
     while _main_thread_state(pid) != "S":
-        assert time.monotonic() < end, "the command never waited for input"
+        assert time.monotonic() < end, "the command never waited (for input or for room)"
         time.sleep(0.01)
 
 

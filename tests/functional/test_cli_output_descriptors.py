@@ -16,12 +16,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 from logstream import testing as t
 from tests.conftest import ROOT
+from tests.functional.test_cli_interrupt import _until_waiting  # the main thread asleep
 
 CMD = [sys.executable, "-m", "logstream"]
 
@@ -157,19 +157,6 @@ def test_given_each_way_of_writing_a_pipe_when_the_reader_is_slow_then_every_byt
         got = _read_slowly(proc.stdout.fileno(), proc)
     assert proc.returncode == 0
     assert got == _expected_lines(docs)
-
-
-def _main_thread_state(pid: int) -> str:
-    with open(f"/proc/{pid}/task/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
-
-
-def _until_waiting(pid: int) -> None:
-    """Until the main thread sleeps: the output is full and nobody reads it."""
-    end = time.monotonic() + 60
-    while _main_thread_state(pid) != "S":
-        assert time.monotonic() < end, "the command never waited for room"
-        time.sleep(0.01)
 
 
 def _blocking_while_it_waits(pid: int, fd: int = 1) -> bool:
