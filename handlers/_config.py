@@ -35,7 +35,6 @@ variable                       meaning                                          
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import re
@@ -80,6 +79,9 @@ VARIABLES = frozenset(
 )
 # set by Lambda, Powertools or the runtime, never one of ours misspelt
 _NOT_OURS = ("AWS_", "POWERTOOLS_", "_", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR")
+_LENGTHS: dict[str, set[int]] = {}
+for _name in VARIABLES:
+    _LENGTHS.setdefault(_name[0], set()).add(len(_name))
 
 
 def misspelt(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
@@ -95,10 +97,21 @@ def misspelt(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     [('PARSE_MESAGES', 'PARSE_MESSAGES'), ('redact', 'REDACT')]
     """
     env = os.environ if env is None else env
+    # a cheap first look (this runs at every cold start): a look-alike starts with the same
+    # letter and is within 3 characters of the length (a ratio of 0.85 allows no more)
+    suspects = [
+        name
+        for name in env
+        if name not in VARIABLES
+        and not name.startswith(_NOT_OURS)
+        and any(abs(len(name) - n) <= 3 for n in _LENGTHS.get(name[:1].upper(), ()))
+    ]
+    if not suspects:
+        return []
+    import difflib
+
     found = []
-    for name in env:
-        if name in VARIABLES or name.startswith(_NOT_OURS):
-            continue
+    for name in suspects:
         close = difflib.get_close_matches(name.upper(), VARIABLES, n=1, cutoff=0.85)
         if close:
             found.append((name, close[0]))
