@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,17 +166,22 @@ def _elsewhere(hook_dir: Path) -> dict[str, str]:
     }
 
 
-def test_given_ctrl_c_just_before_the_first_read_of_the_terminal_then_it_ends_by_sigint(hook_dir):
-    """Before: read() of stdin went on waiting for input after the first Ctrl-C."""
-    master, slave = pty.openpty()
-    with subprocess.Popen(
-        [LOGSTREAM, "decode"],
-        stdin=slave,
-        stdout=subprocess.PIPE,
+def _decode(hook_dir: Path, *files: str, stdin: Any = subprocess.DEVNULL, stdout: Any = subprocess.PIPE):
+    """`logstream decode FILES` started with SIGINT taken elsewhere (see the hook), stderr a pipe."""
+    return subprocess.Popen(
+        [LOGSTREAM, "decode", *files],
+        stdin=stdin,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         cwd=ROOT,
         env=_elsewhere(hook_dir),
-    ) as proc:
+    )
+
+
+def test_given_ctrl_c_just_before_the_first_read_of_the_terminal_then_it_ends_by_sigint(hook_dir):
+    """Before: read() of stdin went on waiting for input after the first Ctrl-C."""
+    master, slave = pty.openpty()
+    with _decode(hook_dir, stdin=slave) as proc:
         os.close(slave)
         hint = proc.stderr.readline()  # written just before the first read
         assert hint.startswith(b"logstream: reading stdin from the terminal")
@@ -188,14 +194,7 @@ def test_given_ctrl_c_just_before_the_first_read_of_the_terminal_then_it_ends_by
 def test_given_ctrl_c_just_before_a_read_of_a_pipe_then_it_ends_by_sigint(hook_dir):
     """A producer that pauses (`tail -f | logstream decode`): the same after a document."""
     event = json.dumps(t.lambda_event(t.make_document(["one\n"]))).encode()
-    with subprocess.Popen(
-        [LOGSTREAM, "decode"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        env=_elsewhere(hook_dir),
-    ) as proc:
+    with _decode(hook_dir, stdin=subprocess.PIPE) as proc:
         proc.stdin.write(event + b"\n")
         proc.stdin.flush()
         assert json.loads(proc.stdout.readline())["message"] == "one\n"  # then it waits for more
@@ -212,14 +211,7 @@ def test_given_ctrl_c_just_before_a_write_to_a_full_pipe_then_it_ends_by_sigint(
     doc = t.make_document([f"event {i} " + "x" * 200 + "\n" for i in range(2_000)])
     big = tmp_path / "big.json"
     big.write_text(json.dumps(t.lambda_event(doc)))  # ~500 KB of NDJSON out: more than a pipe holds
-    with subprocess.Popen(
-        [LOGSTREAM, "decode", str(big)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        env=_elsewhere(hook_dir),
-    ) as proc:
+    with _decode(hook_dir, str(big)) as proc:
         assert os.read(proc.stdout.fileno(), 1) == b"{"  # it writes (past start-up), then the pipe fills
         _until_waiting(proc.pid)
         status, err = _ended_by_ctrl_c(proc)
@@ -233,14 +225,7 @@ def test_given_ctrl_c_just_before_opening_a_fifo_without_a_writer_then_it_ends_b
     first.write_text(json.dumps(t.lambda_event(t.make_document(["first\n"]))))
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with subprocess.Popen(
-        [LOGSTREAM, "decode", str(first), str(fifo)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        env=_elsewhere(hook_dir),
-    ) as proc:
+    with _decode(hook_dir, str(first), str(fifo)) as proc:
         assert json.loads(proc.stdout.readline())["message"] == "first\n"  # then it opens the FIFO
         _until_waiting(proc.pid)
         status, err = _ended_by_ctrl_c(proc)
@@ -305,14 +290,7 @@ def test_given_ctrl_c_just_before_an_error_line_to_a_full_stderr_pipe_then_it_en
     fill the pipe as the events do (the same wait, the same one Ctrl-C)."""
     text = tmp_path / "app.log"
     text.write_text("a plain line is not data\n" * 20_000)  # ~2 MB of errors, one per line
-    with subprocess.Popen(
-        [LOGSTREAM, "decode", str(text)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        env=_elsewhere(hook_dir),
-    ) as proc:
+    with _decode(hook_dir, str(text), stdout=subprocess.DEVNULL) as proc:
         assert os.read(proc.stderr.fileno(), 1) == b"l"  # it reports (past start-up), the pipe fills
         _until_waiting(proc.pid)
         proc.send_signal(signal.SIGINT)
