@@ -36,7 +36,9 @@ __all__ = [
 class InvocationReport:
     """One invocation's report. Field names follow Lambda's JSON log format, snake_cased.
 
-    ``None`` means Lambda did not print the field (never a made-up zero).
+    ``None`` means Lambda did not print the field (never a made-up zero). ``timeout`` and
+    ``out_of_memory`` say what the line itself says (``Status: timeout``, ``Error Type:
+    Runtime.OutOfMemory``); :func:`iter_reports` adds what other lines of the batch say.
     """
 
     request_id: str
@@ -123,6 +125,7 @@ _TIMEOUT = re.compile(r"(?:^|\s)(\S+) Task timed out after [\d.]+ seconds")
 _KILLED = re.compile(r"RequestId: (\S+) Error: Runtime exited with error: signal: killed")
 _EDGE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d\.")
 _VERSION = re.compile(r"\[([^\]]+)\]")
+_OOM = "Runtime.OutOfMemory"
 
 
 _Ms = Annotated[float, msgspec.Meta(ge=0)]  # Lambda never writes a negative duration
@@ -208,6 +211,8 @@ def _parse_text(message: str) -> InvocationReport | None:
             status=fields.get("Status"),
             error_type=fields.get("Error Type"),
             xray_trace_id=fields.get("TraceId"),
+            timeout=fields.get("Status") == "timeout",
+            out_of_memory=fields.get("Error Type") == _OOM,
         )
     except (ValueError, OverflowError):  # not a number ("inf" MB), or negative: not a report Lambda wrote
         return None
@@ -252,6 +257,8 @@ def _parse_json(message: str) -> InvocationReport | None:
         status=rec.status,
         error_type=rec.error_type,
         xray_trace_id=trace,
+        timeout=rec.status == "timeout",
+        out_of_memory=rec.error_type == _OOM,
     )
 
 
@@ -318,10 +325,10 @@ def iter_reports(streams: LogStream | Iterable[LogStream]) -> Iterator[Invocatio
             if rid is not None:
                 killed.add(rid)
     for stream, timestamp, r in found:
-        timeout = r.status == "timeout" or r.request_id in timed_out
+        timeout = r.timeout or r.request_id in timed_out
         errored = r.status in ("error", "failure") or r.error_type is not None or r.request_id in killed
         oom = (
-            r.error_type == "Runtime.OutOfMemory"
+            r.out_of_memory
             or r.request_id in killed
             or (
                 errored
