@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from logstream.metrics import report_data
+from logstream.metrics import fluentd_data, report_data
 from logstream.models import LogEvent, LogStream, MessageType
+from logstream.parsers.fluentd import parse_status
 from logstream.parsers.lambda_report import parse_report
 
 GROUP = "/aws/lambda/checkout"
@@ -87,3 +88,47 @@ def test_given_a_report_without_status_when_parsed_alone_then_neither_timeout_no
         "error",
         "Runtime.ExitError",
     )
+
+
+# ------------------------------------------------------------------ fluentd: every key's unit
+# fluentd-docs-gitbook input/monitor_agent.md, the single-plugin example (corpus line 2), as a v1
+# stdout line shipped by Docker's awslogs driver
+OUT_ES = (
+    "2025-05-29 16:05:40.123456789 +0900 monitor.metrics: "
+    '{"plugin_id":"out_es","plugin_category":"output","type":"elasticsearch","output_plugin":true,'
+    '"buffer_queue_length":1,"buffer_timekeys":[],"buffer_total_queued_size":117,"retry_count":4,'
+    '"emit_records":1,"emit_size":0,"emit_count":1,"write_count":4,"write_secondary_count":0,'
+    '"rollback_count":4,"slow_flush_count":0,"flush_time_count":1530,"drop_oldest_chunk_count":0,'
+    '"buffer_stage_length":0,"buffer_stage_byte_size":0,"buffer_queue_byte_size":117,'
+    '"buffer_available_buffer_space_ratios":100.0,'
+    '"retry":{"start":"2025-05-29 16:05:36 +0900","steps":3,"next_time":"2025-05-29 16:05:52 +0900"}}'
+)
+
+
+def test_given_a_full_v1_status_line_then_every_counter_with_fluentds_meaning_as_its_unit():
+    """fluentd's ``flush_time_count`` is the total time spent flushing, in milliseconds (fluentd
+    1.6+, as fluent-plugin-prometheus documents its fluentd_output_status_flush_time_count); it
+    was sent with unit Count."""
+    (status,) = parse_status(OUT_ES)
+    dims = (("PluginId", "out_es"),)
+    ts = 1_748_502_340_123  # 2025-05-29T07:05:40.123Z
+    got = {d.name: (d.value, d.unit, d.timestamp, d.dimensions) for d in fluentd_data(status)}
+    want = {
+        "buffer_queue_length": (1, "Count"),
+        "buffer_total_queued_size": (117, "Bytes"),
+        "retry_count": (4, "Count"),
+        "emit_records": (1, "Count"),
+        "emit_size": (0, "Bytes"),
+        "emit_count": (1, "Count"),
+        "write_count": (4, "Count"),
+        "write_secondary_count": (0, "Count"),
+        "rollback_count": (4, "Count"),
+        "slow_flush_count": (0, "Count"),
+        "flush_time_count": (1530, "Milliseconds"),
+        "drop_oldest_chunk_count": (0, "Count"),
+        "buffer_stage_length": (0, "Count"),
+        "buffer_stage_byte_size": (0, "Bytes"),
+        "buffer_queue_byte_size": (117, "Bytes"),
+        "buffer_available_buffer_space_ratios": (100.0, "Percent"),
+    }
+    assert got == {k: (v, u, ts, dims) for k, (v, u) in want.items()}
