@@ -5,12 +5,20 @@ out by hand from the line it comes from.
 
 from __future__ import annotations
 
+import io
+import json
+from contextlib import redirect_stdout
+
 import pytest
 
+from handlers._config import Config
+from logstream import testing as t
 from logstream.metrics import fluentd_data, report_data
 from logstream.models import LogEvent, LogStream, MessageType
 from logstream.parsers.fluentd import parse_status
-from logstream.parsers.lambda_report import parse_report
+from logstream.parsers.lambda_report import iter_reports, parse_report
+from logstream.sinks import EmfSink
+from tests.lambda_sim import Context
 
 GROUP = "/aws/lambda/checkout"
 STREAM = "2026/11/23/[$LATEST]0123456789abcdef0123456789abcdef"
@@ -132,3 +140,116 @@ def test_given_a_full_v1_status_line_then_every_counter_with_fluentds_meaning_as
         "buffer_available_buffer_space_ratios": (100.0, "Percent"),
     }
     assert got == {k: (v, u, ts, dims) for k, (v, u) in want.items()}
+
+
+# --------------------------------------------------------------------------- nothing twice
+RID = "6f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+OLD_TIMEOUT_REPORT = (  # a report of before "Status: timeout" was printed: the line says nothing
+    f"REPORT RequestId: {RID}\tDuration: 3003.16 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\t"
+    "Max Memory Used: 48 MB\t\n"
+)
+RETRY_REPORT = (
+    f"REPORT RequestId: {RID}\tDuration: 812.50 ms\tBilled Duration: 813 ms\tMemory Size: 128 MB\t"
+    "Max Memory Used: 50 MB\t\n"
+)
+TIMED_OUT = f"2025-11-24T16:00:03.003Z {RID} Task timed out after 3.00 seconds\n"
+KILLED = f"RequestId: {RID} Error: Runtime exited with error: signal: killed\nRuntime.ExitError\n"
+
+
+def test_given_the_same_event_delivered_twice_in_a_batch_then_one_invocation():
+    """A Kinesis record written twice, or two subscription filters of one group into one
+    stream: the same CloudWatch event (id, time, message) twice is one invocation, billed once."""
+    doc = [(f"{T0 + 3004:020d}1", T0 + 3004, OLD_TIMEOUT_REPORT)]
+    reports = list(iter_reports([_stream(doc), _stream(doc)]))
+    assert [(r.request_id, r.duration_ms) for r in reports] == [(RID, 3003.16)]
+
+
+def test_given_an_async_retry_with_the_same_request_id_then_each_attempt_counts():
+    """Lambda's retries of an asynchronous invocation keep the request id: two REPORT events,
+    two invocations, both billed (3000 ms + 813 ms at 128 MB)."""
+    reports = list(
+        iter_reports(
+            _stream(
+                [
+                    ("1", T0 + 3004, OLD_TIMEOUT_REPORT),
+                    ("2", T0 + 64_000, RETRY_REPORT),  # a minute later, as Lambda retries
+                ]
+            )
+        )
+    )
+    assert [r.billed_duration_ms for r in reports] == [3000.0, 813.0]
+
+
+@pytest.mark.parametrize(
+    ("marker", "timeouts", "ooms"),
+    [(TIMED_OUT, [True, False], [False, False]), (KILLED, [False, False], [True, False])],
+)
+def test_given_a_retry_after_a_timeout_then_only_the_attempt_that_timed_out_is_marked(marker, timeouts, ooms):
+    """The Task timed out (or signal: killed) line is written next to its REPORT (before or
+    after it by a millisecond, as in the corpus); the retry a minute later with the same request
+    id succeeded: it was counted as a timeout (or OOM) too."""
+    events = [
+        ("1", T0 + 3003, marker),
+        ("2", T0 + 3004, OLD_TIMEOUT_REPORT),
+        ("3", T0 + 64_000, RETRY_REPORT),
+    ]
+    for order in (events, [events[1], events[0], events[2]]):
+        reports = list(iter_reports(_stream(order)))
+        assert [r.timeout for r in reports] == timeouts
+        assert [r.out_of_memory for r in reports] == ooms
+    # plain log lines (no time): the line marks the report next to it
+    plain = [("", 0, m) for _, _, m in events]
+    assert [r.timeout for r in iter_reports(_stream(plain))] == timeouts
+
+
+# ------------------------------------------------- the handler: a batch processed unit by unit
+@pytest.fixture(scope="module")
+def lambda_metrics(handler_modules):
+    return handler_modules["lambda_metrics"]
+
+
+def _run_kinesis(module, documents: list[dict]) -> list[dict]:
+    """The Lambda metrics handler on a Kinesis batch of ``documents``: its EMF documents."""
+    emf = io.StringIO()
+    sink = EmfSink("Logstream/Lambda", stream=emf, clock=lambda: T0 / 1000 + 120)
+    config = Config.load({"AWS_REGION": "us-east-1"}, skip_log_groups=frozenset(), self_metrics=False)
+    handler = module.build(config, sink=sink)
+    with redirect_stdout(io.StringIO()):
+        assert handler(t.kinesis_event(documents), Context()) == {"batchItemFailures": []}
+    return [json.loads(line) for line in emf.getvalue().splitlines()]
+
+
+def _values(docs: list[dict], metric: str) -> list[tuple[int, float]]:
+    """(minute, value) of every sample of ``metric``."""
+    out = []
+    for d in docs:
+        if metric in d:
+            vals = d[metric] if isinstance(d[metric], list) else [d[metric]]
+            out += [(d["_aws"]["Timestamp"], v) for v in vals]
+    return sorted(out)
+
+
+def test_given_a_kinesis_record_written_twice_then_its_report_counts_once(lambda_metrics):
+    doc = t.make_document([(T0 + 3004, RETRY_REPORT)], log_group=GROUP, log_stream=STREAM)
+    other = t.make_document([(T0 + 3004, RETRY_REPORT.replace(RID, "other"))], log_group="/aws/lambda/other")
+    docs = _run_kinesis(lambda_metrics, [doc, other, doc])
+    by_function = {}
+    for d in docs:
+        by_function.setdefault(d["FunctionName"], []).extend(_values([d], "Invocations"))
+    assert by_function == {"checkout": [(T0, 1.0)], "other": [(T0, 1.0)]}
+    assert _values([d for d in docs if d["FunctionName"] == "checkout"], "BilledDuration") == [(T0, 813.0)]
+
+
+def test_given_a_retry_after_a_timeout_in_other_records_then_only_the_attempt_that_timed_out(lambda_metrics):
+    """Each Kinesis record is processed on its own; the Task timed out line (record 1) marks
+    the report next to it (record 2), not the retry a minute later (record 3)."""
+    docs = _run_kinesis(
+        lambda_metrics,
+        [
+            t.make_document([(T0 + 3003, TIMED_OUT)], log_group=GROUP, log_stream=STREAM),
+            t.make_document([(T0 + 3004, OLD_TIMEOUT_REPORT)], log_group=GROUP, log_stream=STREAM),
+            t.make_document([(T0 + 64_000, RETRY_REPORT)], log_group=GROUP, log_stream=STREAM),
+        ],
+    )
+    assert _values(docs, "Timeout") == [(T0, 1.0), (T0 + 60_000, 0.0)]
+    assert _values(docs, "Invocations") == [(T0, 1.0), (T0 + 60_000, 1.0)]
