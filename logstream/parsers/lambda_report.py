@@ -128,6 +128,8 @@ _TIMEOUT = re.compile(r"(?:^|\s)(\S+) Task timed out after [\d.]+ seconds")
 _KILLED = re.compile(r"RequestId: (\S+) Error: Runtime exited with error: signal: killed")
 _EDGE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d\.")
 _VERSION = re.compile(r"\[([^\]]+)\]")
+# a custom log group's streams: YYYY/MM/DD/<function_name>[<function_version>]<environment id>
+_STREAM_FUNCTION = re.compile(r"\d{4}/\d\d/\d\d/([A-Za-z0-9_-]+)\[")
 _OOM = "Runtime.OutOfMemory"
 
 
@@ -281,14 +283,23 @@ def parse_killed(message: str) -> str | None:
     return m.group(1) if m else None
 
 
-def function_name(log_group: str) -> str | None:
+def function_name(log_group: str, log_stream: str = "") -> str | None:
     """``/aws/lambda/NAME`` -> NAME; Lambda@Edge ``/aws/lambda/us-east-1.NAME`` -> NAME.
+
+    With ``log_stream``, a function's stream in a custom log group (which several functions may
+    share) names the function first: ``2024/01/01/NAME[$LATEST]abc`` -> NAME.
 
     Example
     -------
     >>> function_name("/aws/lambda/us-east-1.edge-fn"), function_name("/other")
     ('edge-fn', None)
+    >>> function_name("/shared/app", "2024/01/01/checkout[$LATEST]0123abcd")
+    'checkout'
     """
+    if log_stream:
+        m = _STREAM_FUNCTION.match(log_stream)
+        if m is not None:
+            return m.group(1)
     if not log_group.startswith("/aws/lambda/"):
         return None
     name = log_group[len("/aws/lambda/") :]
@@ -441,7 +452,7 @@ def iter_reports(
             out_of_memory=oom,
             timestamp=timestamp or None,  # 0: a plain log line, time unknown
             log_group=stream.log_group or None,
-            function_name=function_name(stream.log_group),
+            function_name=function_name(stream.log_group, stream.log_stream),
             function_version=function_version(stream.log_stream),
         )
 

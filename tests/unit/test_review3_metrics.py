@@ -253,3 +253,36 @@ def test_given_a_retry_after_a_timeout_in_other_records_then_only_the_attempt_th
     )
     assert _values(docs, "Timeout") == [(T0, 1.0), (T0 + 60_000, 0.0)]
     assert _values(docs, "Invocations") == [(T0, 1.0), (T0 + 60_000, 1.0)]
+
+
+# ------------------------------------------------------------------- custom log groups
+def test_given_two_functions_sharing_a_custom_log_group_then_each_has_its_own_metrics():
+    """A custom log group may take several functions' logs; Lambda names each stream
+    ``YYYY/MM/DD/<function_name>[<version>]<environment id>``. Both functions were counted
+    under FunctionName = the log group's name, their durations and costs mixed."""
+
+    def doc(stream: str, rid: str, billed: int) -> LogStream:
+        line = (
+            f"REPORT RequestId: {rid}\tDuration: {billed - 0.5:.2f} ms\tBilled Duration: {billed} ms\t"
+            "Memory Size: 1024 MB\tMax Memory Used: 90 MB\t\n"
+        )
+        events = (LogEvent(rid, T0, line),)
+        return LogStream(MessageType.DATA_MESSAGE, "123456789012", "/myapp/lambda", stream, ("f",), events)
+
+    reports = list(
+        iter_reports(
+            [
+                doc("2025/11/24/checkout[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0", "a", 1000),
+                doc("2025/11/24/billing-v2[7]a5b4c3d2e1f00f1e2d3c4b5a69788796", "b", 2000),
+            ]
+        )
+    )
+    assert [(r.function_name, r.function_version, r.log_group) for r in reports] == [
+        ("checkout", "$LATEST", "/myapp/lambda"),
+        ("billing-v2", "7", "/myapp/lambda"),
+    ]
+    dims = [{d.dimensions for d in report_data(r)} for r in reports]
+    assert dims == [{(("FunctionName", "checkout"),)}, {(("FunctionName", "billing-v2"),)}]
+    # the usual group and stream: the name from the group, as before
+    (r,) = iter_reports(_stream([("1", T0, RETRY_REPORT)]))
+    assert (r.function_name, r.function_version) == ("checkout", "$LATEST")
