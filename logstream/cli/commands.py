@@ -5,6 +5,7 @@ output is one JSON event holding every document)."""
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import os
 import struct
@@ -255,21 +256,58 @@ def _pricing(args: argparse.Namespace) -> Pricing:
 
 
 _CARRY = 1_000  # timeout / killed lines waiting for their REPORT
+RECENT = 50_000  # report and status events remembered to count an event delivered twice once
 
 
-def iter_stream_reports(streams: Iterable[LogStream]) -> Iterator[Any]:
+class Recent(set[Any]):
+    """The last ``limit`` keys added (hashes: a key holds the whole message), for ``seen=`` of
+    :func:`~logstream.parsers.lambda_report.iter_reports` and
+    :func:`~logstream.parsers.fluentd.iter_statuses` over an input of any size: the same event
+    delivered twice (Firehose retried a batch, two subscription filters into one stream, a file
+    given twice) counts once when the copies are at most ``limit`` such events apart.
+
+    Example
+    -------
+    >>> r = Recent(2)
+    >>> for key in ("a", "b", "c"):
+    ...     r.add(key)
+    >>> "a" in r, "b" in r, "c" in r
+    (False, True, True)
+    """
+
+    def __init__(self, limit: int = RECENT) -> None:
+        super().__init__()
+        self.limit = limit
+        self._order: collections.deque[int] = collections.deque()
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(hash(key))
+
+    def add(self, key: Any) -> None:
+        h = hash(key)
+        if super().__contains__(h):
+            return
+        super().add(h)
+        self._order.append(h)
+        if len(self._order) > self.limit:
+            self.discard(self._order.popleft())
+
+
+def iter_stream_reports(streams: Iterable[LogStream], seen: Recent | None = None) -> Iterator[Any]:
     """Reports of each stream as it comes, with ``Task timed out`` and ``signal: killed`` lines
     of earlier streams remembered (the last 1,000 not yet matched) so a REPORT in a later
-    document is still marked as a timeout or an OOM."""
+    document is still marked as a timeout or an OOM; a report event met again (``seen``, the
+    last :data:`RECENT` by default) is not reported twice."""
     from ..models import MessageType
     from ..parsers.lambda_report import iter_reports, parse_killed, parse_timeout
 
+    seen = Recent() if seen is None else seen
     carry: dict[str, LogEvent] = {}
     for stream in streams:
         batch = [stream]
         if carry:
             batch.insert(0, LogStream(MessageType.DATA_MESSAGE, "", "", "", (), tuple(carry.values())))
-        for r in iter_reports(batch):
+        for r in iter_reports(batch, seen=seen):
             carry.pop(r.request_id, None)
             yield r
         for e in stream.log_events:
@@ -299,8 +337,9 @@ def cmd_report(args: argparse.Namespace, out: Output, report: Reporter, progress
 def cmd_fluentd(args: argparse.Namespace, out: Output, report: Reporter, progress: Progress) -> None:
     from ..parsers.fluentd import iter_statuses
 
+    seen = Recent()
     for stream in _parser_streams(args, out, report, progress):
-        for status in iter_statuses(stream, on_error=report):
+        for status in iter_statuses(stream, on_error=report, seen=seen):
             out.write(encode_line(status.to_dict()))
 
 
@@ -317,9 +356,11 @@ def cmd_metrics(args: argparse.Namespace, out: Output, report: Reporter, progres
     # timestamp of 0 is 1970, which CloudWatch refuses)
     now_ms = int(time.time() * 1000)
 
+    seen = Recent()
+
     def statuses_on_the_way() -> Iterator[LogStream]:
         for stream in _parser_streams(args, out, report, progress):
-            for status in iter_statuses(stream, on_error=report):
+            for status in iter_statuses(stream, on_error=report, seen=seen):
                 if status.timestamp is None:
                     status = dataclasses.replace(status, timestamp=now_ms)
                 fluentd.extend(metrics.fluentd_data(status))

@@ -22,6 +22,7 @@ import msgspec
 
 from ..errors import ParseError
 from ..models import LogStream
+from .lambda_report import EventKey, event_key
 
 __all__ = ["PluginStatus", "parse_status", "iter_statuses"]
 
@@ -132,13 +133,26 @@ def _epoch_ms(time: str, tz: str | None) -> int:
     return int(dt.timestamp()) * 1000 + millis
 
 
-def iter_statuses(streams: LogStream | Iterable[LogStream], on_error: Any = None) -> Iterator[PluginStatus]:
+def iter_statuses(
+    streams: LogStream | Iterable[LogStream],
+    on_error: Any = None,
+    *,
+    seen: set[EventKey] | None = None,
+) -> Iterator[PluginStatus]:
     """Every plugin status in the batch; the event's timestamp when the line has none.
 
     ``on_error`` receives each :class:`ParseError` (a status line with broken JSON); without it
     the error is raised.
+
+    A log event met twice (same log group, stream, CloudWatch id, time and message: delivered
+    twice, as a Kinesis record written twice or two subscription filters into one stream give)
+    counts once, as for REPORT lines; ``seen`` holds the keys
+    (:func:`~logstream.parsers.lambda_report.event_key`) of events already counted elsewhere,
+    and receives this batch's. Plain log lines (no id) are never merged.
     """
     batch = [streams] if isinstance(streams, LogStream) else streams
+    if seen is None:
+        seen = set()
     for stream in batch:
         for event in stream.log_events:
             try:
@@ -150,6 +164,11 @@ def iter_statuses(streams: LogStream | Iterable[LogStream], on_error: Any = None
                 continue
             if not found:
                 continue
+            key = event_key(stream, event)
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
             for status in found:
                 yield dataclasses.replace(
                     status,

@@ -151,3 +151,30 @@ def test_given_fluentd_status_as_plain_lines_then_no_timestamp_and_from_tail_tex
             "logStream": "fluentd/abc",
         }
     ]
+
+
+def test_given_the_same_payload_twice_when_report_fluentd_metrics_then_each_event_counts_once(tmp_path):
+    """A Firehose object holding a retried batch, or a file given twice: the same CloudWatch
+    events again are not more invocations or statuses (report, --summary, fluentd, metrics)."""
+    report = (
+        "REPORT RequestId: r-1\tDuration: 12.50 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\t"
+        "Max Memory Used: 64 MB\t\n"
+    )
+    status = '2025-11-24 16:00:00 +0000 monitor.metrics: {"plugin_id":"out_es","retry_count":2}\n'
+    doc = t.make_document([report, status], log_group="/aws/lambda/checkout")
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(t.lambda_event(doc)))
+    twice = (str(path), str(path))
+
+    assert [r["requestId"] for r in lines(run_cli("report", *twice).stdout)] == ["r-1"]
+    table = run_cli("report", "--summary", *twice).stdout.decode().splitlines()
+    assert table[1].split()[:2] == ["checkout", "1"]  # one invocation
+    assert [s["plugin_id"] for s in lines(run_cli("fluentd", *twice).stdout)] == ["out_es"]
+    requests = lines(run_cli("metrics", "--format", "put-metric-data", *twice).stdout)
+    counts = {
+        d["MetricName"]: sum(d["Counts"])
+        for r in requests
+        for d in r["MetricData"]
+        if d["MetricName"] in ("Invocations", "retry_count")
+    }
+    assert counts == {"Invocations": 1, "retry_count": 1}

@@ -286,3 +286,43 @@ def test_given_two_functions_sharing_a_custom_log_group_then_each_has_its_own_me
     # the usual group and stream: the name from the group, as before
     (r,) = iter_reports(_stream([("1", T0, RETRY_REPORT)]))
     assert (r.function_name, r.function_version) == ("checkout", "$LATEST")
+
+
+# ------------------------------------------------------- fluentd status delivered twice
+STATUS = (
+    '2025-11-24 16:00:00.000000000 +0000 monitor.metrics: {"plugin_id":"out_es","type":"elasticsearch",'
+    '"output_plugin":true,"buffer_queue_length":3,"buffer_total_queued_size":4096,"retry_count":2}\n'
+)
+
+
+def test_given_the_same_status_event_delivered_twice_in_a_batch_then_one_status():
+    """As for REPORT lines: the same CloudWatch event twice (a Kinesis record written twice,
+    two subscription filters into one stream) is one status, so SampleCount and Sum are not
+    doubled; the same line as two events (two ids) is two statuses."""
+    from logstream.parsers.fluentd import iter_statuses
+
+    doc = [("1", T0, STATUS)]
+    assert [s.get("retry_count") for s in iter_statuses([_stream(doc), _stream(doc)])] == [2]
+    two_events = [("1", T0, STATUS), ("2", T0 + 1, STATUS)]
+    assert [s.get("retry_count") for s in iter_statuses(_stream(two_events))] == [2, 2]
+    plain = [("", 0, STATUS), ("", 0, STATUS)]  # plain log lines: nothing tells them apart
+    assert len(list(iter_statuses(_stream(plain)))) == 2
+
+
+def test_given_a_kinesis_record_of_fluentd_status_written_twice_then_counted_once(handler_modules):
+    module = handler_modules["fluentd_metrics"]
+    emf = io.StringIO()
+    sink = EmfSink("fluentd", stream=emf, clock=lambda: T0 / 1000 + 120)
+    config = Config.load({"AWS_REGION": "us-east-1"}, skip_log_groups=frozenset(), self_metrics=False)
+    handler = module.build(config, sink=sink)
+    doc = t.make_document([(T0, STATUS)], log_group="/ecs/fluentd", log_stream="fluentd/abc")
+    other = t.make_document([(T0, STATUS.replace("out_es", "out_s3"))], log_group="/ecs/fluentd")
+    with redirect_stdout(io.StringIO()):
+        assert handler(t.kinesis_event([doc, other, doc]), Context()) == {"batchItemFailures": []}
+    docs = [json.loads(line) for line in emf.getvalue().splitlines()]
+    samples = sorted(
+        (d["PluginId"], v)
+        for d in docs
+        for v in (d["retry_count"] if isinstance(d["retry_count"], list) else [d["retry_count"]])
+    )
+    assert samples == [("out_es", 2), ("out_s3", 2)]
