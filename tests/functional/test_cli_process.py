@@ -95,3 +95,20 @@ def test_given_a_bad_flag_value_or_documents_then_usage_error():
 def test_given_messages_with_redaction_then_redacted_text_only():
     res = run_cli("decode", "--messages", "--redact", "email", stdin=_event([NODE]))
     assert res.stdout == b"2024-05-01T12:00:00.123Z\tc0ffee-1\tERROR\tpayment failed for [REDACTED:email]\n"
+
+
+def test_given_a_function_logging_to_a_custom_log_group_when_enrich_then_its_stream_names_it():
+    """Lambda names a function's streams in a custom log group YYYY/MM/DD/NAME[VERSION]...:
+    several functions may share the group, each event gets its own function."""
+    docs = [
+        t.make_document([PYTHON], log_group="/shared/app", log_stream=f"2024/05/01/{fn}[{v}]0123abcd")
+        for fn, v in (("checkout", "$LATEST"), ("search", "7"))
+    ]
+    stdin = b"\n".join(msgspec.json.encode(t.lambda_event(d)) for d in docs)
+    res = run_cli("decode", "-o", "ndjson", "--enrich", stdin=stdin)
+    assert res.returncode == 0, res.stderr
+    got = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [(x["functionName"], x["functionVersion"]) for x in got] == [
+        ("checkout", "$LATEST"),
+        ("search", "7"),
+    ]
