@@ -1,0 +1,185 @@
+"""Delivery semantics under failures over the wire (review 3): what is lost, what is sent twice
+and what Lambda or Firehose is told, for the forwarder and the Firehose transformation.
+
+boto3 -> fault-injecting proxy (tests/faultproxy.py) -> moto's server; what arrived is read back
+from moto directly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from collections import Counter
+
+import boto3
+import pytest
+
+from handlers._config import Config
+from handlers._transform import MARKER
+from logstream import iter_log_streams
+from logstream import testing as t
+from logstream.sinks import DeadLetterSink, FirehoseSink, RetryPolicy
+from tests.conftest import firehose_to_s3
+from tests.faultproxy import FaultProxy
+from tests.functional.wire import ACCOUNT, new_queue, read_queue
+from tests.lambda_sim import Context, captured_log
+
+SELF = "/aws/lambda/logstream-self"
+POISON = "never-goes-back-in"
+
+
+@pytest.fixture(scope="module")
+def transform(handler_modules):
+    return handler_modules["firehose_transform"]
+
+
+@pytest.fixture
+def proxy(aws_endpoint, monkeypatch):
+    """``proxy(only, **faults)``: a fault proxy on the ``only`` operations, and boto3 (the code
+    under test) pointed at it; the test's own clients (``direct``) talk to moto."""
+    started = []
+
+    def start(only, **faults):
+        faults.setdefault("request_failure", 0.0)
+        faults.setdefault("entry_failure", 0.0)
+        p = FaultProxy(aws_endpoint, seed=20261124, only=only, **faults)
+        started.append(p.__enter__())
+        monkeypatch.setenv("AWS_ENDPOINT_URL", p.url)
+        return p
+
+    yield start
+    for p in started:
+        p.__exit__(None, None, None)
+
+
+def direct(aws_endpoint, service):
+    return boto3.client(service, region_name="us-east-1", endpoint_url=aws_endpoint)
+
+
+# --------------------------------------------------------------- Firehose transformation
+def _big_record_event(delivery_arn: str) -> tuple[dict, list[str], list[str]]:
+    """A Direct PUT transformation event of one record whose NDJSON (~5.6 MB) cannot fit a 6 MB
+    response: it is re-ingested as ~7 pieces. One event in the middle is marked POISON: the
+    piece holding it never goes back in. ``(event, every event id, the ids in no piece with
+    POISON)`` - the last filled in by the test from what went in."""
+    messages = [f"{i:06d} " + "x" * 1000 + ("" if i != 2600 else POISON) for i in range(5000)]
+    doc = t.make_document(messages, log_group="/aws/lambda/app", log_stream="s1")
+    event = {
+        "invocationId": str(uuid.uuid4()),
+        "deliveryStreamArn": delivery_arn,
+        "region": "us-east-1",
+        "records": [
+            {"recordId": "r-1", "approximateArrivalTimestamp": 1, "data": t.encode_payload(doc)},
+        ],
+    }
+    return event, [e["id"] for e in doc["logEvents"]], []
+
+
+def _reingest(event: dict) -> FirehoseSink:
+    """PutRecordBatch back into the delivery stream, its backoff taking no time."""
+    name = event["deliveryStreamArn"].rsplit("/", 1)[1]
+    return FirehoseSink(name, region="us-east-1", retry=RetryPolicy(sleep=lambda s: None))
+
+
+def _poisoned(data: bytes) -> bool:
+    return POISON.encode() in gzip.decompress(data)
+
+
+def _ids_in_bucket(s3, bucket: str) -> Counter:
+    """The event ids of every document put into the delivery stream (moto writes each
+    PutRecordBatch's records to an object: gzip members, one per re-ingested document)."""
+    ids: Counter = Counter()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            for stream in iter_log_streams(body):
+                assert stream.to_document()[MARKER] == 1
+                ids.update(e.id for e in stream.log_events)
+    return ids
+
+
+def test_given_some_pieces_of_a_record_never_go_back_in_when_transformed_then_only_they_are_dead_lettered(
+    aws_endpoint, transform, proxy, aws
+):
+    """A record cut into pieces for re-ingesting, one piece refused on every attempt: before,
+    the record was answered ProcessingFailed, so Firehose's error output kept the whole record
+    and a replay of it sent the pieces that did go in a second time. Now exactly the refused
+    piece's events go to the dead-letter queue (without the re-ingest mark) and the record is
+    answered Dropped: every event is in the stream or the queue, once."""
+    s3, firehose = direct(aws_endpoint, "s3"), direct(aws_endpoint, "firehose")
+    name, bucket = firehose_to_s3(s3, firehose)
+    arn = f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/{name}"
+    event, ids, _ = _big_record_event(arn)
+    queue = new_queue(aws)
+    faults = proxy({"PutRecordBatch"}, fail_entry=_poisoned)
+    handler = transform.build(
+        Config.load({}, skip_log_groups=frozenset({SELF})),
+        reingest=_reingest,
+        dead_letters=DeadLetterSink(queue),
+    )
+    with captured_log(transform.logger) as log:
+        out = handler(event, Context(300))
+
+    assert out == {"records": [{"recordId": "r-1", "result": "Dropped"}]}
+    went_in = _ids_in_bucket(s3, bucket)
+    assert went_in and max(went_in.values()) == 1
+    letters = read_queue(direct(aws_endpoint, "sqs"), queue)
+    assert letters and {(b["source"]["recordId"], b["source"]["step"]) for b in letters} == {
+        ("r-1", "reingest")
+    }
+    data = "".join(b["data"] for b in sorted(letters, key=lambda b: b["part"]))
+    streams = list(iter_log_streams(data))
+    assert all(MARKER not in s.to_document() for s in streams)
+    dead = Counter(e.id for s in streams for e in s.log_events)
+    assert any(POISON in e.message for s in streams for e in s.log_events)
+    assert went_in + dead == Counter(ids)  # every event once, in the stream or the queue
+    assert faults.stats["dropped:PutRecordBatch"] > 1  # the piece was retried, and refused each time
+    assert any("re-ingested in part" in line and "answered Dropped" in line for line in log)
+
+
+def test_given_the_dead_letter_queue_is_gone_when_a_record_goes_back_in_part_way_then_it_is_processing_failed(
+    aws_endpoint, transform, proxy, aws
+):
+    """The same record, the dead-letter queue missing (a fatal error): nothing is lost - the
+    record is answered ProcessingFailed, so Firehose's error output keeps it whole - and the log
+    says that a replay of it sends the events that did go in a second time."""
+    s3, firehose = direct(aws_endpoint, "s3"), direct(aws_endpoint, "firehose")
+    name, bucket = firehose_to_s3(s3, firehose)
+    arn = f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/{name}"
+    event, ids, _ = _big_record_event(arn)
+    gone = f"{new_queue(aws).rsplit('/', 1)[0]}/no-such-queue"
+    proxy({"PutRecordBatch"}, fail_entry=_poisoned)
+    handler = transform.build(
+        Config.load({}, skip_log_groups=frozenset({SELF})),
+        reingest=_reingest,
+        dead_letters=DeadLetterSink(gone),
+    )
+    with captured_log(transform.logger) as log:
+        out = handler(event, Context(300))
+
+    assert out == {"records": [{"recordId": "r-1", "result": "ProcessingFailed"}]}
+    went_in = _ids_in_bucket(s3, bucket)
+    assert went_in and sum(went_in.values()) < len(ids)
+    assert any("re-ingested in part and no dead-letter queue took the rest" in line for line in log)
+
+
+def test_given_no_piece_goes_back_in_when_transformed_then_it_is_processing_failed_and_not_dead_lettered(
+    aws_endpoint, transform, proxy, aws
+):
+    """Re-ingesting refused outright (nothing went in): ProcessingFailed as before, the error
+    output holding the record whole is exact; the dead-letter queue stays empty."""
+    s3, firehose = direct(aws_endpoint, "s3"), direct(aws_endpoint, "firehose")
+    name, bucket = firehose_to_s3(s3, firehose)
+    event, _, _ = _big_record_event(f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/{name}")
+    queue = new_queue(aws)
+    proxy({"PutRecordBatch"}, deny=1.0)
+    handler = transform.build(
+        Config.load({}, skip_log_groups=frozenset({SELF})),
+        reingest=_reingest,
+        dead_letters=DeadLetterSink(queue),
+    )
+    out = handler(event, Context(300))
+
+    assert out == {"records": [{"recordId": "r-1", "result": "ProcessingFailed"}]}
+    assert _ids_in_bucket(s3, bucket) == Counter()
+    assert read_queue(direct(aws_endpoint, "sqs"), queue) == []
