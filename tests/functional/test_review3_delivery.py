@@ -8,21 +8,24 @@ from moto directly.
 from __future__ import annotations
 
 import gzip
+import io
 import uuid
 from collections import Counter
+from contextlib import redirect_stdout
 
 import boto3
 import pytest
 
 from handlers._config import Config
 from handlers._transform import MARKER
-from logstream import iter_log_streams
+from logstream import DeliveryError, iter_log_streams
 from logstream import testing as t
 from logstream.sinks import DeadLetterSink, FirehoseSink, RetryPolicy
 from tests.conftest import firehose_to_s3
 from tests.faultproxy import FaultProxy
-from tests.functional.wire import ACCOUNT, new_queue, read_queue
-from tests.lambda_sim import Context, captured_log
+from tests.functional.test_forward_failures import messages_in, multi_document_payload, slow_redaction
+from tests.functional.wire import ACCOUNT, new_queue, new_stream, read_queue, stream_records
+from tests.lambda_sim import Context, FakeClock, captured_log, run_like_async_invoke
 
 SELF = "/aws/lambda/logstream-self"
 POISON = "never-goes-back-in"
@@ -31,6 +34,11 @@ POISON = "never-goes-back-in"
 @pytest.fixture(scope="module")
 def transform(handler_modules):
     return handler_modules["firehose_transform"]
+
+
+@pytest.fixture(scope="module")
+def forward(handler_modules):
+    return handler_modules["forward"]
 
 
 @pytest.fixture
@@ -183,3 +191,61 @@ def test_given_no_piece_goes_back_in_when_transformed_then_it_is_processing_fail
     assert out == {"records": [{"recordId": "r-1", "result": "ProcessingFailed"}]}
     assert _ids_in_bucket(s3, bucket) == Counter()
     assert read_queue(direct(aws_endpoint, "sqs"), queue) == []
+
+
+# ------------------------------------------------------------ forwarder, subscription (async)
+def _forward_config(arn: str, **kw) -> Config:
+    return Config.load(
+        {"AWS_REGION": "us-east-1", "REDACT": "email"},
+        skip_log_groups=frozenset({SELF}),
+        destination_arn=arn,
+        **kw,
+    )
+
+
+def test_given_an_async_event_of_documents_cut_by_the_deadline_when_retried_like_lambda_then_none_goes_twice(
+    forward, aws, monkeypatch
+):
+    """Three documents in one event, each taking 4 s to process in a 10 s invocation: the first
+    is delivered, the other two are not processed in time. Before, the handler raised and
+    Lambda's retries sent the first document again on every attempt (three times in all). Now
+    the two late documents go to the dead-letter queue (each as a payload of its own) and the
+    event is acknowledged: one invocation, every event once in the stream or the queue."""
+    clock = FakeClock()
+    slow_redaction(monkeypatch, clock, 4.0)
+    name, arn = new_stream(aws)
+    queue = new_queue(aws)
+    handler = forward.build(_forward_config(arn, dead_letter_queue_url=queue), clock=clock)
+    docs = [t.make_document([f"m{i}"], log_stream=f"s{i}") for i in range(3)]
+    event = {"awslogs": {"data": multi_document_payload(docs)}}
+
+    with redirect_stdout(io.StringIO()):
+        invocations, error = run_like_async_invoke(handler, event, context=lambda: Context(10.0, clock=clock))
+
+    assert (invocations, error) == (1, None)
+    assert messages_in(stream_records(aws("kinesis"), name)) == ["m0"]
+    letters = read_queue(aws("sqs"), queue)
+    assert sorted(b["reason"].split(":")[0] for b in letters) == ["document 2", "document 3"]
+    assert all(b["source"] == {"source": "subscription", "step": "deadline"} for b in letters)
+    got = sorted(s.to_document()["logStream"] for b in letters for s in iter_log_streams(b["data"]))
+    assert got == ["s1", "s2"]
+
+
+def test_given_no_dead_letter_queue_when_an_async_event_is_cut_by_the_deadline_then_it_raises_for_retry(
+    forward, aws, monkeypatch
+):
+    """The same event, the dead-letter queue missing: nothing may be lost, so the handler raises
+    as before (Lambda retries the event; the first document is sent again)."""
+    clock = FakeClock()
+    slow_redaction(monkeypatch, clock, 4.0)
+    name, arn = new_stream(aws)
+    gone = f"{new_queue(aws).rsplit('/', 1)[0]}/no-such-queue"
+    handler = forward.build(_forward_config(arn, dead_letter_queue_url=gone), clock=clock)
+    docs = [t.make_document([f"m{i}"], log_stream=f"s{i}") for i in range(3)]
+
+    with (
+        redirect_stdout(io.StringIO()),
+        pytest.raises(DeliveryError, match="not processed before the deadline"),
+    ):
+        handler({"awslogs": {"data": multi_document_payload(docs)}}, Context(10.0, clock=clock))
+    assert messages_in(stream_records(aws("kinesis"), name)) == ["m0"]
