@@ -25,7 +25,13 @@ from tests.conftest import firehose_to_s3
 from tests.faultproxy import FaultProxy
 from tests.functional.test_forward_failures import messages_in, multi_document_payload, slow_redaction
 from tests.functional.wire import ACCOUNT, new_queue, new_stream, read_queue, stream_records
-from tests.lambda_sim import Context, FakeClock, captured_log, run_like_async_invoke
+from tests.lambda_sim import (
+    Context,
+    FakeClock,
+    captured_log,
+    run_like_async_invoke,
+    run_like_event_source_mapping,
+)
 
 SELF = "/aws/lambda/logstream-self"
 POISON = "never-goes-back-in"
@@ -249,3 +255,34 @@ def test_given_no_dead_letter_queue_when_an_async_event_is_cut_by_the_deadline_t
     ):
         handler({"awslogs": {"data": multi_document_payload(docs)}}, Context(10.0, clock=clock))
     assert messages_in(stream_records(aws("kinesis"), name)) == ["m0"]
+
+
+# ---------------------------------------------------------------- forwarder, Kinesis batches
+def test_given_a_request_unanswered_in_time_when_run_like_the_event_source_mapping_then_only_it_repeats(
+    forward, aws, proxy, aws_endpoint
+):
+    """600 records leave in two PutRecords requests (500 + 100). The first gets no answer before
+    the read timeout (the proxy forwarded it: it is in the stream); time is left for a request
+    as long. Before, the sink never sent it again and reported its 500 records, and Lambda's
+    retry from the lowest of them sent the whole batch again: the second request's 100 records
+    arrived twice too. Now the sink sends it once more itself: no record is reported, the 100
+    arrive once, and only the request whose outcome was unknown is in the stream twice."""
+    from logstream.sinks import KinesisSink
+    from logstream.sinks.base import make_client
+
+    faults = proxy({"PutRecords"}, delay=4.0, delay_first=1)
+    name, arn = new_stream(aws)
+    client = make_client("kinesis", "us-east-1", connect_timeout=1.0, read_timeout=2.0)  # via the proxy
+    handler = forward.build(Config.load({}, destination_arn=arn), sink=KinesisSink(name, client=client))
+    docs = [t.make_document([f"event {i}"], log_stream=f"s{i}") for i in range(600)]
+    event = t.kinesis_event(docs)
+
+    with redirect_stdout(io.StringIO()):
+        invocations, discarded = run_like_event_source_mapping(
+            handler, event["Records"], context=lambda: Context(60)
+        )
+
+    assert (invocations, discarded) == (1, [])
+    got = Counter(m for m in messages_in(stream_records(aws("kinesis"), name)))
+    assert got == Counter({f"event {i}": 2 if i < 500 else 1 for i in range(600)})
+    assert (faults.stats["delayed:PutRecords"], faults.stats["requests:PutRecords"]) == (1, 3)
