@@ -7,8 +7,10 @@ from moto directly.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
+import json
 import uuid
 from collections import Counter
 from contextlib import redirect_stdout
@@ -20,7 +22,8 @@ from handlers._config import Config
 from handlers._transform import MARKER
 from logstream import DeliveryError, iter_log_streams
 from logstream import testing as t
-from logstream.sinks import DeadLetterSink, FirehoseSink, RetryPolicy
+from logstream.sinks import DeadLetter, DeadLetterSink, FirehoseSink, RetryPolicy
+from logstream.sinks.sqs import dead_letter_messages
 from tests.conftest import firehose_to_s3
 from tests.faultproxy import FaultProxy
 from tests.functional.test_forward_failures import messages_in, multi_document_payload, slow_redaction
@@ -286,3 +289,30 @@ def test_given_a_request_unanswered_in_time_when_run_like_the_event_source_mappi
     got = Counter(m for m in messages_in(stream_records(aws("kinesis"), name)))
     assert got == Counter({f"event {i}": 2 if i < 500 else 1 for i in range(600)})
     assert (faults.stats["delayed:PutRecords"], faults.stats["requests:PutRecords"]) == (1, 3)
+
+
+# ---------------------------------------------------------------------- dead-letter queue
+def test_given_a_large_dead_letter_with_a_reason_not_in_ascii_then_every_part_fits_sqs(aws_endpoint, aws):
+    """SQS's limit is 256 KiB of UTF-8. The parts of a dead letter were sized by characters, so
+    a reason or source with non-ASCII text (a log stream named in Japanese is a Kinesis
+    partition key; an exception quoting a message) made parts over the limit: SQS refused them
+    and the letter only reached the log. Every part now fits, and they join to the data."""
+    queue = new_queue(aws)
+    data = base64.b64encode(bytes(range(256)) * 2400).decode()  # ~800 KB: four parts
+    letter = DeadLetter(
+        data,
+        "record 1: process: ValueError: " + "ログの解析に失敗しました " * 60,
+        {
+            "source": "subscription",
+            "partitionKey": "/aws/lambda/アプリ/" + "ストリーム" * 40,
+            "step": "process",
+        },
+    )
+
+    result = DeadLetterSink(queue).send([letter])
+
+    assert (result.failed, result.delivered) == ([], 4)
+    bodies = read_queue(direct(aws_endpoint, "sqs"), queue)
+    assert "".join(b["data"] for b in sorted(bodies, key=lambda b: b["part"])) == data
+    assert all(len(json.dumps(b, ensure_ascii=False).encode()) <= 256 * 1024 for b in bodies)
+    assert max(len(m.encode()) for m in dead_letter_messages(letter)) <= 256 * 1024
