@@ -73,7 +73,8 @@ class Oversize:
 
 
 def partition_key(stream: LogStream) -> str:
-    """``logGroup/logStream`` (keeps per-stream order); hashed when over Kinesis' 256 chars."""
+    """``logGroup/logStream`` (a stream's records on one shard, in order unless some of them are
+    retried after a partial failure); hashed when over Kinesis' 256 chars."""
     key = f"{stream.log_group}/{stream.log_stream}"
     if len(key) > _MAX_KEY:
         key = key[: _MAX_KEY - 41] + "#" + hashlib.sha1(key.encode()).hexdigest()
