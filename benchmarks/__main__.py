@@ -208,6 +208,29 @@ def main(argv: list[str] | None = None) -> int:
             verdict(r, 12, higher_is_better=True),
         )
 
+    print("CLI output kinds, errors ...", file=sys.stderr)
+    o = cli.outputs(rounds=1 if args.quick else 3)
+    for kind in ("pipe", "socket"):
+        r = o[kind] / o["devnull"]
+        where = "stream socket" if kind == "socket" else kind
+        row(
+            f"`logstream decode` to a {where} read to the end vs to /dev/null, same 60 MB",
+            f"{fmt_time(o[kind])} vs {fmt_time(o['devnull'])}",
+            r,
+            "<= 1.25x",
+            verdict(r, 1.25),
+        )
+    e = cli.errors(rounds=1 if args.quick else 3)
+    per = e["seconds"] / e["errors"]
+    row(
+        f"`logstream decode` on {e['errors']:,} broken payloads "
+        f"(cut gzip, one error line each, {e['input'] / 1e6:.0f} MB)",
+        f"{fmt_time(e['seconds'])} ({per * 1e6:.0f} us per error)",
+        None,
+        "",
+        "",
+    )
+
     print("CLI streaming: peak RSS, first line ...", file=sys.stderr)
     chunk = cli._chunk()
     sizes = [256 << 20] if args.quick else [256 << 20, 1 << 30]

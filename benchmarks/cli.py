@@ -6,12 +6,14 @@ Both write to /dev/null; each is run as a whole, alternately, median of the roun
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from logstream import testing as t
@@ -21,9 +23,9 @@ from .payloads import document
 PAYLOADS, EVENTS = 250, 1_050  # ~240 KB of JSON each, ~60 MB in all
 
 
-def write_payloads(directory: Path) -> tuple[list[Path], int]:
+def write_payloads(directory: Path, payloads: int = PAYLOADS) -> tuple[list[Path], int]:
     paths, raw = [], 0
-    for i in range(PAYLOADS):
+    for i in range(payloads):
         doc = document(EVENTS, seed=i, stream=i)
         raw += len(t.document_json(doc))
         path = directory / f"{i:04d}.b64"
@@ -58,6 +60,82 @@ def measure(rounds: int = 3) -> dict[str, float | int | None]:
             "logstream": statistics.median(ls),
             "jq": statistics.median(jqs) if jqs else None,
         }
+
+
+# ------------------------------------------------------------------ where the output goes, errors
+def _drained(cmd: list[str], kind: str) -> tuple[float, int]:
+    """Seconds for ``cmd`` with stdout ``kind``: ``devnull``, ``pipe`` or ``socket`` (a stream
+    socket pair), the other end read to the end by this process as fast as it can; and the
+    bytes read (0 for /dev/null)."""
+    import socket
+    import threading
+
+    got = [0]
+
+    def drain(read: Callable[[int], bytes]) -> None:
+        while chunk := read(1 << 20):
+            got[0] += len(chunk)
+
+    t0 = time.perf_counter()
+    if kind == "devnull":
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    elif kind == "pipe":
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE) as proc:
+            assert proc.stdout is not None
+            drain(lambda n: os.read(proc.stdout.fileno(), n))  # type: ignore[union-attr]
+        assert proc.returncode == 0, proc.returncode
+    else:
+        ours, theirs = socket.socketpair()
+        with ours:
+            reader = threading.Thread(target=drain, args=(ours.recv,))
+            reader.start()
+            with theirs:
+                code = subprocess.run(cmd, stdout=theirs).returncode
+            reader.join()
+        assert code == 0, code
+    return time.perf_counter() - t0, got[0]
+
+
+def outputs(rounds: int = 3, payloads: int = PAYLOADS) -> dict[str, float]:
+    """Median seconds of ``logstream decode`` on :func:`measure`'s payloads with its output to
+    /dev/null, a pipe and a stream socket (each read to the end and checked whole), run
+    alternately."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, _ = write_payloads(Path(tmp), payloads)
+        cmd = [sys.executable, "-m", "logstream", "decode", *map(str, paths)]
+        whole = len(subprocess.run(cmd, check=True, capture_output=True).stdout)
+        times: dict[str, list[float]] = {"devnull": [], "pipe": [], "socket": []}
+        for _ in range(rounds):
+            for kind, secs in times.items():
+                took, read = _drained(cmd, kind)
+                assert kind == "devnull" or read == whole, (kind, read, whole)
+                secs.append(took)
+        return {kind: statistics.median(secs) for kind, secs in times.items()}
+
+
+BROKEN_LINES = 30_000
+
+
+def errors(rounds: int = 3, lines: int = BROKEN_LINES) -> dict[str, float | int]:
+    """``logstream decode`` on input where every line is a broken payload (base64 of a cut gzip
+    member, as a truncated copy-paste gives): one error line each on stderr (a pipe read to the
+    end), exit 1. Median seconds, and the errors counted in the last run."""
+    import base64
+    import gzip
+
+    cut = base64.b64encode(gzip.compress(t.document_json(document(20)))[:-40]) + b"\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "broken.b64"
+        path.write_bytes(cut * lines)
+        cmd = [sys.executable, "-m", "logstream", "decode", str(path)]
+        secs, lines = [], 0
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            run = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            secs.append(time.perf_counter() - t0)
+            assert run.returncode == 1, run.returncode
+            lines = run.stderr.count(b"\n")
+        return {"seconds": statistics.median(secs), "errors": lines, "input": len(cut) * lines}
 
 
 # ------------------------------------------------------------------------ streaming: memory

@@ -79,9 +79,12 @@ VARIABLES = frozenset(
 )
 # set by Lambda, Powertools or the runtime, never one of ours misspelt
 _NOT_OURS = ("AWS_", "POWERTOOLS_", "_", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR")
+# (first or last letter, length) of our names: a typo keeps one end (see misspelt)
 _LENGTHS: dict[str, set[int]] = {}
+_LAST_LENGTHS: dict[str, set[int]] = {}
 for _name in VARIABLES:
     _LENGTHS.setdefault(_name[0], set()).add(len(_name))
+    _LAST_LENGTHS.setdefault(_name[-1], set()).add(len(_name))
 
 
 def misspelt(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
@@ -97,14 +100,18 @@ def misspelt(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     [('PARSE_MESAGES', 'PARSE_MESSAGES'), ('redact', 'REDACT')]
     """
     env = os.environ if env is None else env
-    # a cheap first look (this runs at every cold start): a look-alike starts with the same
-    # letter and is within 3 characters of the length (a ratio of 0.85 allows no more)
+    # a cheap first look (this runs at every cold start): a look-alike starts or ends with the
+    # same letter as one of ours (a typo in the first letter keeps the last) and is within 3
+    # characters of its length (a ratio of 0.85 allows no more)
     suspects = [
         name
         for name in env
         if name not in VARIABLES
         and not name.startswith(_NOT_OURS)
-        and any(abs(len(name) - n) <= 3 for n in _LENGTHS.get(name[:1].upper(), ()))
+        and (
+            any(abs(len(name) - n) <= 3 for n in _LENGTHS.get(name[:1].upper(), ()))
+            or any(abs(len(name) - n) <= 3 for n in _LAST_LENGTHS.get(name[-1:].upper(), ()))
+        )
     ]
     if not suspects:
         return []

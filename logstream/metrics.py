@@ -126,9 +126,16 @@ def fluentd_data(status: PluginStatus, dimension: str = "PluginId") -> list[Datu
     return [Datum(k, v, _fluentd_unit(k), ts, dims) for k, v in status.numeric.items()]
 
 
+#: fluentd keys whose name says count but whose value is a time: ``flush_time_count`` is the
+#: total time spent flushing, in milliseconds (fluentd 1.6+).
+_FLUENTD_MILLISECONDS = frozenset({"flush_time_count"})
+
+
 def _fluentd_unit(key: str) -> str:
     if key.endswith(("_size", "_byte_size")):
         return "Bytes"
     if key.endswith("ratios"):
         return "Percent"
+    if key in _FLUENTD_MILLISECONDS:
+        return "Milliseconds"
     return "Count"

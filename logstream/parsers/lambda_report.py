@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator
-from typing import Annotated, Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 
-from ..models import LogStream
+from ..models import LogEvent, LogStream
 
 __all__ = [
     "InvocationReport",
@@ -27,6 +27,9 @@ __all__ = [
     "parse_timeout",
     "parse_killed",
     "iter_reports",
+    "event_key",
+    "may_be_report",
+    "report_marks",
     "function_name",
     "function_version",
 ]
@@ -36,7 +39,9 @@ __all__ = [
 class InvocationReport:
     """One invocation's report. Field names follow Lambda's JSON log format, snake_cased.
 
-    ``None`` means Lambda did not print the field (never a made-up zero).
+    ``None`` means Lambda did not print the field (never a made-up zero). ``timeout`` and
+    ``out_of_memory`` say what the line itself says (``Status: timeout``, ``Error Type:
+    Runtime.OutOfMemory``); :func:`iter_reports` adds what other lines of the batch say.
     """
 
     request_id: str
@@ -123,6 +128,9 @@ _TIMEOUT = re.compile(r"(?:^|\s)(\S+) Task timed out after [\d.]+ seconds")
 _KILLED = re.compile(r"RequestId: (\S+) Error: Runtime exited with error: signal: killed")
 _EDGE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d\.")
 _VERSION = re.compile(r"\[([^\]]+)\]")
+# a custom log group's streams: YYYY/MM/DD/<function_name>[<function_version>]<environment id>
+_STREAM_FUNCTION = re.compile(r"\d{4}/\d\d/\d\d/([A-Za-z0-9_-]+)\[")
+_OOM = "Runtime.OutOfMemory"
 
 
 _Ms = Annotated[float, msgspec.Meta(ge=0)]  # Lambda never writes a negative duration
@@ -171,7 +179,7 @@ def parse_report(message: str) -> InvocationReport | None:
     >>> parse_report("REPORT invalid report log line") is None
     True
     """
-    if message.startswith("REPORT "):
+    if message.startswith("REPORT "):  # may_be_report(), inline on the hot path
         m = _USUAL.match(message)  # Lambda's usual layout in one match; anything else: _parse_text
         if m is not None:
             try:
@@ -208,6 +216,8 @@ def _parse_text(message: str) -> InvocationReport | None:
             status=fields.get("Status"),
             error_type=fields.get("Error Type"),
             xray_trace_id=fields.get("TraceId"),
+            timeout=fields.get("Status") == "timeout",
+            out_of_memory=fields.get("Error Type") == _OOM,
         )
     except (ValueError, OverflowError):  # not a number ("inf" MB), or negative: not a report Lambda wrote
         return None
@@ -252,6 +262,8 @@ def _parse_json(message: str) -> InvocationReport | None:
         status=rec.status,
         error_type=rec.error_type,
         xray_trace_id=trace,
+        timeout=rec.status == "timeout",
+        out_of_memory=rec.error_type == _OOM,
     )
 
 
@@ -271,14 +283,23 @@ def parse_killed(message: str) -> str | None:
     return m.group(1) if m else None
 
 
-def function_name(log_group: str) -> str | None:
+def function_name(log_group: str, log_stream: str = "") -> str | None:
     """``/aws/lambda/NAME`` -> NAME; Lambda@Edge ``/aws/lambda/us-east-1.NAME`` -> NAME.
+
+    With ``log_stream``, a function's stream in a custom log group (which several functions may
+    share) names the function first: ``2024/01/01/NAME[$LATEST]abc`` -> NAME.
 
     Example
     -------
     >>> function_name("/aws/lambda/us-east-1.edge-fn"), function_name("/other")
     ('edge-fn', None)
+    >>> function_name("/shared/app", "2024/01/01/checkout[$LATEST]0123abcd")
+    'checkout'
     """
+    if log_stream:
+        m = _STREAM_FUNCTION.match(log_stream)
+        if m is not None:
+            return m.group(1)
     if not log_group.startswith("/aws/lambda/"):
         return None
     name = log_group[len("/aws/lambda/") :]
@@ -291,38 +312,132 @@ def function_version(log_stream: str) -> str | None:
     return m.group(1) if m else None
 
 
-def iter_reports(streams: LogStream | Iterable[LogStream]) -> Iterator[InvocationReport]:
-    """One report per invocation in the batch, with the derived fields filled in.
+#: What tells one CloudWatch log event from another: the same event delivered twice (a Kinesis
+#: record written twice, two subscription filters into one stream) has the same key.
+EventKey = tuple[str, str, str, int, str]
 
-    ``timeout`` comes from ``Status: timeout`` or a ``Task timed out`` line for the same
-    request id anywhere in the batch; ``out_of_memory`` from ``Runtime.OutOfMemory``, a
-    ``signal: killed`` line for the same request, or max memory reaching memory size together
-    with an error.
-    """
-    batch = [streams] if isinstance(streams, LogStream) else list(streams)
-    timed_out: set[str] = set()
-    killed: set[str] = set()
-    found: list[tuple[LogStream, int, InvocationReport]] = []
+
+def event_key(stream: LogStream, event: LogEvent) -> EventKey | None:
+    """The key of a log event for de-duplication, ``None`` when it has no CloudWatch id (a
+    plain log line: nothing tells two equal lines apart, both are counted)."""
+    if not event.id:
+        return None
+    return (stream.log_group, stream.log_stream, event.id, event.timestamp, event.message)
+
+
+def may_be_report(message: str) -> bool:
+    """Whether :func:`parse_report` may find a report in ``message`` (a cheap test, no parsing)."""
+    return message.startswith("REPORT ") or (message.startswith("{") and "platform.report" in message)
+
+
+class _Found(NamedTuple):
+    stream: LogStream
+    key: EventKey | None
+    timestamp: int
+    position: int
+    report: InvocationReport
+
+
+#: request id -> [(timestamp, position, killed)] of its Task timed out / signal: killed lines
+_Marks = dict[str, list[tuple[int, int, bool]]]
+
+
+def _scan(batch: Iterable[LogStream], seen: set[EventKey]) -> tuple[list[_Found], _Marks]:
+    """The reports of the batch (an event met twice, once) and the lines that mark them."""
+    marks: _Marks = {}
+    found: list[_Found] = []
+    position = 0
     for stream in batch:
         for event in stream.log_events:
+            position += 1
             msg = event.message
             report = parse_report(msg)
             if report is not None:
-                found.append((stream, event.timestamp, report))
+                key = event_key(stream, event)
+                if key is not None:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                found.append(_Found(stream, key, event.timestamp, position, report))
                 continue
             rid = parse_timeout(msg)
+            killed = False
+            if rid is None:
+                rid = parse_killed(msg)
+                killed = True
             if rid is not None:
-                timed_out.add(rid)
-                continue
-            rid = parse_killed(msg)
-            if rid is not None:
-                killed.add(rid)
-    for stream, timestamp, r in found:
-        timeout = r.status == "timeout" or r.request_id in timed_out
-        errored = r.status in ("error", "failure") or r.error_type is not None or r.request_id in killed
+                marks.setdefault(rid, []).append((event.timestamp, position, killed))
+    return found, marks
+
+
+def _nearest(found: list[_Found], marks: _Marks) -> tuple[set[int], set[int]]:
+    """Indexes in ``found`` of the reports marked timed out, and killed: each line marks the
+    report of its request id nearest to it in time, then in position."""
+    timed_out: set[int] = set()
+    killed: set[int] = set()
+    if not marks:
+        return timed_out, killed
+    candidates: dict[str, list[int]] = {}
+    for i, f in enumerate(found):
+        if f.report.request_id in marks:
+            candidates.setdefault(f.report.request_id, []).append(i)
+    for rid, lines in marks.items():
+        for ts, pos, is_killed in lines:
+            near = min(
+                candidates.get(rid, ()),
+                key=lambda i: (abs(found[i].timestamp - ts), abs(found[i].position - pos)),
+                default=None,
+            )
+            if near is not None:
+                (killed if is_killed else timed_out).add(near)
+    return timed_out, killed
+
+
+def report_marks(streams: Iterable[LogStream]) -> dict[EventKey, tuple[bool, bool]]:
+    """``(timed out, killed)`` by :func:`event_key` of each report event a ``Task timed out``
+    or ``signal: killed`` line of ``streams`` marks, as :func:`iter_reports` marks them: for a
+    batch processed in parts, each part given the marks of the whole batch."""
+    found, marks = _scan(streams, set())
+    timed_out, killed = _nearest(found, marks)
+    return {
+        key: (i in timed_out, i in killed) for i in timed_out | killed if (key := found[i].key) is not None
+    }
+
+
+def iter_reports(
+    streams: LogStream | Iterable[LogStream],
+    *,
+    seen: set[EventKey] | None = None,
+    marks: Mapping[EventKey, tuple[bool, bool]] | None = None,
+) -> Iterator[InvocationReport]:
+    """One report per invocation in the batch, with the derived fields filled in.
+
+    ``timeout`` comes from ``Status: timeout`` or a ``Task timed out`` line for the same
+    request id in the batch; ``out_of_memory`` from ``Runtime.OutOfMemory``, a ``signal:
+    killed`` line for the same request, or max memory reaching memory size together with an
+    error. Lambda's retries of an asynchronous invocation keep its request id, each attempt
+    with its own REPORT, so such a line marks the one report of its request id nearest to it
+    in time (then in position: plain log lines have no time), not every attempt. ``marks``
+    (from :func:`report_marks` over a larger batch) replaces the lines of ``streams``.
+
+    A log event met twice (same log group, stream, CloudWatch id, time and message: delivered
+    twice) is one report; ``seen`` holds the keys (:func:`event_key`) of events already counted
+    elsewhere, and receives this batch's.
+    """
+    batch = [streams] if isinstance(streams, LogStream) else streams
+    found, lines = _scan(batch, set() if seen is None else seen)
+    if marks is None:
+        timed_out, killed = _nearest(found, lines)
+    else:
+        timed_out = {i for i, f in enumerate(found) if f.key is not None and marks.get(f.key, _NO)[0]}
+        killed = {i for i, f in enumerate(found) if f.key is not None and marks.get(f.key, _NO)[1]}
+    for i, (stream, _, timestamp, _, r) in enumerate(found):
+        timeout = r.timeout or i in timed_out
+        oom_killed = i in killed
+        errored = r.status in ("error", "failure") or r.error_type is not None or oom_killed
         oom = (
-            r.error_type == "Runtime.OutOfMemory"
-            or r.request_id in killed
+            r.out_of_memory
+            or oom_killed
             or (
                 errored
                 and r.max_memory_used_mb is not None
@@ -337,6 +452,9 @@ def iter_reports(streams: LogStream | Iterable[LogStream]) -> Iterator[Invocatio
             out_of_memory=oom,
             timestamp=timestamp or None,  # 0: a plain log line, time unknown
             log_group=stream.log_group or None,
-            function_name=function_name(stream.log_group),
+            function_name=function_name(stream.log_group, stream.log_stream),
             function_version=function_version(stream.log_stream),
         )
+
+
+_NO = (False, False)

@@ -352,6 +352,8 @@ def test_given_lambdas_own_environment_and_right_variables_then_nothing_looks_mi
         ("DESTINATION_ARM", "DESTINATION_ARN"),
         ("DEAD_LETTER_QUEUE", "DEAD_LETTER_QUEUE_URL"),
         ("SAMPLERATE", "SAMPLE_RATE"),
+        ("OARSE_MESSAGES", "PARSE_MESSAGES"),  # the first letter wrong
+        ("xREDACT_PATTERNS", "REDACT_PATTERNS"),
     ],
 )
 def test_given_a_misspelt_variable_when_the_handler_starts_then_a_warning_names_it_and_what_it_looks_like(

@@ -29,6 +29,16 @@ def test_cli_streaming_benchmarks_measure_a_real_run():
     assert m["input"] >= 1 << 20 and m["rss"] > 10 << 20
 
 
+def test_cli_output_and_error_benchmarks_read_everything_written():
+    from benchmarks import cli
+
+    # outputs() checks that a pipe and a socket each deliver every byte a capture run gets
+    times = cli.outputs(rounds=1, payloads=3)
+    assert set(times) == {"devnull", "pipe", "socket"} and min(times.values()) > 0
+    e = cli.errors(rounds=1, lines=50)
+    assert e["errors"] == 50  # one error line per broken payload
+
+
 def test_pipeline_benchmark_compares_like_with_like():
     from benchmarks import pipeline
 

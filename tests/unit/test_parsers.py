@@ -28,7 +28,11 @@ FLUENTD_LINES = [d["line"] for d in load_jsonl("fluentd_status.jsonl")]
 
 
 def R(rid, dur, billed, mem, maxmem, init, status, xray):  # noqa: N802 - a table row
-    return InvocationReport(rid, dur, billed, mem, maxmem, init, status=status, xray_trace_id=xray)
+    # the line's own status marks a timeout (Status: timeout, "status": "timeout")
+    timeout = status == "timeout"
+    return InvocationReport(
+        rid, dur, billed, mem, maxmem, init, status=status, xray_trace_id=xray, timeout=timeout
+    )
 
 
 # index in report_lines.jsonl -> expected report, or the request id of a timeout line, or None
