@@ -416,7 +416,9 @@ class ForwardHandler:
     an exception while processing one (a failing stage, a bug) dead-letters that unit with its
     data as received, logs it with the traceback and counts it (``DecodeErrors``); the others
     go on. Processing stops in time to send before the deadline: the units not processed are
-    reported for retry (``batchItemFailures``, or a raised ``DeliveryError``). A unit still
+    reported for retry (``batchItemFailures``, or a raised ``DeliveryError``; the documents of a
+    subscription event whose others were delivered are dead-lettered instead when the queue
+    takes them: :meth:`dead_letter_late`). A unit still
     running when the time for processing runs out (a catastrophic ``REDACT_PATTERNS`` regex) is
     interrupted: dead-lettered (step ``time limit``) when it started with (nearly) the whole
     time, else reported for retry with the units after it (the retry starts with it)."""
@@ -451,6 +453,15 @@ class ForwardHandler:
             failed = {units[f.entry.tag[0]].seq for f in result.failed} | {u.seq for u in late}
             order = [_seq(r, i) for i, r in enumerate(event["Records"])]
             return batch_response(seq for seq in order if seq in failed)
+        # the others delivered (or dead-lettered): a retry of the event would send them twice
+        if (
+            late
+            and not result.failed
+            and (result.delivered or dead_lettered)
+            and self.dead_letter_late(late, deadline)
+        ):
+            dead_lettered += len(late)
+            late = []
         if result.failed or late:
             failures = [*result.failed, *(FailedEntry(u, DEADLINE_EXCEEDED, "not processed") for u in late)]
             message = f"{len(result.failed)} records not delivered to {self.sink.destination}: " + (
@@ -460,6 +471,31 @@ class ForwardHandler:
                 message += f"; {len(late)} documents not processed before the deadline ({DEADLINE_EXCEEDED})"
             raise DeliveryError(message, failures)
         return {"delivered": result.delivered, "requests": result.requests, "deadLettered": dead_lettered}
+
+    def dead_letter_late(self, late: list[Unit], deadline: Deadline) -> bool:
+        """Hand the documents of a subscription event not processed before the deadline to the
+        dead-letter queue, when its others were delivered (Lambda's retry of the event would send
+        those a second time); whether it took them all, every part. Not without a queue, nor
+        when it refuses one: the event is then retried whole (nothing lost, the others sent
+        twice)."""
+        sink = self.runtime.dead_letters
+        if sink is None:
+            return False
+        reason = (
+            f"deadline: not processed before the deadline ({DEADLINE_EXCEEDED}); the event's other "
+            "documents were delivered, so it is not retried"
+        )
+        letters = [DeadLetter(u.received(), u.where(reason), {**u.source, "step": "deadline"}) for u in late]
+        result = sink.send(letters, deadline)
+        if result.failed:
+            self.runtime.log_failures(result, sink, "dead-letter messages")
+            return False
+        self.runtime.logger.warning(
+            f"{len(late)} documents not processed before the deadline dead-lettered to "
+            f"{sink.destination}: the others were delivered, so the event is not retried",
+            extra={"deadLetters": len(late)},
+        )
+        return True
 
     def forward(self, units: list[Unit], deadline: Deadline) -> tuple[DeliveryResult, list[Unit], int]:
         """Process each unit, send what they make; ``(result, units not processed in time,

@@ -12,12 +12,21 @@ exactly once: a record is either answered ``Ok`` or re-ingested, never both. Re-
 documents carry ``logstreamReingested`` (how many times) and are answered first in the next
 invocation, so the oldest data leaves first. If re-ingesting fails, the record is answered
 ``ProcessingFailed`` and its data stays in Firehose's error output.
+
+A record whose pieces went in only in part cannot be answered that way without duplicates:
+Firehose's error output keeps the record as it was received, so re-driving it (``logstream
+replay``) would send the pieces that went in a second time. Its pieces that did not go in are
+dead-lettered instead (``DEAD_LETTER_QUEUE_URL``: the record's documents cut down to those
+events, gzip, base64) and the record answered ``Dropped``; only when there is no dead-letter
+queue or it does not take them is the record answered ``ProcessingFailed`` (nothing lost, the
+pieces that went in sent again by a replay).
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -36,7 +45,7 @@ from logstream.process import (
     from_stream,
     join_multiline,
 )
-from logstream.sinks import Deadline, Record
+from logstream.sinks import DeadLetter, Deadline, Record
 from logstream.sinks.records import partition_key
 
 MARKER = "logstreamReingested"
@@ -63,11 +72,14 @@ def transform_response(
     tally: Tally | None = None,
     on_raise: Callable[[int, str, BaseException], None] | None = None,
     on_late: Callable[[int, int, Pace], None] | None = None,
+    dead_letters: Any = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """``(response, counts)`` for a Firehose transformation event.
 
     ``reingest(event)`` returns the sink that takes records back (``send_raw``); without one,
-    records that do not fit are answered ``ProcessingFailed``. ``pipeline`` (when on) makes the
+    records that do not fit are answered ``ProcessingFailed``. ``dead_letters`` (a
+    :class:`~logstream.sinks.DeadLetterSink`, or ``None``) takes the pieces of a record that went
+    in only in part (see the module docstring). ``pipeline`` (when on) makes the
     event lines; ``tally`` receives the self-metrics (a re-ingested record's pipeline counts are
     left out: they are counted when it is answered ``Ok``).
 
@@ -174,18 +186,32 @@ def transform_response(
             for p in parts
             for doc, events in _documents(p, again + 1, join)
         ]
-        failed: set[Any] = {index for index, _, _ in overflow}
+        # the pieces of each record that did not go in (all of them without a re-ingest sink)
+        missed: dict[Any, list[Record]] = {}
         if reingest is not None:
             result = reingest(event).send_raw(pieces, deadline)
             tally.retries += result.retries
-            failed = {f.entry.tag for f in result.failed}
+            for f in result.failed:
+                missed.setdefault(f.entry.tag, []).append(f.entry)
             counts["reingestRequests"] = result.requests
+        else:
+            for piece in pieces:
+                missed.setdefault(piece.tag, []).append(piece)
+        made = Counter(piece.tag for piece in pieces)
+        partial = {i: m for i, m in missed.items() if len(m) < made[i]}  # some pieces went in
+        kept = _dead_letter_rest(partial, records, event, dead_letters, deadline)
         for index, _, _ in overflow:
             rid = records[index].get("recordId", "")
-            if index in failed:
+            if index in kept:
+                answers[index] = {"recordId": rid, "result": "Dropped"}
+                counts["deadLettered"] = counts.get("deadLettered", 0) + 1
+                tally.failed_entries += 1
+            elif index in missed:
                 answers[index] = {"recordId": rid, "result": "ProcessingFailed"}
                 counts["reingestFailed"] += 1
                 tally.failed_entries += 1
+                if index in partial:  # a replay of the error output sends its other pieces again
+                    counts["reingestedInPart"] = counts.get("reingestedInPart", 0) + 1
             else:
                 answers[index] = {"recordId": rid, "result": "Dropped"}
                 counts["reingested"] += 1
@@ -193,6 +219,47 @@ def transform_response(
     for a in out:
         counts[a["result"]] = counts.get(a["result"], 0) + 1
     return {"records": out}, counts
+
+
+def _dead_letter_rest(
+    partial: dict[Any, list[Record]],
+    records: list[dict[str, Any]],
+    event: dict[str, Any],
+    sink: Any,
+    deadline: Deadline | None,
+) -> set[Any]:
+    """Dead-letter the pieces that did not go in of each record whose other pieces did: one
+    dead letter per record, its documents cut down to those events (gzip members, base64; the
+    re-ingest mark left out). The records whose dead letter the queue took, every part of it."""
+    if not partial or sink is None:
+        return set()
+    letters = []
+    for index, missing in partial.items():
+        record = records[index]
+        letters.append(
+            DeadLetter(
+                base64.b64encode(b"".join(_unmarked(piece.data) for piece in missing)).decode("ascii"),
+                f"record {index + 1}: reingest: {len(missing)} of its re-ingested documents did not "
+                "go back into the stream (the others did): these are their events",
+                {
+                    "source": "firehose",
+                    "deliveryStreamArn": event.get("deliveryStreamArn"),
+                    "recordId": record.get("recordId", ""),
+                    "step": "reingest",
+                },
+                index,
+            )
+        )
+    result = sink.send(letters, deadline)
+    refused = {f.entry.letter.tag for f in result.failed}
+    return {letter.tag for letter in letters} - refused
+
+
+def _unmarked(piece: bytes) -> bytes:
+    """A re-ingested gzip document without its re-ingest mark: the events as CloudWatch sent them."""
+    doc = msgspec.json.decode(gzip.decompress(piece))
+    doc.pop(MARKER, None)
+    return gzip.compress(_enc.encode(doc), mtime=0)
 
 
 #: A record processed: its control messages, its streams to act on, their parts, the pipeline's

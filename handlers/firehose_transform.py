@@ -4,10 +4,12 @@ Every recordId is answered: data Ok, control messages and the deployment's log g
 undecodable records, records whose processing raised or was interrupted at the time limit and
 records not processed before the deadline ProcessingFailed with their data (kept in Firehose's
 error output). What does not fit in the 6 MB response is re-ingested into the delivery stream
-(handlers/_transform.py), never failed for size.
+(handlers/_transform.py), never failed for size. A record re-ingested only in part is answered
+Dropped once its pieces that did not go in are in the dead-letter queue (DEAD_LETTER_QUEUE_URL),
+else ProcessingFailed.
 
-Configuration: handlers/_config.py (SKIP_LOG_GROUPS, SELF_METRICS, the pipeline's variables:
-PARSE_MESSAGES ... TAGS).
+Configuration: handlers/_config.py (SKIP_LOG_GROUPS, SELF_METRICS, DEAD_LETTER_QUEUE_URL, the
+pipeline's variables: PARSE_MESSAGES ... TAGS).
 """
 
 import time
@@ -20,7 +22,7 @@ from aws_lambda_powertools import Logger
 from handlers._config import Config
 from handlers._pace import Pace, TimeLimit
 from handlers._selfmetrics import SelfMetrics, Tally
-from handlers._sources import with_lambda_context
+from handlers._sources import DEFAULT, with_lambda_context
 from handlers._transform import transform_response
 from logstream.process import Pipeline
 from logstream.sinks import Deadline, FirehoseSink, KinesisSink
@@ -47,9 +49,12 @@ def build(
     reingest: Callable[[dict[str, Any]], Any] = reingest_sink,
     clock: Callable[[], float] = time.monotonic,
     self_metrics: SelfMetrics | None = None,
+    dead_letters: Any = DEFAULT,
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The handler; ``reingest(event)`` returns the sink that takes records back (tests inject it)."""
+    """The handler; ``reingest(event)`` returns the sink that takes records back, ``dead_letters``
+    the pieces of a record re-ingested only in part (tests inject them)."""
     pipeline = Pipeline(config.pipeline)
+    letters = config.dead_letter_sink() if dead_letters is DEFAULT else dead_letters
     metrics = self_metrics or SelfMetrics(config.self_metrics, config.function_name)
 
     def raised(index: int, record_id: str, exc: BaseException) -> None:
@@ -83,11 +88,25 @@ def build(
                 tally=tally,
                 on_raise=raised,
                 on_late=late,
+                dead_letters=letters,
             )
         finally:
             metrics.emit(tally, context)
         if counts.get("reingestFailed"):
             logger.error("records could not be re-ingested: answered ProcessingFailed", extra=counts)
+        if counts.get("reingestedInPart"):
+            logger.error(
+                f"{counts['reingestedInPart']} of them were re-ingested in part and no dead-letter queue "
+                "took the rest: Firehose's error output keeps them whole, so a replay of it sends the "
+                "events that did go back in a second time",
+                extra=counts,
+            )
+        if counts.get("deadLettered"):
+            logger.error(
+                f"{counts['deadLettered']} records were re-ingested in part: the events that did not go "
+                f"back in are in {letters.destination} (answered Dropped)",
+                extra=counts,
+            )
         logger.info("records transformed", extra=counts)
         return response
 

@@ -6,7 +6,9 @@ in as few requests as the limits allow, and batchItemFailures names exactly the 
 events were not delivered. Undecodable input, a record (or document) whose processing raised
 and an event too big for any record are dead-lettered with their data as received, never
 retried. Processing stops in time to send before the deadline; what it did not reach is
-reported for retry.
+reported for retry, but for the documents of a subscription event whose others were delivered:
+those are dead-lettered (a retry of the event would send the others twice) when the queue
+takes them.
 
 Every event goes through the processing pipeline (PARSE_MESSAGES ... TAGS, off unless set) and
 leaves in RECORD_FORMAT (ndjson, ndjson-gzip or cloudwatch).

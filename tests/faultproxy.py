@@ -16,7 +16,11 @@ The failures production has on top of that, each a share of requests (``0.0`` to
 * ``deny``: ``AccessDeniedException`` (HTTP 400), a fatal error;
 * ``close``: the connection is closed without an answer (botocore: ``ConnectionClosedError``);
 * ``delay``: seconds to wait before answering a request that *was* forwarded (a slow
-  destination: the data is in, the answer is late).
+  destination: the data is in, the answer is late);
+* ``fail_entry``: a test of an entry's data (bytes): the ``PutRecords`` / ``PutRecordBatch``
+  entries it holds true for fail every time (a hot shard that never cools down), so which
+  entries fail is known in advance;
+* ``delay_first``: like ``delay``, for the first this many requests only (then answers on time).
 
 ``only`` limits every fault to the named operations (e.g. ``{"PutRecords"}``), so reads and
 the dead-letter queue stay healthy. Apart from ``delay``, nothing it fails ever reaches the
@@ -25,11 +29,13 @@ endpoint, so whatever arrives there arrived exactly once unless the client sent 
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -59,6 +65,8 @@ class FaultProxy:
         deny: float = 0.0,
         close: float = 0.0,
         delay: float = 0.0,
+        fail_entry: Callable[[bytes], bool] | None = None,
+        delay_first: int | None = None,
         only: set[str] | None = None,
         seed: int = 0,
     ) -> None:
@@ -69,6 +77,8 @@ class FaultProxy:
         self.deny = deny
         self.close = close
         self.delay = delay
+        self.fail_entry = fail_entry
+        self.delay_first = delay_first
         self.only = only
         self._stop = threading.Event()
         self.stats: Counter[str] = Counter()
@@ -95,6 +105,14 @@ class FaultProxy:
     def roll(self, p: float) -> bool:
         with self._lock:
             return self._rng.random() < p
+
+    def take_delay(self) -> bool:
+        """Whether this request is one of the first ``delay_first`` (counted down)."""
+        with self._lock:
+            if self.delay_first:
+                self.delay_first -= 1
+                return True
+            return False
 
     def count(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -183,7 +201,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 answer = self.partial(op, headers, body)
             else:
                 answer = proxy.forward("POST", self.path, headers, body)
-            if faulty and proxy.delay:
+            if faulty and proxy.delay and (proxy.delay_first is None or proxy.take_delay()):
                 proxy.count(f"delayed:{op}")
                 if proxy._stop.wait(proxy.delay):
                     return
@@ -198,7 +216,11 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             entries_key, results_key, count_key, code = _PARTIAL[op]
             request = json.loads(body)
             entries = request[entries_key]
-            dropped = [proxy.roll(proxy.entry_failure) for _ in entries]
+            dropped = [
+                (proxy.fail_entry is not None and proxy.fail_entry(base64.b64decode(e["Data"])))
+                or proxy.roll(proxy.entry_failure)
+                for e in entries
+            ]
             proxy.count(f"entries:{op}", len(entries))
             proxy.count(f"dropped:{op}", sum(dropped))
             kept = [e for e, d in zip(entries, dropped, strict=True) if not d]

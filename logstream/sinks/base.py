@@ -11,9 +11,13 @@ transient        throttling, 5xx, connection refused or closed, entry-level    r
                  ``ProvisionedThroughputExceededException``                    backoff
 fatal            AccessDenied, ResourceNotFound, validation errors, KMS key    fails at once
                  errors, any other 4xx                                         (no retry)
-unknown outcome  no answer before the read timeout: the request may have       not re-sent
-                 been applied                                                  (reported)
+unknown outcome  no answer before the read timeout: the request may have       see below
+                 been applied
 ===============  ============================================================  ===============
+
+A request whose outcome is unknown is re-sent by the record sinks (Kinesis, Firehose: at least
+once; whoever gets it reported re-sends it anyway, Lambda with the rest of its batch or event)
+and never by the metrics sink (PutMetricData twice counts twice): ``retry_unknown``.
 """
 
 from __future__ import annotations
@@ -287,23 +291,28 @@ def send_with_retry(
     send: Callable[[Sequence[T], Deadline], list[tuple[int, str, str]]],
     policy: RetryPolicy,
     deadline: Deadline | None = None,
+    *,
+    retry_unknown: bool = False,
 ) -> DeliveryResult:
     """Send ``entries`` in one request; re-send only the entries that failed for a transient
     reason, until none is left, the attempts run out or the deadline is near.
 
     ``send(entries, deadline)`` returns ``(index, error_code, message)`` per failed entry and
     raises for a failed request (then every entry of that request shares its error). Fatal
-    errors fail their entries at once; a request whose outcome is unknown (no answer before the
-    read timeout) is never re-sent, so nothing is delivered twice by the sink itself.
+    errors fail their entries at once. A request whose outcome is unknown (no answer before the
+    read timeout) is re-sent once with ``retry_unknown`` when the time left allows a request as
+    long (at-least-once delivery: the fewest duplicates, since reporting it would have the
+    caller send it again, with more), else never, so nothing is delivered twice by the sink
+    itself (metric data).
     """
     deadline = deadline or Deadline.never()
     result = DeliveryResult()
     pending = list(entries)
-    reasons: list[tuple[str, str]] = [("", "")] * len(pending)  # last transient error per entry
+    reasons: list[tuple[str, str, str]] = [("", "", TRANSIENT)] * len(pending)  # last error per entry
     for attempt in range(policy.max_attempts):
         pause = policy.delay(attempt) if attempt else 0.0
         if deadline.remaining() - pause < MIN_REQUEST_S:
-            for entry, (code, _) in zip(pending, reasons, strict=True):
+            for entry, (code, _, _) in zip(pending, reasons, strict=True):
                 why = f"stopped retrying before the deadline (last error: {code})" if code else ""
                 result.failed.append(
                     FailedEntry(entry, DEADLINE_EXCEEDED, why or "no time left before the deadline")
@@ -314,26 +323,31 @@ def send_with_retry(
         result.requests += 1
         result.retries += int(attempt > 0)
         status = None
+        started = deadline.clock()
         try:
             failures = send(pending, deadline)
         except Exception as exc:  # noqa: BLE001 - the whole request failed: classify, never crash
             code, message, status = describe_error(exc)
             failures = [(i, code, message) for i in range(len(pending))]
         result.delivered += len(pending) - len(failures)
+        # an unknown outcome is sent again once, and only with time left for a request as long
+        # as the one that got no answer (a destination slower than that would keep the copies)
+        again = retry_unknown and deadline.remaining() >= deadline.clock() - started
         retry: list[T] = []
         reasons = []
         for index, code, message in failures:
             kind = error_class(code, status)
-            if kind == TRANSIENT:
+            if kind == TRANSIENT or (again and kind == UNKNOWN_OUTCOME):
                 retry.append(pending[index])
-                reasons.append((code, message))
+                reasons.append((code, message, kind))
+                retry_unknown = retry_unknown and kind != UNKNOWN_OUTCOME
             else:
                 result.failed.append(FailedEntry(pending[index], code, message, kind))
         pending = retry
         if not pending:
             return result
-    for entry, (code, message) in zip(pending, reasons, strict=True):
-        result.failed.append(FailedEntry(entry, code, message, TRANSIENT))
+    for entry, (code, message, kind) in zip(pending, reasons, strict=True):
+        result.failed.append(FailedEntry(entry, code, message, kind))
     return result
 
 

@@ -130,7 +130,9 @@ class KinesisSink(LazyClient):
         self, records: list[Record], deadline: Deadline | None, result: DeliveryResult
     ) -> DeliveryResult:
         for batch in batches(records, self._size, self.max_records, self.max_request_bytes):
-            result.merge(send_with_retry(batch, self._put, self.retry, deadline))
+            # at least once: an unknown outcome is sent again here rather than reported, which
+            # would have Lambda send it again with the rest of its batch or event
+            result.merge(send_with_retry(batch, self._put, self.retry, deadline, retry_unknown=True))
         failed = [f.entry for f in result.failed if isinstance(f.entry, Record)]
         result.events = sum(r.events for r in records) - sum(r.events for r in failed)
         result.bytes = sum(len(r.data) for r in records) - sum(len(r.data) for r in failed)

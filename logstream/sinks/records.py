@@ -73,7 +73,8 @@ class Oversize:
 
 
 def partition_key(stream: LogStream) -> str:
-    """``logGroup/logStream`` (keeps per-stream order); hashed when over Kinesis' 256 chars."""
+    """``logGroup/logStream`` (a stream's records on one shard, in order unless some of them are
+    retried after a partial failure); hashed when over Kinesis' 256 chars."""
     key = f"{stream.log_group}/{stream.log_stream}"
     if len(key) > _MAX_KEY:
         key = key[: _MAX_KEY - 41] + "#" + hashlib.sha1(key.encode()).hexdigest()
@@ -291,6 +292,10 @@ def split_event(stream: LogStream, event: LogEvent, budget: int) -> list[bytes] 
     return [_part_line(stream, event, chunk, i, n) for i, chunk in enumerate(chunks, 1)]
 
 
+#: What decoding a cut piece raises: inside an escape (msgspec), inside a UTF-8 sequence (codec).
+_CUT = (msgspec.DecodeError, UnicodeDecodeError)
+
+
 def split_escaped(escaped: bytes, room: int) -> list[str]:
     r"""Split the inside of a JSON string (as encoded) into strings whose encodings are at most
     ``room`` bytes each (one character whose encoding is longer goes alone), never cut inside an
@@ -300,6 +305,8 @@ def split_escaped(escaped: bytes, room: int) -> list[str]:
     -------
     >>> split_escaped(rb"ab\u0001cd", 5), split_escaped(rb"ab\u0001cd", 7)
     (['ab', '\x01', 'cd'], ['ab', '\x01c', 'd'])
+    >>> split_escaped("aé漢".encode(), 2), split_escaped("aé漢".encode(), 4)
+    (['a', 'é', '漢'], ['aé', '漢'])
     """
     chunks: list[str] = []
     start = 0
@@ -309,7 +316,7 @@ def split_escaped(escaped: bytes, room: int) -> list[str]:
             try:
                 chunks.append(_dec.decode(b'"' + escaped[start:end] + b'"'))
                 break
-            except msgspec.DecodeError:
+            except _CUT:
                 end -= 1
         else:  # one character's encoding is longer than room: it goes alone
             end = start + 1
@@ -317,7 +324,7 @@ def split_escaped(escaped: bytes, room: int) -> list[str]:
                 try:
                     chunks.append(_dec.decode(b'"' + escaped[start:end] + b'"'))
                     break
-                except msgspec.DecodeError:
+                except _CUT:
                     if end >= len(escaped):
                         raise ValueError("not the inside of an encoded JSON string") from None
                     end += 1

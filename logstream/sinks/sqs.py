@@ -54,7 +54,7 @@ def dead_letter_messages(letter: DeadLetter, max_bytes: int = _MAX_BODY) -> list
     >>> "".join(json.loads(b)["data"] for b in bodies) == "x" * 500
     True
     """
-    overhead = len(_body(letter, "", 99_999, 99_999, "0" * 16))
+    overhead = len(_body(letter, "", 99_999, 99_999, "0" * 16).encode())  # SQS counts UTF-8 bytes
     chunks = split_escaped(_enc.encode(letter.data)[1:-1], max(64, max_bytes - overhead)) or [""]
     # the parts of one letter say which letter they belong to: two letters with the same reason
     # and source, split alike, are told apart by it

@@ -408,7 +408,11 @@ def test_given_only_the_required_parameter_when_deployed_then_the_core_functions
     assert "AccountSubscriptionPolicy" not in created
     assert not {"kinesis:GetRecords", "kms:Decrypt"} & role_actions(aws, ids["ForwardRole"])
     assert not {"kinesis:GetRecords", "kms:Decrypt"} & role_actions(aws, ids["LambdaMetricsRole"])
-    assert set(role_policies(aws, ids["FirehoseTransformRole"])) == {"own-log-group"}  # no re-ingest
+    transform_role = role_policies(aws, ids["FirehoseTransformRole"])
+    assert set(transform_role) == {"own-log-group", "dead-letters"}  # no re-ingest
+    [dead_letters] = transform_role["dead-letters"]  # what it re-ingested only in part
+    assert dead_letters["Action"] == ["sqs:SendMessage"]
+    assert dead_letters["Resource"].endswith(":" + ids["FailureQueue"].rsplit("/", 1)[1])
     [sub] = aws("logs").describe_subscription_filters(logGroupName="/aws/lambda/checkout-min")[
         "subscriptionFilters"
     ]

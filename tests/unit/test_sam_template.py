@@ -108,8 +108,19 @@ def test_handlers_skip_every_handler_log_group_and_the_account_policy_leaves_the
 def test_dead_letter_queue_gets_the_data_and_raises_an_alarm(template):
     for name, fn in resources(template, "AWS::Serverless::Function").items():
         env = fn["Properties"].get("Environment", {}).get("Variables", {})
-        if name != "FirehoseTransformFunction":  # Firehose keeps its failures in its error output
-            assert env["DEAD_LETTER_QUEUE_URL"] == {"Ref": "FailureQueue"}, name
+        # the transformation too: what it re-ingested only in part (the rest of the record)
+        assert env["DEAD_LETTER_QUEUE_URL"] == {"Ref": "FailureQueue"}, name
+        role = template["Resources"][fn["Properties"]["Role"]["Fn::GetAtt"].split(".")[0]]
+        statements = [
+            st
+            for policy in role["Properties"]["Policies"]
+            if "PolicyDocument" in policy
+            for st in policy["PolicyDocument"]["Statement"]
+        ]
+        assert any(
+            st["Action"] == "sqs:SendMessage" and st["Resource"] == {"Fn::GetAtt": "FailureQueue.Arn"}
+            for st in statements
+        ), name
         assert fn["Properties"]["ReservedConcurrentExecutions"]["Fn::If"][0] == "HasReservedConcurrency"
     alarm = template["Resources"]["FailureQueueAlarm"]
     assert alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"

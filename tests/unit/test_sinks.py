@@ -63,6 +63,36 @@ def test_given_a_fatal_or_unknown_outcome_error_then_one_request_and_no_retry(er
     ]
 
 
+class SlowSender(Sender):
+    """A ``Sender`` whose every request takes ``seconds`` on ``clock`` (a read timeout)."""
+
+    def __init__(self, clock, seconds, *script):
+        super().__init__(*script)
+        self.clock, self.seconds = clock, seconds
+
+    def __call__(self, entries, deadline):
+        self.clock.sleep(self.seconds)
+        return super().__call__(entries, deadline)
+
+
+def test_given_record_sinks_when_a_request_gets_no_answer_then_it_is_sent_once_more_if_time_allows_as_long():
+    clock = FakeClock()
+    timeout = ReadTimeoutError(endpoint_url="http://x")
+    send = SlowSender(clock, 5.0, timeout, [])  # answered the second time
+    result = send_with_retry(["a", "b"], send, NO_WAIT, Deadline.after(60.0, clock), retry_unknown=True)
+    assert (len(send.calls), result.delivered, result.failed) == (2, 2, [])
+
+    send = SlowSender(clock, 5.0, timeout, timeout, timeout)  # never answered: sent twice, no more
+    result = send_with_retry(["a"], send, NO_WAIT, Deadline.after(60.0, clock), retry_unknown=True)
+    assert len(send.calls) == 2
+    assert [(f.error_code, f.error_class) for f in result.failed] == [("ReadTimeoutError", UNKNOWN_OUTCOME)]
+
+    send = SlowSender(clock, 5.0, timeout, [])  # 4 s left after 5 s without an answer: reported
+    result = send_with_retry(["a"], send, NO_WAIT, Deadline.after(9.0, clock), retry_unknown=True)
+    assert len(send.calls) == 1
+    assert [(f.error_code, f.error_class) for f in result.failed] == [("ReadTimeoutError", UNKNOWN_OUTCOME)]
+
+
 def test_given_transient_errors_then_only_failed_entries_are_sent_again():
     send = Sender(
         ConnectionClosedError(endpoint_url="http://x"),
