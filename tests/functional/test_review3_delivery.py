@@ -363,3 +363,68 @@ def test_given_a_dead_letter_of_non_ascii_data_over_a_message_then_it_is_split_n
     bodies = dead_letter_messages(DeadLetter(data, "record 1: base64: not base64"))
     assert len(bodies) > 2 and max(len(b.encode()) for b in bodies) <= 256 * 1024
     assert "".join(json.loads(b)["data"] for b in bodies) == data
+
+
+# ------------------------------------------- what was dead-lettered, replayed: each event once
+def test_given_late_documents_dead_lettered_when_replayed_then_every_event_is_in_the_stream_once(
+    forward, aws, aws_endpoint, monkeypatch
+):
+    """The deadline's dead letters are for `logstream replay`: replayed from the queue into
+    the same stream, the late documents arrive and the delivered one is not sent again."""
+    from tests.conftest import run_cli
+
+    clock = FakeClock()
+    slow_redaction(monkeypatch, clock, 4.0)
+    name, arn = new_stream(aws)
+    queue = new_queue(aws)
+    handler = forward.build(_forward_config(arn, dead_letter_queue_url=queue), clock=clock)
+    docs = [t.make_document([f"m{i}"], log_stream=f"s{i}") for i in range(3)]
+    with redirect_stdout(io.StringIO()):
+        run_like_async_invoke(
+            handler,
+            {"awslogs": {"data": multi_document_payload(docs)}},
+            context=lambda: Context(10.0, clock=clock),
+        )
+
+    res = run_cli("replay", queue, "--to", arn, env={"AWS_ENDPOINT_URL": aws_endpoint})
+
+    assert res.returncode == 0, res.stderr
+    assert sorted(messages_in(stream_records(aws("kinesis"), name))) == ["m0", "m1", "m2"]
+    assert json.loads(res.stdout)["deleted"] == 2
+    assert read_queue(aws("sqs"), queue) == []
+
+
+def test_given_a_record_re_ingested_in_part_when_its_dead_letter_is_replayed_then_every_event_arrives_once(
+    aws_endpoint, transform, proxy, aws
+):
+    """The transformation dead-letters the pieces Firehose kept refusing and answers Dropped;
+    replaying the queue into the delivery stream delivers exactly those events: with what went
+    back in, every event of the record once."""
+    from tests.conftest import run_cli
+
+    s3, firehose = direct(aws_endpoint, "s3"), direct(aws_endpoint, "firehose")
+    name, bucket = firehose_to_s3(s3, firehose)
+    arn = f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/{name}"
+    event, ids, _ = _big_record_event(arn)
+    queue = new_queue(aws)
+    proxy({"PutRecordBatch"}, fail_entry=_poisoned)
+    handler = transform.build(
+        Config.load({}, skip_log_groups=frozenset({SELF})),
+        reingest=_reingest,
+        dead_letters=DeadLetterSink(queue),
+    )
+    assert handler(event, Context(300))["records"][0]["result"] == "Dropped"
+    went_in = _ids_in_bucket(s3, bucket)
+    assert went_in and sum(went_in.values()) < len(ids)
+
+    # the replay talks to moto directly (the proxy refuses only the re-ingested piece)
+    res = run_cli("replay", queue, "--to", arn, env={"AWS_ENDPOINT_URL": aws_endpoint})
+
+    assert res.returncode == 0, res.stderr
+    arrived: Counter = Counter()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            arrived.update(e.id for s in iter_log_streams(body) for e in s.log_events)
+    assert arrived == Counter(ids)  # every event of the record, once
+    assert read_queue(direct(aws_endpoint, "sqs"), queue) == []
