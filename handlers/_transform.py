@@ -46,6 +46,7 @@ from logstream.process import (
     join_multiline,
 )
 from logstream.sinks import DeadLetter, Deadline, Record
+from logstream.sinks.base import SEND_RESERVE_S
 from logstream.sinks.records import partition_key
 
 MARKER = "logstreamReingested"
@@ -189,7 +190,12 @@ def transform_response(
         # the pieces of each record that did not go in (all of them without a re-ingest sink)
         missed: dict[Any, list[Record]] = {}
         if reingest is not None:
-            result = reingest(event).send_raw(pieces, deadline)
+            # retries of the pieces stop in time for the dead-letter queue to take what a
+            # record could not put back (one request and a retry, at most half the time left)
+            until = deadline
+            if dead_letters is not None and deadline is not None:
+                until = deadline.sooner(min(SEND_RESERVE_S, max(0.0, deadline.remaining()) / 2))
+            result = reingest(event).send_raw(pieces, until)
             tally.retries += result.retries
             for f in result.failed:
                 missed.setdefault(f.entry.tag, []).append(f.entry)

@@ -428,3 +428,43 @@ def test_given_a_record_re_ingested_in_part_when_its_dead_letter_is_replayed_the
             arrived.update(e.id for s in iter_log_streams(body) for e in s.log_events)
     assert arrived == Counter(ids)  # every event of the record, once
     assert read_queue(direct(aws_endpoint, "sqs"), queue) == []
+
+
+def test_given_a_piece_refused_until_the_deadline_when_transformed_then_the_queue_still_gets_it(
+    aws_endpoint, transform, proxy, aws
+):
+    """The refused piece is retried until the invocation's time runs out, each request slow:
+    the retries stop in time for the dead-letter queue (before, they took all of it, the letter found no time left
+    and the record was answered ProcessingFailed, so a replay of the error output sent the
+    pieces that went in a second time)."""
+    s3, firehose = direct(aws_endpoint, "s3"), direct(aws_endpoint, "firehose")
+    name, bucket = firehose_to_s3(s3, firehose)
+    arn = f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/{name}"
+    event, ids, _ = _big_record_event(arn)
+    queue = new_queue(aws)
+    proxy({"PutRecordBatch"}, fail_entry=_poisoned)
+    clock = FakeClock()
+
+    class SlowFirehose(FirehoseSink):
+        def _put(self, batch, deadline):  # each request takes 0.9 s (on the test clock)
+            clock.sleep(0.9)
+            return super()._put(batch, deadline)
+
+    def reingest(event: dict) -> FirehoseSink:  # backoff on the test clock, retried without end
+        policy = RetryPolicy(max_attempts=10_000, sleep=clock.sleep, rng=lambda: 0.0)
+        return SlowFirehose(event["deliveryStreamArn"].rsplit("/", 1)[1], region="us-east-1", retry=policy)
+
+    handler = transform.build(
+        Config.load({}, skip_log_groups=frozenset({SELF})),
+        reingest=reingest,
+        dead_letters=DeadLetterSink(queue),
+        clock=clock,
+    )
+    out = handler(event, Context(60, clock=clock))
+
+    assert out == {"records": [{"recordId": "r-1", "result": "Dropped"}]}
+    assert clock.slept > 40  # the piece was retried for most of the invocation
+    letters = read_queue(direct(aws_endpoint, "sqs"), queue)
+    data = "".join(b["data"] for b in sorted(letters, key=lambda b: b["part"]))
+    dead = Counter(e.id for s in iter_log_streams(data) for e in s.log_events)
+    assert _ids_in_bucket(s3, bucket) + dead == Counter(ids)
