@@ -434,9 +434,9 @@ def test_given_a_piece_refused_until_the_deadline_when_transformed_then_the_queu
     aws_endpoint, transform, proxy, aws
 ):
     """The refused piece is retried until the invocation's time runs out, each request slow:
-    the retries stop in time for the dead-letter queue (before, they took all of it, the letter found no time left
-    and the record was answered ProcessingFailed, so a replay of the error output sent the
-    pieces that went in a second time)."""
+    the retries stop in time for the dead-letter queue (before, they took all of it, the
+    letter found no time left and the record was answered ProcessingFailed, so a replay of the
+    error output sent the pieces that went in a second time)."""
     s3, firehose = direct(aws_endpoint, "s3"), direct(aws_endpoint, "firehose")
     name, bucket = firehose_to_s3(s3, firehose)
     arn = f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/{name}"
